@@ -1,0 +1,1 @@
+"""promstack: a GitOps manifest compiler for a Kubernetes custom-metrics monitoring stack."""

@@ -1,0 +1,18 @@
+"""Object names shared between the stack, the cert helper and the validation gate.
+
+Names are chosen, never hashed; each lives here once so no string is typed twice.
+"""
+
+NODE_EXPORTER = "node-exporter"
+PROMETHEUS = "prometheus"
+KUBE_STATE_METRICS = "kube-state-metrics"
+PROMETHEUS_ADAPTER = "prometheus-adapter"
+GRAFANA = "grafana"
+
+#: The Secret the adapter serves TLS from (sealed into a SealedSecret of the same name).
+ADAPTER_SERVING_SECRET = "cm-adapter-serving-certs"
+#: Files inside clusters/<name>/ written by `promstack certs issue` and read by synth.
+ADAPTER_SEALED_SECRET_FILE = "adapter-serving-certs.sealedsecret.yaml"
+ADAPTER_CA_FILE = "adapter-ca.crt"
+CERT_FACTS_FILE = "certs.yaml"
+SEALING_CERT_FILE = "sealing-cert.pem"
