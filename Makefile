@@ -1,0 +1,49 @@
+# promstack: `make synth` writes dist/, `make test` runs every test. Both bootstrap first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := synth
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# Node 22 from package.json, ahead of any system Node, so cdk8s and jsii run on a supported one.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: bootstrap synth test promtool schema clean
+
+bootstrap: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# cdk8s synth empties its output folder before the app runs, so it writes into .build/ and
+# dist/ is swapped in only after a successful run: bad input leaves dist/ untouched.
+synth: bootstrap
+	rm -rf .build/dist .build/dist.old
+	mkdir -p .build
+	cdk8s synth --no-check-upgrade --output .build/dist
+	if [ -d dist ]; then mv dist .build/dist.old; fi
+	mv .build/dist dist
+	rm -rf .build/dist.old
+
+# promtool (Debian's prometheus package) checks the rendered configuration and rules.
+promtool:
+	command -v promtool >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+test: bootstrap promtool
+	$(PY) -m pytest
+
+schema: bootstrap
+	promstack schema --output schema/cluster.schema.json
+
+clean:
+	rm -rf .build $(VENV) node_modules

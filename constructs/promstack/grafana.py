@@ -1,0 +1,115 @@
+"""Grafana with its Prometheus datasource provisioned as code."""
+
+from __future__ import annotations
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack import names, versions, yamltext
+from promstack.component import (
+    ComponentChart,
+    checksum,
+    config_map_volume,
+    empty_dir,
+    hardened_container,
+    http_probe,
+    mount,
+    port,
+)
+from promstack.config import ClusterConfig
+from promstack.prometheus import Prometheus
+
+PORT = 3000
+GRAFANA_UID = 472
+PROVISIONING_DIR = "/etc/grafana/provisioning"
+DATASOURCE_UID = "prometheus"
+
+
+def datasources(prometheus_url: str) -> str:
+    return yamltext.dump(
+        {
+            "apiVersion": 1,
+            "datasources": [
+                {
+                    "name": "Prometheus",
+                    "uid": DATASOURCE_UID,
+                    "type": "prometheus",
+                    "access": "proxy",
+                    "url": prometheus_url,
+                    "isDefault": True,
+                    "editable": False,
+                    "jsonData": {"httpMethod": "POST", "timeInterval": "30s"},
+                }
+            ],
+        }
+    )
+
+
+class Grafana(ComponentChart):
+    """Grafana on a NodePort Service (80 -> 3000), datasource from ``prometheus.service_url``.
+
+    Anonymous access, sign-up, update checks and usage reporting are off.
+    """
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus) -> None:
+        super().__init__(scope, cluster=cluster, name=names.GRAFANA, component="dashboards",
+                         image=versions.GRAFANA)
+        config = cluster.spec.grafana
+        self.datasources_text = datasources(prometheus.service_url)
+        self.service_account(automount=False)
+        datasources_name = f"{names.GRAFANA}-datasources"
+        k8s.KubeConfigMap(self, "datasources", metadata=self.meta(datasources_name),
+                          data={"prometheus.yaml": self.datasources_text})
+
+        settings = {
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
+            "GF_ANALYTICS_REPORTING_ENABLED": "false",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+            "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
+            "GF_PATHS_PROVISIONING": PROVISIONING_DIR,
+            "GF_SERVER_HTTP_PORT": str(PORT),
+        }
+        container = hardened_container(
+            name="grafana",
+            image=versions.GRAFANA,
+            resources=config.resources,
+            run_as_user=GRAFANA_UID,
+            env=[k8s.EnvVar(name=k, value=v) for k, v in settings.items()],
+            ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
+            volume_mounts=[
+                mount("datasources", f"{PROVISIONING_DIR}/datasources"),
+                mount("data", "/var/lib/grafana", read_only=False),
+                mount("tmp", "/tmp", read_only=False),
+            ],
+            readiness=http_probe("/api/health", "http", initial_delay=10),
+            liveness=http_probe("/api/health", "http", initial_delay=60),
+        )
+        k8s.KubeDeployment(
+            self, "deployment",
+            metadata=self.meta(),
+            spec=k8s.DeploymentSpec(
+                replicas=1,
+                # Grafana's SQLite database must not be opened by two pods at once.
+                strategy=k8s.DeploymentStrategy(type="Recreate"),
+                selector=self.label_selector(),
+                template=self.pod_template(
+                    containers=[container],
+                    volumes=[config_map_volume("datasources", datasources_name), empty_dir("data", "1Gi"),
+                             empty_dir("tmp")],
+                    annotations={"checksum/provisioning": checksum(self.datasources_text)},
+                    run_as_user=GRAFANA_UID,
+                    fs_group=GRAFANA_UID,
+                ),
+            ),
+        )
+        self.service = k8s.KubeService(
+            self, "service",
+            metadata=self.meta(),
+            spec=k8s.ServiceSpec(
+                type="NodePort",
+                selector=self.selector,
+                ports=[k8s.ServicePort(name="http", port=80, target_port=port("http"), node_port=config.node_port,
+                                       protocol="TCP")],
+            ),
+        )

@@ -1,0 +1,285 @@
+"""Prometheus: a StatefulSet with persistent storage that scrapes the cluster through service discovery."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack import names, versions, yamltext
+from promstack.component import (
+    ComponentChart,
+    checksum,
+    cluster_role_binding,
+    config_map_volume,
+    hardened_container,
+    http_probe,
+    mount,
+    port,
+)
+from promstack.config import ClusterConfig
+
+PORT = 9090
+CONFIG_DIR = "/etc/prometheus"
+RULES_DIR = "/etc/prometheus/rules"
+DATA_DIR = "/prometheus"
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+# Ports are named so relabelling keeps only the metrics port of each Service.
+KSM_METRICS_PORT_NAME = "http-metrics"
+
+
+def _token_auth(*, verify_with_cluster_ca: bool = True) -> dict[str, Any]:
+    tls: dict[str, Any] = {"ca_file": f"{SA_DIR}/ca.crt"}
+    if not verify_with_cluster_ca:
+        tls = {"insecure_skip_verify": True}
+    return {
+        "scheme": "https",
+        "authorization": {"credentials_file": f"{SA_DIR}/token"},
+        "tls_config": tls,
+    }
+
+
+def _keep(source: list[str], regex: str) -> dict[str, Any]:
+    return {"source_labels": source, "action": "keep", "regex": regex}
+
+
+def _copy(source: str, target: str) -> dict[str, Any]:
+    return {"source_labels": [source], "target_label": target}
+
+
+def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str,
+                   kube_state_metrics_service: str) -> list[dict[str, Any]]:
+    """The scrape jobs; job names are the ones dashboards and rules select on."""
+    namespace = cluster.namespace
+    kubelet_verify = cluster.spec.prometheus.kubelet_tls_verify
+    slice_sd = [{"role": "endpointslice"}]
+    own_namespace_sd = [{"role": "endpointslice", "namespaces": {"names": [namespace]}}]
+    node_sd = [{"role": "node"}]
+    service_labels = [
+        _copy("__meta_kubernetes_namespace", "namespace"),
+        _copy("__meta_kubernetes_service_name", "service"),
+        _copy("__meta_kubernetes_pod_name", "pod"),
+        _copy("__meta_kubernetes_pod_node_name", "node"),
+    ]
+    return [
+        {
+            "job_name": "prometheus",
+            "static_configs": [{"targets": [f"localhost:{PORT}"]}],
+        },
+        {
+            "job_name": "kubernetes-apiservers",
+            "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": ["default"]}}],
+            **_token_auth(),
+            "relabel_configs": [
+                _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
+                      "kubernetes;https"),
+            ],
+        },
+        {
+            # kubelet on 10250 over HTTPS with the service-account token (10255 is gone).
+            "job_name": "kubernetes-nodes",
+            "kubernetes_sd_configs": node_sd,
+            **_token_auth(verify_with_cluster_ca=kubelet_verify),
+            "relabel_configs": [_copy("__meta_kubernetes_node_name", "node")],
+        },
+        {
+            # cAdvisor is served by the kubelet at /metrics/cadvisor (its own port 4194 is gone).
+            "job_name": "kubernetes-cadvisor",
+            "kubernetes_sd_configs": node_sd,
+            "metrics_path": "/metrics/cadvisor",
+            **_token_auth(verify_with_cluster_ca=kubelet_verify),
+            "relabel_configs": [_copy("__meta_kubernetes_node_name", "node")],
+        },
+        {
+            "job_name": "node-exporter",
+            "kubernetes_sd_configs": own_namespace_sd,
+            "relabel_configs": [
+                _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
+                      f"{node_exporter_service};metrics"),
+                *service_labels,
+            ],
+        },
+        {
+            # kube-state-metrics' own namespace/pod labels describe the objects it reports on.
+            "job_name": "kube-state-metrics",
+            "honor_labels": True,
+            "kubernetes_sd_configs": own_namespace_sd,
+            "relabel_configs": [
+                _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
+                      f"{kube_state_metrics_service};{KSM_METRICS_PORT_NAME}"),
+            ],
+        },
+        {
+            "job_name": "kubernetes-service-endpoints",
+            "kubernetes_sd_configs": slice_sd,
+            "relabel_configs": _annotation_relabelling("service") + service_labels,
+        },
+        {
+            "job_name": "kubernetes-pods",
+            "kubernetes_sd_configs": [{"role": "pod"}],
+            "relabel_configs": _annotation_relabelling("pod") + [
+                _copy("__meta_kubernetes_namespace", "namespace"),
+                _copy("__meta_kubernetes_pod_name", "pod"),
+                _copy("__meta_kubernetes_pod_node_name", "node"),
+            ],
+        },
+    ]
+
+
+def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
+    """Opt-in scraping through prometheus.io/{scrape,scheme,path,port} annotations."""
+    prefix = f"__meta_kubernetes_{role}_annotation_prometheus_io_"
+    rules = [
+        _keep([f"{prefix}scrape"], "true"),
+        {"source_labels": [f"{prefix}scheme"], "action": "replace", "regex": "(https?)", "target_label": "__scheme__"},
+        {"source_labels": [f"{prefix}path"], "action": "replace", "regex": "(.+)", "target_label": "__metrics_path__"},
+        {
+            "source_labels": ["__address__", f"{prefix}port"],
+            "action": "replace",
+            "regex": r"(.+?)(?::\d+)?;(\d+)",
+            "replacement": "$1:$2",
+            "target_label": "__address__",
+        },
+    ]
+    if role == "pod":
+        # Only running pods; a completed Job's pod would show up as a target that is down.
+        rules.insert(1, {"source_labels": ["__meta_kubernetes_pod_phase"], "action": "drop",
+                         "regex": "Pending|Succeeded|Failed|Unknown"})
+    return rules
+
+
+def render_config(cluster: ClusterConfig, scrape: list[dict[str, Any]], *, rule_files: bool) -> str:
+    config: dict[str, Any] = {
+        "global": {
+            "scrape_interval": cluster.spec.prometheus.scrape_interval,
+            "evaluation_interval": cluster.spec.prometheus.scrape_interval,
+            "external_labels": {"cluster": cluster.name},
+        },
+    }
+    if rule_files:
+        config["rule_files"] = [f"{RULES_DIR}/*.rules.yaml"]
+    config["scrape_configs"] = scrape
+    return yamltext.dump(config)
+
+
+class Prometheus(ComponentChart):
+    """Prometheus with a PersistentVolumeClaim, read-only cluster RBAC and a NodePort Service.
+
+    ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names.
+    ``rule_files`` maps file names to rule-file text mounted under /etc/prometheus/rules.
+    """
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, node_exporter_service: str,
+                 kube_state_metrics_service: str, rule_files: Mapping[str, str] | None = None) -> None:
+        super().__init__(scope, cluster=cluster, name=names.PROMETHEUS, component="server",
+                         image=versions.PROMETHEUS)
+        config = cluster.spec.prometheus
+        self.port = PORT
+        self.service_url = f"http://{names.PROMETHEUS}.{self.stack_namespace}.svc:{PORT}"
+        scrape = scrape_configs(cluster, node_exporter_service=node_exporter_service,
+                                kube_state_metrics_service=kube_state_metrics_service)
+        self.scrape_jobs = [job["job_name"] for job in scrape]
+        rule_files = dict(sorted((rule_files or {}).items()))
+        self.config_text = render_config(cluster, scrape, rule_files=bool(rule_files))
+
+        self.service_account(automount=True)
+        self._rbac()
+        self.config_map = k8s.KubeConfigMap(
+            self, "config", metadata=self.meta(f"{names.PROMETHEUS}-config"),
+            data={"prometheus.yml": self.config_text},
+        )
+        volumes = [config_map_volume("config", f"{names.PROMETHEUS}-config")]
+        mounts = [mount("config", CONFIG_DIR), mount("data", DATA_DIR, read_only=False)]
+        if rule_files:
+            k8s.KubeConfigMap(self, "rules", metadata=self.meta(f"{names.PROMETHEUS}-rules"), data=rule_files)
+            volumes.append(config_map_volume("rules", f"{names.PROMETHEUS}-rules"))
+            mounts.append(mount("rules", RULES_DIR))
+
+        container = hardened_container(
+            name="prometheus",
+            image=versions.PROMETHEUS,
+            resources=config.resources,
+            args=[
+                f"--config.file={CONFIG_DIR}/prometheus.yml",
+                f"--storage.tsdb.path={DATA_DIR}",
+                f"--storage.tsdb.retention.time={config.retention}",
+                f"--web.listen-address=:{PORT}",
+            ],
+            ports=[k8s.ContainerPort(name="web", container_port=PORT, protocol="TCP")],
+            volume_mounts=mounts,
+            readiness=http_probe("/-/ready", "web", initial_delay=10),
+            # WAL replay after a restart can take minutes on a large TSDB.
+            liveness=http_probe("/-/healthy", "web", initial_delay=60, failures=6),
+        )
+        storage = config.storage
+        self.stateful_set = k8s.KubeStatefulSet(
+            self, "stateful-set",
+            metadata=self.meta(),
+            spec=k8s.StatefulSetSpec(
+                service_name=f"{names.PROMETHEUS}-headless",
+                replicas=1,
+                selector=self.label_selector(),
+                template=self.pod_template(
+                    containers=[container],
+                    volumes=volumes,
+                    # A new prometheus.yml or rule file rolls the pod.
+                    annotations={"checksum/config": checksum(self.config_text, *rule_files.values())},
+                    automount_token=True,
+                    fs_group=65534,
+                    termination_grace_period_seconds=300,
+                ),
+                volume_claim_templates=[
+                    k8s.KubePersistentVolumeClaimProps(
+                        metadata=k8s.ObjectMeta(name="data", labels=self.labels),
+                        spec=k8s.PersistentVolumeClaimSpec(
+                            access_modes=["ReadWriteOnce"],
+                            storage_class_name=storage.storage_class,
+                            resources=k8s.ResourceRequirements(
+                                requests={"storage": k8s.Quantity.from_string(storage.size)}
+                            ),
+                        ),
+                    )
+                ],
+                # Keep stored metrics when the StatefulSet is deleted or scaled down.
+                persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
+                    when_deleted="Retain", when_scaled="Retain"
+                ),
+            ),
+        )
+        k8s.KubeService(
+            self, "headless-service",
+            metadata=self.meta(f"{names.PROMETHEUS}-headless"),
+            spec=k8s.ServiceSpec(
+                cluster_ip="None",
+                selector=self.selector,
+                ports=[k8s.ServicePort(name="web", port=PORT, target_port=port("web"), protocol="TCP")],
+            ),
+        )
+        self.service = k8s.KubeService(
+            self, "service",
+            metadata=self.meta(),
+            spec=k8s.ServiceSpec(
+                type="NodePort",
+                selector=self.selector,
+                ports=[k8s.ServicePort(name="web", port=PORT, target_port=port("web"),
+                                       node_port=config.node_port, protocol="TCP")],
+            ),
+        )
+
+    def _rbac(self) -> None:
+        read = ["get", "list", "watch"]
+        k8s.KubeClusterRole(
+            self, "cluster-role",
+            metadata=self.meta(cluster_scoped=True),
+            rules=[
+                k8s.PolicyRule(api_groups=[""], resources=["nodes", "nodes/metrics", "services", "endpoints", "pods"],
+                               verbs=read),
+                k8s.PolicyRule(api_groups=["discovery.k8s.io"], resources=["endpointslices"], verbs=read),
+                k8s.PolicyRule(non_resource_ur_ls=["/metrics"], verbs=["get"]),
+            ],
+        )
+        cluster_role_binding(self, "cluster-role-binding", meta=self.meta(cluster_scoped=True),
+                             role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, names.PROMETHEUS)])

@@ -1,0 +1,27 @@
+"""Every image the stack runs, pinned in one place (kube-prometheus' versions file, in Python)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Image:
+    repository: str
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def version(self) -> str:
+        """The app.kubernetes.io/version label value: the tag without a leading v."""
+        return self.tag.removeprefix("v")
+
+
+NODE_EXPORTER = Image("quay.io/prometheus/node-exporter", "v1.12.1")
+PROMETHEUS = Image("quay.io/prometheus/prometheus", "v3.14.0")
+KUBE_STATE_METRICS = Image("registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.20.0")
+PROMETHEUS_ADAPTER = Image("registry.k8s.io/prometheus-adapter/prometheus-adapter", "v0.12.0")
+GRAFANA = Image("docker.io/grafana/grafana", "13.1.3")
