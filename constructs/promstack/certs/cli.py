@@ -1,0 +1,631 @@
+"""``promstack certs issue``, ``promstack certs check`` and ``promstack seal``.
+
+``register(subparsers)`` adds the commands to the main parser; each sets ``func`` so the caller runs
+``args.func(args)`` and exits with the returned code: 0 success, 1 a failed ``certs check``,
+2 a usage/input error (printed as one line ``promstack: error: <file>: <field>: <message>; <fix>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import cast
+
+from cryptography import x509
+
+from promstack.certs import PRIVATE_MODE, PUBLIC_MODE, CertError, write_files_atomically
+from promstack.certs.facts import CertFacts, dump_facts, iso_utc, read_facts
+from promstack.certs.pki import (
+    DEFAULT_CA_DAYS,
+    DEFAULT_SERVING_DAYS,
+    KEY_TYPES,
+    KeyType,
+    PrivateKey,
+    cert_to_pem,
+    issue_serving_cert,
+    key_to_pem,
+    load_ca,
+    load_cert_pem,
+    new_ca,
+    serving_dns_names,
+)
+from promstack.certs.sealing import (
+    FETCH_CERT_FIX,
+    SCOPES,
+    Scope,
+    cert_fingerprint,
+    dump_manifest,
+    load_sealing_cert,
+    read_sealed_secret,
+    scope_annotations,
+    sealed_secret_manifest,
+)
+from promstack.config import ConfigError, load_cluster
+from promstack.names import (
+    ADAPTER_CA_FILE,
+    ADAPTER_SEALED_SECRET_FILE,
+    ADAPTER_SERVING_SECRET,
+    CERT_FACTS_FILE,
+    PROMETHEUS_ADAPTER,
+    SEALING_CERT_FILE,
+)
+
+#: Re-issue when the serving certificate (or its CA) has this many days left or fewer.
+DEFAULT_RENEW_DAYS = 30
+DEFAULT_CLUSTERS_DIR = "clusters"
+#: Keys of the adapter's serving Secret (Opaque: kubernetes.io/tls would demand tls.crt/tls.key).
+SERVING_CERT_KEY = "serving.crt"
+SERVING_KEY_KEY = "serving.key"
+SEALED_SECRET_SUFFIX = ".sealedsecret.yaml"
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``certs {issue,check}`` and ``seal`` to the main parser's ``subparsers``."""
+    certs = subparsers.add_parser(
+        "certs",
+        help="issue and check the prometheus-adapter serving certificate",
+        description="Issue and check the prometheus-adapter serving certificate (sealed into the repo).",
+    )
+    certs_sub = certs.add_subparsers(dest="certs_command", metavar="{issue,check}", required=True)
+
+    issue = certs_sub.add_parser(
+        "issue",
+        help="issue (or renew) the adapter serving certificate and seal it",
+        description=(
+            "Issue the prometheus-adapter serving certificate, seal it for the cluster's sealed-secrets "
+            f"controller and write clusters/NAME/{{{ADAPTER_SEALED_SECRET_FILE},{ADAPTER_CA_FILE},"
+            f"{CERT_FACTS_FILE},{SEALING_CERT_FILE}}}. Nothing private is written into the repository. "
+            "Does nothing while the current certificate is still good, unless --force."
+        ),
+    )
+    _add_cluster_args(issue, required=True)
+    _add_sealing_cert_arg(issue, default_help=f"default: clusters/NAME/{SEALING_CERT_FILE} from an earlier run")
+    issue.add_argument("--ca-cert", metavar="PEM", help="sign with this existing CA certificate (with --ca-key)")
+    issue.add_argument("--ca-key", metavar="PEM", help="private key of --ca-cert (unencrypted PEM)")
+    issue.add_argument(
+        "--key-type",
+        choices=KEY_TYPES,
+        help="serving (and generated CA) key type (default: as recorded in certs.yaml, else ecdsa-p256)",
+    )
+    issue.add_argument(
+        "--days", type=_positive_int, default=DEFAULT_SERVING_DAYS,
+        help=f"serving certificate validity in days (default: {DEFAULT_SERVING_DAYS})",
+    )
+    issue.add_argument(
+        "--scope", choices=SCOPES,
+        help="sealing scope of the Secret (default: as recorded in certs.yaml, else strict)",
+    )
+    issue.add_argument(
+        "--ca-out", metavar="DIR",
+        help="keep a generated CA (certificate and private key) in DIR, which must be outside the git "
+        "repository (default: the CA key is discarded)",
+    )
+    issue.add_argument(
+        "--renew-within", type=_non_negative_int, default=DEFAULT_RENEW_DAYS, metavar="DAYS",
+        help=f"re-issue when the current certificate has this many days left or fewer (default: {DEFAULT_RENEW_DAYS})",
+    )
+    issue.add_argument("--force", action="store_true", help="re-issue even if the current certificate is still good")
+    issue.set_defaults(func=cmd_certs_issue)
+
+    check = certs_sub.add_parser(
+        "check",
+        help="fail if a serving certificate is close to expiry or the recorded facts disagree",
+        description="Check every cluster with a certs.yaml (or only --cluster): expiry, CA bundle, sealing cert.",
+    )
+    _add_cluster_args(check, required=False)
+    check.add_argument(
+        "--min-days", type=_non_negative_int, default=DEFAULT_RENEW_DAYS,
+        help=f"fail when a certificate has fewer days left (default: {DEFAULT_RENEW_DAYS})",
+    )
+    check.set_defaults(func=cmd_certs_check)
+
+    seal = subparsers.add_parser(
+        "seal",
+        help="seal a Secret into clusters/NAME/SECRET.sealedsecret.yaml",
+        description="Seal a Secret for the cluster's sealed-secrets controller, like `kubeseal --cert`.",
+    )
+    _add_cluster_args(seal, required=True)
+    seal.add_argument("--name", required=True, help="name of the Secret (and SealedSecret)")
+    seal.add_argument(
+        "--from-literal", action="append", default=[], metavar="KEY=VALUE",
+        help="a literal value (ends up in your shell history: prefer --from-file)",
+    )
+    seal.add_argument(
+        "--from-file", action="append", default=[], metavar="[KEY=]PATH",
+        help="a value read from PATH (key defaults to the file name)",
+    )
+    seal.add_argument("--scope", choices=SCOPES, default="strict", help="sealing scope (default: strict)")
+    seal.add_argument("--type", default="Opaque", dest="secret_type", help="Secret type (default: Opaque)")
+    _add_sealing_cert_arg(seal, default_help=f"default: clusters/NAME/{SEALING_CERT_FILE}")
+    seal.set_defaults(func=cmd_seal)
+
+
+def _add_cluster_args(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--cluster", required=required, metavar="NAME", help="cluster folder name under --clusters-dir")
+    parser.add_argument(
+        "--clusters-dir", default=DEFAULT_CLUSTERS_DIR, metavar="DIR",
+        help=f"folder holding one folder per cluster (default: {DEFAULT_CLUSTERS_DIR})",
+    )
+
+
+def _add_sealing_cert_arg(parser: argparse.ArgumentParser, *, default_help: str) -> None:
+    parser.add_argument(
+        "--sealing-cert", metavar="PEM|-",
+        help=f"the sealed-secrets controller's certificate (`kubeseal --fetch-cert`); - reads stdin ({default_help})",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _print_errors(exc: Exception) -> None:
+    """One ``promstack: error:`` line per problem (a ConfigError may carry several)."""
+    for line in exc.problems if isinstance(exc, ConfigError) else [str(exc)]:
+        print(f"promstack: error: {line}", file=sys.stderr)
+
+
+def _reports_errors(command: Command) -> Command:
+    """Turn an input error into one ``promstack: error: ...`` line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (CertError, ConfigError) as exc:
+            _print_errors(exc)
+            return 2
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _show(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (shorter output), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _cluster_dir(clusters_dir: Path, name: str) -> Path:
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise CertError("--cluster", "", f"{name!r} is not a cluster folder name",
+                        "pass the folder name, e.g. --cluster demo")
+    folder = clusters_dir / name
+    if not folder.is_dir():
+        known = sorted(p.name for p in clusters_dir.iterdir() if p.is_dir()) if clusters_dir.is_dir() else []
+        hint = f"pick one of: {', '.join(known)}" if known else f"create {_show(folder)}/cluster.yaml"
+        raise CertError(_show(folder), "", "no such cluster folder", hint)
+    return folder
+
+
+def find_repo_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``.git`` (a folder, or a file in worktrees)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _read_pem_arg(value: str) -> tuple[bytes, str]:
+    """Bytes of a PEM argument and a name for error messages; ``-`` reads stdin."""
+    if value == "-":
+        return sys.stdin.buffer.read(), "<stdin>"
+    try:
+        return Path(value).read_bytes(), value
+    except OSError as exc:
+        raise CertError(value, "", f"cannot read ({exc.strerror})", FETCH_CERT_FIX) from exc
+
+
+def _sealing_cert(arg: str | None, cluster_dir: Path, now: datetime) -> x509.Certificate:
+    """The sealing certificate from ``arg`` or, by default, the copy kept in the cluster folder."""
+    if arg is None:
+        stored = cluster_dir / SEALING_CERT_FILE
+        if not stored.exists():
+            raise CertError(_show(stored), "", "no sealing certificate recorded for this cluster",
+                            f"pass --sealing-cert PEM; {FETCH_CERT_FIX}")
+        arg = str(stored)
+    pem, source = _read_pem_arg(arg)
+    return load_sealing_cert(pem, _show(Path(source)) if source != "<stdin>" else source, now=now)
+
+
+def _check_pem_free(files: dict[Path, tuple[bytes, int]], repo_root: Path) -> None:
+    # Belt and braces: whatever the code above did, no private key may land inside the repository.
+    for path, (content, _) in files.items():
+        if path.resolve().is_relative_to(repo_root) and b"PRIVATE KEY" in content:
+            raise RuntimeError(f"refusing to write a private key into the repository: {path}")
+
+
+# --------------------------------------------------------------------------- certs issue
+
+
+@dataclass(frozen=True)
+class _ClusterFiles:
+    """The files ``certs issue`` owns inside ``clusters/<name>/``."""
+
+    folder: Path
+
+    @property
+    def sealed(self) -> Path:
+        return self.folder / ADAPTER_SEALED_SECRET_FILE
+
+    @property
+    def ca(self) -> Path:
+        return self.folder / ADAPTER_CA_FILE
+
+    @property
+    def facts(self) -> Path:
+        return self.folder / CERT_FACTS_FILE
+
+    @property
+    def sealing(self) -> Path:
+        return self.folder / SEALING_CERT_FILE
+
+
+def _reissue_reason(
+    files: _ClusterFiles,
+    facts: CertFacts,
+    *,
+    namespace: str,
+    scope: Scope,
+    key_type: KeyType,
+    sealing_cert: x509.Certificate,
+    ca_cert: x509.Certificate | None,
+    renew_days: int,
+    now: datetime,
+) -> str | None:
+    """Why the current certificate must be replaced, or None if it is still good for this request."""
+    for path in (files.sealed, files.ca, files.sealing):
+        if not path.exists():
+            return f"{_show(path)} is missing"
+    left = facts.days_left(now)
+    if left <= renew_days:
+        return f"the serving certificate has {left} days left (renewal window {renew_days})"
+    if facts.serving_not_before > now:
+        return "the serving certificate is not valid yet"
+    if (facts.ca_not_after - now).days <= renew_days:
+        return f"the CA expires on {iso_utc(facts.ca_not_after)}, within the renewal window"
+    try:
+        on_disk_ca = load_cert_pem(files.ca.read_bytes(), _show(files.ca))
+        on_disk_sealing = load_cert_pem(files.sealing.read_bytes(), _show(files.sealing))
+        sealed = read_sealed_secret(files.sealed)
+    except CertError as exc:
+        return str(exc)
+    if cert_fingerprint(on_disk_ca) != facts.ca_sha256:
+        return f"{_show(files.ca)} does not match {CERT_FACTS_FILE}"
+    if ca_cert is not None and cert_fingerprint(ca_cert) != facts.ca_sha256:
+        return "--ca-cert is not the CA that signed the current serving certificate"
+    if cert_fingerprint(sealing_cert) != facts.sealing_sha256:
+        return "the sealing certificate changed"
+    if cert_fingerprint(on_disk_sealing) != facts.sealing_sha256:
+        return f"{_show(files.sealing)} does not match {CERT_FACTS_FILE}"
+    dns_names = tuple(serving_dns_names(PROMETHEUS_ADAPTER, namespace))
+    expected = (ADAPTER_SERVING_SECRET, namespace, PROMETHEUS_ADAPTER, dns_names)
+    if (facts.secret_name, facts.namespace, facts.service, facts.dns_names) != expected:
+        return f"the recorded Secret/namespace/DNS names differ from the cluster's (namespace {namespace})"
+    if facts.scope != scope:
+        return f"the scope changes from {facts.scope} to {scope}"
+    if facts.key_type != key_type:
+        return f"the key type changes from {facts.key_type} to {key_type}"
+    metadata = sealed["metadata"]
+    if (metadata["name"], metadata["namespace"]) != (ADAPTER_SERVING_SECRET, namespace) \
+            or (metadata.get("annotations") or {}) != scope_annotations(scope) \
+            or set(sealed["spec"]["encryptedData"]) != {SERVING_CERT_KEY, SERVING_KEY_KEY}:
+        return f"{_show(files.sealed)} does not match {CERT_FACTS_FILE}"
+    return None
+
+
+@_reports_errors
+def cmd_certs_issue(args: argparse.Namespace) -> int:
+    """Issue the adapter serving certificate for ``--cluster`` and write its four files (see module doc)."""
+    now = datetime.now(UTC)
+    cluster_dir = _cluster_dir(Path(args.clusters_dir), args.cluster)
+    cluster = load_cluster(cluster_dir)
+    namespace: str = cluster.namespace
+    files = _ClusterFiles(cluster_dir)
+    repo_root = find_repo_root(cluster_dir) or Path(args.clusters_dir).resolve().parent
+
+    if bool(args.ca_cert) != bool(args.ca_key):
+        raise CertError("--ca-cert/--ca-key", "", "pass both or neither", "omit both to generate a new CA")
+    ca_out: Path | None = None
+    if args.ca_out:
+        if args.ca_cert:
+            raise CertError("--ca-out", "", "only applies to a CA generated by this command",
+                            "drop --ca-out when passing --ca-cert/--ca-key")
+        ca_out = Path(args.ca_out).resolve()
+        if ca_out.is_relative_to(repo_root):
+            raise CertError("--ca-out", "", f"{ca_out} is inside the git repository {repo_root}",
+                            "keep the CA key outside the repository, e.g. --ca-out ~/.promstack/ca")
+
+    sealing_cert = _sealing_cert(args.sealing_cert, cluster_dir, now)
+    ca: tuple[x509.Certificate, PrivateKey] | None = None
+    if args.ca_cert:
+        cert_pem, cert_src = _read_pem_arg(args.ca_cert)
+        key_pem, key_src = _read_pem_arg(args.ca_key)
+        ca = load_ca(cert_pem, key_pem, cert_source=cert_src, key_source=key_src, now=now)
+
+    # Scope and key type default to what was issued before, so a bare re-run or --force renewal
+    # keeps them; a malformed certs.yaml is an error unless --force replaces it anyway.
+    previous: CertFacts | None = None
+    if files.facts.exists():
+        try:
+            previous = read_facts(files.facts)
+        except CertError:
+            if not args.force:
+                raise
+    scope = cast(Scope, args.scope or (previous.scope if previous else "strict"))
+    key_type = cast(KeyType, args.key_type or (previous.key_type if previous and previous.key_type in KEY_TYPES
+                                                 else KEY_TYPES[0]))
+
+    if previous is not None and not args.force:
+        reason = _reissue_reason(
+            files, previous, namespace=namespace, scope=scope, key_type=key_type, sealing_cert=sealing_cert,
+            ca_cert=ca[0] if ca else None, renew_days=args.renew_within, now=now,
+        )
+        if reason is None:
+            print(
+                f"certs for cluster {cluster_dir.name} are up to date: serving certificate valid until "
+                f"{iso_utc(previous.serving_not_after)} ({previous.days_left(now)} days left); no file changed "
+                "(use --force to re-issue)"
+            )
+            return 0
+        print(f"re-issuing certs for cluster {cluster_dir.name}: {reason}")
+
+    if ca is None:
+        ca_name = f"promstack {cluster_dir.name} prometheus-adapter CA"
+        ca_cert, ca_key = new_ca(key_type, DEFAULT_CA_DAYS, ca_name, now=now)
+    else:
+        ca_cert, ca_key = ca
+    serving_cert, serving_key = issue_serving_cert(
+        ca_cert, ca_key, service=PROMETHEUS_ADAPTER, namespace=namespace, key_type=key_type, days=args.days, now=now,
+    )
+    manifest = sealed_secret_manifest(
+        sealing_cert,
+        name=ADAPTER_SERVING_SECRET,
+        namespace=namespace,
+        data={SERVING_CERT_KEY: cert_to_pem(serving_cert), SERVING_KEY_KEY: key_to_pem(serving_key)},
+        scope=scope,
+    )
+    del serving_key  # sealed above; the only plaintext copy goes away with this process
+    facts = CertFacts.from_certs(
+        serving_cert=serving_cert, ca_cert=ca_cert, sealing_cert=sealing_cert,
+        secret_name=ADAPTER_SERVING_SECRET, namespace=namespace, service=PROMETHEUS_ADAPTER, scope=scope,
+    )
+
+    out: dict[Path, tuple[bytes, int]] = {}
+    if ca_out is not None:
+        ca_key_path = ca_out / f"{cluster_dir.name}-adapter-ca.key"
+        if ca_key_path.exists():
+            raise CertError(str(ca_key_path), "", "already exists; refusing to overwrite a CA key",
+                            "move it away or choose another --ca-out folder")
+        out[ca_key_path] = (key_to_pem(ca_key), PRIVATE_MODE)
+        out[ca_out / f"{cluster_dir.name}-adapter-ca.crt"] = (cert_to_pem(ca_cert), PUBLIC_MODE)
+    out[files.sealed] = (dump_manifest(manifest, generated_by="promstack certs issue"), PUBLIC_MODE)
+    out[files.ca] = (cert_to_pem(ca_cert), PUBLIC_MODE)
+    out[files.sealing] = (cert_to_pem(sealing_cert), PUBLIC_MODE)
+    out[files.facts] = (dump_facts(facts), PUBLIC_MODE)  # last: it vouches for the files above
+    _check_pem_free(out, repo_root)
+    write_files_atomically(out)
+
+    print(f"issued serving certificate for {', '.join(facts.dns_names)}")
+    print(f"  valid {iso_utc(facts.serving_not_before)} .. {iso_utc(facts.serving_not_after)}, "
+          f"key {facts.key_type}, scope {scope}, sha256 {facts.serving_sha256}")
+    print(f"  wrote {_show(files.sealed)} (SealedSecret {namespace}/{ADAPTER_SERVING_SECRET})")
+    print(f"  wrote {_show(files.ca)} (CA certificate, sha256 {facts.ca_sha256})")
+    print(f"  wrote {_show(files.sealing)} (sealing certificate, sha256 {facts.sealing_sha256})")
+    print(f"  wrote {_show(files.facts)} (public facts)")
+    if ca_out is not None:
+        print(f"  wrote {ca_out / f'{cluster_dir.name}-adapter-ca.crt'} and "
+              f"{ca_out / f'{cluster_dir.name}-adapter-ca.key'} (CA private key: keep it safe, never commit it)")
+    elif ca is None:
+        print("  the CA private key was discarded (pass --ca-out DIR to keep it for renewals with the same CA)")
+    return 0
+
+
+# --------------------------------------------------------------------------- certs check
+
+
+def _check_cluster(cluster_dir: Path, *, min_days: int, now: datetime) -> tuple[str, list[Exception]]:
+    """A one-line summary of the cluster's certificates and every problem found."""
+    files = _ClusterFiles(cluster_dir)
+    renew = f"run `promstack certs issue --cluster {cluster_dir.name} --force`"
+    try:
+        facts = read_facts(files.facts)
+    except CertError as exc:
+        return "certs.yaml unreadable", [exc]
+    problems: list[Exception] = []
+    facts_src = _show(files.facts)
+
+    left = facts.days_left(now)
+    if left < min_days:
+        problems.append(CertError(facts_src, "servingCert.notAfter",
+                                  f"the serving certificate expires in {left} days (minimum {min_days})", renew))
+    ca_left = (facts.ca_not_after - now).days
+    if ca_left < min_days:
+        problems.append(CertError(facts_src, "caCert.notAfter",
+                                  f"the CA expires in {ca_left} days (minimum {min_days})",
+                                  f"{renew} (without --ca-cert, to get a new CA)"))
+    if facts.sealing_not_after < now:
+        problems.append(CertError(facts_src, "sealingCert.notAfter",
+                                  f"the recorded sealing certificate expired on {iso_utc(facts.sealing_not_after)}",
+                                  FETCH_CERT_FIX))
+
+    if not files.ca.exists():
+        problems.append(CertError(_show(files.ca), "", "missing", renew))
+    else:
+        try:
+            ca_fp = cert_fingerprint(load_cert_pem(files.ca.read_bytes(), _show(files.ca)))
+            if ca_fp != facts.ca_sha256:
+                problems.append(CertError(_show(files.ca), "sha256",
+                                          f"{ca_fp} does not match caCert.sha256 {facts.ca_sha256} in {facts_src}",
+                                          renew))
+        except CertError as exc:
+            problems.append(exc)
+
+    if not files.sealing.exists():
+        problems.append(CertError(_show(files.sealing), "", "missing", f"{renew} --sealing-cert PEM"))
+    else:
+        try:
+            sealing = load_sealing_cert(files.sealing.read_bytes(), _show(files.sealing), now=now)
+            sealing_fp = cert_fingerprint(sealing)
+            if sealing_fp != facts.sealing_sha256:
+                problems.append(CertError(_show(files.sealing), "sha256",
+                                          f"{sealing_fp} does not match sealingCert.sha256 {facts.sealing_sha256} "
+                                          f"in {facts_src}", f"{renew} --sealing-cert PEM"))
+        except CertError as exc:
+            problems.append(exc)
+
+    try:
+        sealed = read_sealed_secret(files.sealed)
+        meta = sealed["metadata"]
+        if (meta["name"], meta["namespace"]) != (facts.secret_name, facts.namespace):
+            problems.append(CertError(_show(files.sealed), "metadata",
+                                      f"{meta['namespace']}/{meta['name']} does not match {facts_src} "
+                                      f"({facts.namespace}/{facts.secret_name})", renew))
+        if (meta.get("annotations") or {}) != scope_annotations(facts.scope):
+            problems.append(CertError(_show(files.sealed), "metadata.annotations",
+                                      f"the scope annotations do not say {facts.scope}, the scope it was sealed with "
+                                      "(the controller would use the wrong label and fail to unseal)", renew))
+    except CertError as exc:
+        problems.append(exc)
+
+    try:
+        namespace = load_cluster(cluster_dir).namespace
+        if namespace != facts.namespace:
+            problems.append(CertError(facts_src, "namespace",
+                                      f"certificates were issued for namespace {facts.namespace}, "
+                                      f"but the cluster now uses {namespace}", renew))
+    except ConfigError as exc:
+        problems.append(exc)
+
+    summary = (f"serving cert notAfter {iso_utc(facts.serving_not_after)} ({left} days left), "
+               f"sealing cert sha256 {facts.sealing_sha256}")
+    return summary, problems
+
+
+@_reports_errors
+def cmd_certs_check(args: argparse.Namespace) -> int:
+    """Check recorded certificates; exit 1 if any cluster has a problem (see ``--min-days``), else 0."""
+    now = datetime.now(UTC)
+    clusters_dir = Path(args.clusters_dir)
+    if args.cluster:
+        folders = [_cluster_dir(clusters_dir, args.cluster)]
+    elif clusters_dir.is_dir():
+        folders = sorted(p for p in clusters_dir.iterdir() if p.is_dir())
+    else:
+        raise CertError(_show(clusters_dir), "", "no such folder",
+                        "run from the repository root or pass --clusters-dir")
+
+    failed = 0
+    for folder in folders:
+        if not (folder / CERT_FACTS_FILE).exists():
+            if args.cluster:  # asked about this one specifically: missing certs is a failure
+                print(f"promstack: error: {_show(folder / CERT_FACTS_FILE)}: missing; "
+                      f"run `promstack certs issue --cluster {folder.name} --sealing-cert PEM`", file=sys.stderr)
+                failed += 1
+            else:
+                print(f"{folder.name}: no {CERT_FACTS_FILE}, skipped")
+            continue
+        summary, problems = _check_cluster(folder, min_days=args.min_days, now=now)
+        print(f"{folder.name}: {summary}: {'FAILED' if problems else 'ok'}")
+        for problem in problems:
+            _print_errors(problem)
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- seal
+
+
+def _secret_data(literals: list[str], file_args: list[str]) -> dict[str, bytes]:
+    """``--from-literal k=v`` and ``--from-file [k=]path`` as Secret data, keys validated like kubectl."""
+    data: dict[str, bytes] = {}
+
+    def add(flag: str, key: str, value: bytes) -> None:
+        if not _SECRET_KEY.match(key):
+            raise CertError(flag, key, "a Secret key may contain only letters, digits, '-', '_' and '.'",
+                            f"use e.g. {flag} api-token=...")
+        if key in data:
+            raise CertError(flag, key, "given more than once", "pass each key once")
+        data[key] = value
+
+    for item in literals:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CertError("--from-literal", key, "expected KEY=VALUE", "e.g. --from-literal password=...")
+        add("--from-literal", key, value.encode())
+    for item in file_args:
+        key, sep, path_text = item.partition("=")
+        if not sep:
+            key, path_text = Path(item).name, item
+        try:
+            content = Path(path_text).read_bytes()
+        except OSError as exc:
+            raise CertError(path_text, "", f"cannot read ({exc.strerror})", "check the --from-file path") from exc
+        add("--from-file", key, content)
+    return data
+
+
+@_reports_errors
+def cmd_seal(args: argparse.Namespace) -> int:
+    """Seal ``--from-literal``/``--from-file`` values into ``clusters/NAME/<SECRET>.sealedsecret.yaml``."""
+    now = datetime.now(UTC)
+    cluster_dir = _cluster_dir(Path(args.clusters_dir), args.cluster)
+    namespace: str = load_cluster(cluster_dir).namespace
+    name: str = args.name
+    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+        raise CertError("--name", name, "not a valid Secret name (lowercase letters, digits, '-' and '.')",
+                        "e.g. --name grafana-admin")
+    out = cluster_dir / f"{name}{SEALED_SECRET_SUFFIX}"
+    if name == ADAPTER_SERVING_SECRET or out.name == ADAPTER_SEALED_SECRET_FILE:
+        raise CertError("--name", name, "is managed by `promstack certs issue`", "use `promstack certs issue --force`")
+    if not args.secret_type:
+        raise CertError("--type", "", "must not be empty", "e.g. --type Opaque")
+
+    if args.from_literal:
+        print("promstack: warning: --from-literal values end up in your shell history; prefer --from-file",
+              file=sys.stderr)
+    data = _secret_data(args.from_literal, args.from_file)
+    if not data:
+        raise CertError("seal", "", "no values given", "pass --from-file KEY=PATH or --from-literal KEY=VALUE")
+    if args.secret_type == "kubernetes.io/tls" and not {"tls.crt", "tls.key"} <= set(data):
+        raise CertError("--type", "kubernetes.io/tls", "needs the keys tls.crt and tls.key",
+                        "name the keys tls.crt/tls.key, or use --type Opaque")
+
+    sealing_cert = _sealing_cert(args.sealing_cert, cluster_dir, now)
+    manifest = sealed_secret_manifest(
+        sealing_cert, name=name, namespace=namespace, data=data, scope=args.scope, secret_type=args.secret_type,
+    )
+    existed = out.exists()
+    write_files_atomically({out: (dump_manifest(manifest, generated_by="promstack seal"), PUBLIC_MODE)})
+    print(f"{'replaced' if existed else 'wrote'} {_show(out)} (SealedSecret {namespace}/{name}, scope {args.scope}, "
+          f"keys {', '.join(sorted(data))}; sealing cert sha256 {cert_fingerprint(sealing_cert)})")
+    return 0

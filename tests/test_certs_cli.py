@@ -1,0 +1,428 @@
+"""promstack certs issue/check and promstack seal, end to end in a throwaway repository."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+import promstack.certs
+from promstack.certs.cli import register
+from promstack.certs.facts import read_facts
+from promstack.certs.pki import new_ca
+from promstack.certs.sealing import cert_fingerprint, scope_label, unseal_value
+
+NOW = datetime.now(UTC)
+SECRET = "cm-adapter-serving-certs"
+STRICT_LABEL = f"monitoring/{SECRET}".encode()
+ISSUED_FILES = ["adapter-ca.crt", "adapter-serving-certs.sealedsecret.yaml", "certs.yaml", "cluster.yaml",
+                "sealing-cert.pem"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promstack")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def run(*argv: str) -> int:
+    args = build_parser().parse_args(list(argv))
+    return args.func(args)
+
+
+def controller_cert(key, *, not_before: datetime, not_after: datetime) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
+    return (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture(scope="module")
+def controller() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key, controller_cert(key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=3650))
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake repository (a .git folder is enough) with clusters demo and other; cwd is its root."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "clusters" / "demo").mkdir(parents=True)
+    (root / "clusters" / "demo" / "cluster.yaml").write_text("namespace: monitoring\n")
+    (root / "clusters" / "other").mkdir()
+    (root / "clusters" / "other" / "cluster.yaml").write_text("")
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def sealing_pem(tmp_path: Path, controller) -> Path:
+    """The controller's certificate, fetched to a file outside the repository."""
+    path = tmp_path / "sealing.pem"
+    path.write_bytes(pem(controller[1]))
+    return path
+
+
+def demo(repo: Path) -> Path:
+    return repo / "clusters" / "demo"
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def unseal_serving(repo: Path, key: rsa.RSAPrivateKey, label: bytes = STRICT_LABEL) -> tuple[x509.Certificate, bytes]:
+    manifest = yaml.safe_load((demo(repo) / "adapter-serving-certs.sealedsecret.yaml").read_text())
+    data = manifest["spec"]["encryptedData"]
+    cert = x509.load_pem_x509_certificate(unseal_value(key, data["serving.crt"], label))
+    return cert, unseal_value(key, data["serving.key"], label)
+
+
+def public_der(obj) -> bytes:
+    return obj.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# --------------------------------------------------------------------------- certs issue
+
+
+def test_issue_writes_the_four_files(repo, sealing_pem, controller, capsys) -> None:
+    key, sealing = controller
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    out = capsys.readouterr().out
+    assert sorted(p.name for p in demo(repo).iterdir()) == ISSUED_FILES
+    for name in ISSUED_FILES[:3] + ISSUED_FILES[4:]:
+        assert f"clusters/demo/{name}" in out
+    assert "CA private key was discarded" in out
+
+    manifest = yaml.safe_load((demo(repo) / "adapter-serving-certs.sealedsecret.yaml").read_text())
+    assert manifest["apiVersion"] == "bitnami.com/v1alpha1" and manifest["kind"] == "SealedSecret"
+    assert manifest["metadata"] == {"name": SECRET, "namespace": "monitoring"}
+    assert manifest["spec"]["template"] == {"metadata": {"name": SECRET, "namespace": "monitoring"}, "type": "Opaque"}
+    assert sorted(manifest["spec"]["encryptedData"]) == ["serving.crt", "serving.key"]
+
+    # The sealed serving cert chains to the committed CA bundle and pairs with the sealed key.
+    ca = x509.load_pem_x509_certificate((demo(repo) / "adapter-ca.crt").read_bytes())
+    serving, serving_key_pem = unseal_serving(repo, key)
+    serving.verify_directly_issued_by(ca)
+    assert public_der(serialization.load_pem_private_key(serving_key_pem, password=None)) == public_der(serving)
+    assert serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName)[2] == "prometheus-adapter.monitoring.svc"
+
+    facts = read_facts(demo(repo) / "certs.yaml")
+    assert facts.serving_sha256 == cert_fingerprint(serving)
+    assert facts.ca_sha256 == cert_fingerprint(ca)
+    assert facts.sealing_sha256 == cert_fingerprint(sealing)
+    assert (demo(repo) / "sealing-cert.pem").read_bytes() == pem(sealing)
+    assert facts.scope == "strict" and facts.key_type == "ecdsa-p256" and facts.namespace == "monitoring"
+
+
+def test_nothing_private_inside_the_repository(repo, sealing_pem, tmp_path) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    assert run("certs", "issue", "--cluster", "other", "--sealing-cert", str(sealing_pem),
+               "--key-type", "rsa-2048", "--ca-out", str(tmp_path / "ca")) == 0
+    assert run("seal", "--cluster", "demo", "--name", "db", "--from-literal", "password=hunter2") == 0
+    for path in repo.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert b"PRIVATE KEY" not in content, path
+            assert b"hunter2" not in content, path
+    assert b"PRIVATE KEY" in (tmp_path / "ca" / "other-adapter-ca.key").read_bytes()
+
+
+def test_reissue_is_a_no_op_without_force(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    before = snapshot(repo)
+    capsys.readouterr()
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    assert snapshot(repo) == before
+    assert "up to date" in capsys.readouterr().out
+
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--force") == 0
+    after = snapshot(repo)
+    for name in ("adapter-serving-certs.sealedsecret.yaml", "certs.yaml", "adapter-ca.crt"):
+        assert after[f"clusters/demo/{name}"][0] != before[f"clusters/demo/{name}"][0], name
+    assert after["clusters/demo/sealing-cert.pem"][0] == before["clusters/demo/sealing-cert.pem"][0]
+
+
+def test_reissue_when_the_request_changes(repo, sealing_pem, controller, capsys) -> None:
+    key, _ = controller
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    assert run("certs", "issue", "--cluster", "demo", "--scope", "namespace-wide") == 0
+    assert "the scope changes from strict to namespace-wide" in capsys.readouterr().out
+    manifest = yaml.safe_load((demo(repo) / "adapter-serving-certs.sealedsecret.yaml").read_text())
+    assert manifest["metadata"]["annotations"] == {"sealedsecrets.bitnami.com/namespace-wide": "true"}
+    unseal_serving(repo, key, label=b"monitoring")
+    # A bare re-run keeps the recorded scope (and defaults --sealing-cert to the stored copy).
+    before = snapshot(repo)
+    assert run("certs", "issue", "--cluster", "demo") == 0
+    assert snapshot(repo) == before
+    # A namespace change in cluster.yaml makes the old certificate wrong: re-issue.
+    (demo(repo) / "cluster.yaml").write_text("namespace: metrics\n")
+    assert run("certs", "issue", "--cluster", "demo") == 0
+    assert read_facts(demo(repo) / "certs.yaml").dns_names[1] == "prometheus-adapter.metrics"
+
+
+def test_reissue_within_the_renewal_window(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", "10") == 0
+    before = snapshot(repo)
+    assert run("certs", "issue", "--cluster", "demo") == 0
+    assert "renewal window 30" in capsys.readouterr().out
+    assert snapshot(repo) != before
+
+
+def test_sealing_cert_from_stdin(repo, controller, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pem(controller[1]))))
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", "-") == 0
+    assert (demo(repo) / "sealing-cert.pem").read_bytes() == pem(controller[1])
+
+
+def test_ca_out_inside_the_repository_is_refused(repo, sealing_pem, capsys) -> None:
+    rc = run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", "secrets/ca")
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("promstack: error: --ca-out: ") and "inside the git repository" in err
+    assert err.count("\n") == 1
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+    assert not (repo / "secrets").exists()
+
+
+def test_ca_out_keeps_the_ca_for_renewals(repo, sealing_pem, tmp_path, controller) -> None:
+    ca_dir = tmp_path / "ca"
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", str(ca_dir)) == 0
+    ca_key, ca_crt = ca_dir / "demo-adapter-ca.key", ca_dir / "demo-adapter-ca.crt"
+    assert ca_key.stat().st_mode & 0o777 == 0o600
+    assert ca_crt.read_bytes() == (demo(repo) / "adapter-ca.crt").read_bytes()
+    bundle = (demo(repo) / "adapter-ca.crt").read_bytes()
+
+    # The same CA, given back: nothing to do; forced: a new serving cert, same CA bundle.
+    before = snapshot(repo)
+    ca_args = ("--ca-cert", str(ca_crt), "--ca-key", str(ca_key))
+    assert run("certs", "issue", "--cluster", "demo", *ca_args) == 0
+    assert snapshot(repo) == before
+    assert run("certs", "issue", "--cluster", "demo", *ca_args, "--force") == 0
+    assert (demo(repo) / "adapter-ca.crt").read_bytes() == bundle
+    serving, _ = unseal_serving(repo, controller[0])
+    serving.verify_directly_issued_by(x509.load_pem_x509_certificate(bundle))
+
+    # Never overwrite a CA key.
+    assert run("certs", "issue", "--cluster", "demo", "--force", "--ca-out", str(ca_dir)) == 2
+
+
+@pytest.mark.parametrize(
+    ("make_cert", "field"),
+    [
+        (lambda: controller_cert(rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                                 not_before=NOW - timedelta(days=400), not_after=NOW - timedelta(days=1)), "notAfter"),
+        (lambda: controller_cert(ec.generate_private_key(ec.SECP256R1()),
+                                 not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=400)), "publicKey"),
+    ],
+    ids=["expired", "ecdsa"],
+)
+def test_issue_refuses_a_bad_sealing_cert(repo, tmp_path, capsys, make_cert, field) -> None:
+    bad = tmp_path / "bad-sealing.pem"
+    bad.write_bytes(pem(make_cert()))
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"promstack: error: {bad}: {field}: ")
+    assert "kubeseal --fetch-cert" in err and err.count("\n") == 1
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_issue_without_any_sealing_cert(repo, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo") == 2
+    assert "clusters/demo/sealing-cert.pem: no sealing certificate recorded" in capsys.readouterr().err
+
+
+def test_issue_reports_config_errors(repo, sealing_pem, capsys) -> None:
+    (demo(repo) / "cluster.yaml").write_text("namespace: Not_Valid\n")
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("promstack: error: ") and "cluster.yaml: namespace: " in err
+
+
+def test_unknown_cluster(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "nope", "--sealing-cert", str(sealing_pem)) == 2
+    assert "clusters/nope: no such cluster folder; pick one of: demo, other" in capsys.readouterr().err
+
+
+def test_malformed_facts_need_force(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    (demo(repo) / "certs.yaml").write_text("version: 1\nscope: strict\n")
+    assert run("certs", "issue", "--cluster", "demo") == 2
+    assert "certs.yaml: secretName: missing" in capsys.readouterr().err
+    assert run("certs", "issue", "--cluster", "demo", "--force") == 0
+    read_facts(demo(repo) / "certs.yaml")
+
+
+def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypatch) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    before = snapshot(repo)
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third of four staged files
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(promstack.certs.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        run("certs", "issue", "--cluster", "demo", "--force")
+    assert snapshot(repo) == before  # every old file intact, no temporary file left
+
+
+# --------------------------------------------------------------------------- certs check
+
+
+def test_check_passes_and_skips_clusters_without_certs(repo, sealing_pem, controller, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    capsys.readouterr()
+    assert run("certs", "check") == 0
+    out = capsys.readouterr().out
+    assert "demo: serving cert notAfter " in out and "days left" in out and ": ok" in out
+    assert cert_fingerprint(controller[1]) in out
+    assert "other: no certs.yaml, skipped" in out
+
+
+def test_check_fails_within_min_days(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", "10") == 0
+    capsys.readouterr()
+    assert run("certs", "check", "--min-days", "30") == 1
+    captured = capsys.readouterr()
+    assert "demo: " in captured.out and "FAILED" in captured.out
+    assert "certs.yaml: servingCert.notAfter: the serving certificate expires in 9 days (minimum 30)" in captured.err
+    assert run("certs", "check", "--min-days", "5") == 0
+
+
+def test_check_fails_on_a_tampered_ca_bundle(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    other_ca, _ = new_ca("ecdsa-p256")
+    (demo(repo) / "adapter-ca.crt").write_bytes(pem(other_ca))
+    capsys.readouterr()
+    assert run("certs", "check", "--cluster", "demo") == 1
+    err = capsys.readouterr().err
+    assert "promstack: error: clusters/demo/adapter-ca.crt: sha256: " in err
+    assert "does not match caCert.sha256" in err
+
+
+def test_check_fails_on_another_sealing_cert(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = controller_cert(key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=30))
+    (demo(repo) / "sealing-cert.pem").write_bytes(pem(other))
+    assert run("certs", "check") == 1
+    assert "clusters/demo/sealing-cert.pem: sha256: " in capsys.readouterr().err
+
+
+def test_check_fails_on_an_expired_sealing_cert(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    expired = controller_cert(key, not_before=NOW - timedelta(days=100), not_after=NOW - timedelta(days=1))
+    (demo(repo) / "sealing-cert.pem").write_bytes(pem(expired))
+    assert run("certs", "check") == 1
+    assert "clusters/demo/sealing-cert.pem: notAfter: the sealing certificate expired" in capsys.readouterr().err
+
+
+def test_check_fails_on_a_changed_scope_annotation(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    path = demo(repo) / "adapter-serving-certs.sealedsecret.yaml"
+    manifest = yaml.safe_load(path.read_text())
+    manifest["metadata"]["annotations"] = {"sealedsecrets.bitnami.com/cluster-wide": "true"}
+    path.write_text(yaml.safe_dump(manifest))
+    assert run("certs", "check") == 1
+    assert "adapter-serving-certs.sealedsecret.yaml: metadata.annotations: " in capsys.readouterr().err
+
+
+def test_check_fails_when_the_namespace_changed(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    (demo(repo) / "cluster.yaml").write_text("namespace: metrics\n")
+    assert run("certs", "check") == 1
+    assert "certs.yaml: namespace: certificates were issued for namespace monitoring" in capsys.readouterr().err
+
+
+def test_check_named_cluster_without_certs_fails(repo, capsys) -> None:
+    assert run("certs", "check", "--cluster", "other") == 1
+    assert "clusters/other/certs.yaml: missing; run `promstack certs issue" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- seal
+
+
+def test_seal_from_literal_round_trips(repo, sealing_pem, controller, capsys) -> None:
+    key, _ = controller
+    rc = run("seal", "--cluster", "demo", "--name", "db-creds", "--sealing-cert", str(sealing_pem),
+             "--from-literal", "password=s3cr3t", "--from-literal", "user=admin=root")
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "shell history" in captured.err and "s3cr3t" not in captured.err + captured.out
+    out = demo(repo) / "db-creds.sealedsecret.yaml"
+    assert f"wrote clusters/demo/{out.name}" in captured.out
+    manifest = yaml.safe_load(out.read_text())
+    assert manifest["metadata"] == {"name": "db-creds", "namespace": "monitoring"}
+    data = manifest["spec"]["encryptedData"]
+    label = scope_label("monitoring", "db-creds", "strict")
+    assert {k: unseal_value(key, v, label) for k, v in data.items()} == {"password": b"s3cr3t", "user": b"admin=root"}
+
+
+def test_seal_from_file_with_scope_and_stored_cert(repo, sealing_pem, controller, tmp_path, capsys) -> None:
+    key, _ = controller
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    token = tmp_path / "token.txt"
+    token.write_bytes(b"\x00binary\xff")
+    assert run("seal", "--cluster", "demo", "--name", "api", "--from-file", str(token),
+               "--from-file", f"renamed={token}", "--scope", "cluster-wide", "--type", "example.com/token") == 0
+    assert "warning" not in capsys.readouterr().err
+    manifest = yaml.safe_load((demo(repo) / "api.sealedsecret.yaml").read_text())
+    assert manifest["metadata"]["annotations"] == {"sealedsecrets.bitnami.com/cluster-wide": "true"}
+    assert manifest["spec"]["template"]["type"] == "example.com/token"
+    data = manifest["spec"]["encryptedData"]
+    assert sorted(data) == ["renamed", "token.txt"]
+    assert unseal_value(key, data["token.txt"], b"") == b"\x00binary\xff"
+
+
+def test_seal_sealing_cert_from_stdin(repo, controller, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pem(controller[1]))))
+    assert run("seal", "--cluster", "demo", "--name", "x", "--sealing-cert", "-", "--from-literal", "k=v") == 0
+    manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
+    assert unseal_value(controller[0], manifest["spec"]["encryptedData"]["k"], b"monitoring/x") == b"v"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--name", SECRET, "--from-literal", "a=b"), "is managed by `promstack certs issue`"),
+        (("--name", "adapter-serving-certs", "--from-literal", "a=b"), "is managed by `promstack certs issue`"),
+        (("--name", "Bad_Name", "--from-literal", "a=b"), "not a valid Secret name"),
+        (("--name", "x", "--from-literal", "novalue"), "expected KEY=VALUE"),
+        (("--name", "x", "--from-literal", "bad key=v"), "a Secret key may contain only"),
+        (("--name", "x", "--from-literal", "a=1", "--from-literal", "a=2"), "given more than once"),
+        (("--name", "x", "--from-file", "missing.txt"), "missing.txt: cannot read"),
+        (("--name", "x"), "no values given"),
+        (("--name", "x", "--type", "kubernetes.io/tls", "--from-literal", "a=b"), "needs the keys tls.crt and tls.key"),
+    ],
+)
+def test_seal_input_errors(repo, sealing_pem, capsys, args, message) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), *args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert [line for line in err.splitlines() if line.startswith("promstack: error: ")] != []
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]

@@ -1,0 +1,121 @@
+"""promstack.certs.facts: the public certs.yaml record round-trips and malformed files fail clearly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from promstack.certs import CertError
+from promstack.certs.facts import CertFacts, dump_facts, parse_facts, read_facts, write_facts
+from promstack.certs.pki import issue_serving_cert, new_ca
+
+
+@pytest.fixture(scope="module")
+def facts() -> CertFacts:
+    now = datetime.now(UTC)
+    ca_cert, ca_key = new_ca("ecdsa-p256")
+    serving, _ = issue_serving_cert(ca_cert, ca_key, service="prometheus-adapter", namespace="monitoring")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
+    sealing = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    return CertFacts.from_certs(
+        serving_cert=serving, ca_cert=ca_cert, sealing_cert=sealing, secret_name="cm-adapter-serving-certs",
+        namespace="monitoring", service="prometheus-adapter", scope="strict",
+    )
+
+
+def test_from_certs(facts: CertFacts) -> None:
+    assert facts.key_type == "ecdsa-p256"
+    assert facts.dns_names[2] == "prometheus-adapter.monitoring.svc"
+    assert len(facts.dns_names) == 4
+    assert len(facts.serving_sha256) == 64
+    assert 363 <= facts.days_left() <= 365
+
+
+def test_round_trip(tmp_path: Path, facts: CertFacts) -> None:
+    path = tmp_path / "certs.yaml"
+    write_facts(path, facts)
+    assert read_facts(path) == facts
+    assert path.read_bytes() == dump_facts(facts)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_file_format(facts: CertFacts) -> None:
+    text = dump_facts(facts).decode()
+    assert text.startswith("# Written by `promstack certs issue`")
+    doc = yaml.safe_load(text)
+    assert list(doc) == ["version", "secretName", "namespace", "service", "scope", "servingCert", "caCert",
+                         "sealingCert"]
+    # Times stay strings (quoted), ISO 8601 with a Z, so YAML tools do not turn them into timestamps.
+    assert isinstance(doc["servingCert"]["notAfter"], str)
+    assert doc["servingCert"]["notAfter"].endswith("Z")
+    assert doc["caCert"]["sha256"] == facts.ca_sha256
+    assert "PRIVATE" not in text
+
+
+def _broken(facts: CertFacts, field: str, value: object) -> str:
+    doc = facts.to_dict()
+    node = doc
+    *parents, last = field.split(".")
+    for part in parents:
+        node = node[part]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return yaml.safe_dump(doc)
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("servingCert.notAfter", "next tuesday", "expected an ISO 8601 UTC time"),
+        ("servingCert.notAfter", _DELETE, "missing"),
+        ("caCert.sha256", "ABC", "expected 64 lowercase hex digits"),
+        ("sealingCert.sha256", 12, "expected a non-empty string"),
+        ("scope", "galaxy-wide", "expected one of strict, namespace-wide, cluster-wide"),
+        ("servingCert.dnsNames", [], "expected a non-empty list of DNS names"),
+        ("version", 2, "unsupported version 2"),
+        ("namespace", None, "expected a non-empty string"),
+    ],
+)
+def test_malformed_field_names_file_and_field(facts: CertFacts, field, value, message) -> None:
+    with pytest.raises(CertError) as err:
+        parse_facts(_broken(facts, field, value), "clusters/demo/certs.yaml")
+    text = str(err.value)
+    assert text.startswith(f"clusters/demo/certs.yaml: {field}: {message}")
+    assert text.endswith("re-create it with `promstack certs issue --cluster NAME --force`")
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "a: [", ""])
+def test_not_a_mapping(text: str) -> None:
+    with pytest.raises(CertError, match=r"^certs\.yaml: "):
+        parse_facts(text, "certs.yaml")
+
+
+def test_unquoted_timestamp_is_accepted(facts: CertFacts) -> None:
+    # A hand edit that drops the quotes makes YAML parse a datetime; read it as the same instant.
+    text = dump_facts(facts).decode().replace(
+        f"notAfter: '{facts.to_dict()['servingCert']['notAfter']}'",
+        f"notAfter: {facts.to_dict()['servingCert']['notAfter']}",
+    )
+    assert parse_facts(text, "certs.yaml").serving_not_after == facts.serving_not_after
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CertError, match=r"certs\.yaml: cannot read"):
+        read_facts(tmp_path / "certs.yaml")
