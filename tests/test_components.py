@@ -78,8 +78,10 @@ def test_adapter_rbac_covers_delegation_auth_reader_resources_and_the_hpa_contro
 
 
 def test_adapter_config_holds_the_six_upstream_rules_plus_cluster_rules(rendered: list[Rendered]) -> None:
-    config = yaml.safe_load(find(rendered, "demo", "ConfigMap", "prometheus-adapter-config")["data"]["config.yaml"])
+    config = yaml.safe_load(find(rendered, "prod-example", "ConfigMap", "prometheus-adapter-config")["data"]["config.yaml"])
     assert len(config["rules"]) == 6
+    demo = yaml.safe_load(find(rendered, "demo", "ConfigMap", "prometheus-adapter-config")["data"]["config.yaml"])
+    assert demo["rules"][:6] == config["rules"] and demo["rules"][6]["name"]["as"] == "${1}_per_second"
     assert all({"seriesQuery", "resources", "name", "metricsQuery"} <= set(rule) for rule in config["rules"])
 
 
@@ -146,7 +148,8 @@ def _render_prometheus(cluster_dir: Path, **spec_overrides: Any) -> dict[str, An
 
 def test_a_prometheus_config_change_rolls_the_pod() -> None:
     before = _render_prometheus(CLUSTERS / "demo")
-    after = _render_prometheus(CLUSTERS / "demo", prometheus={"scrapeInterval": "15s"})
+    after = _render_prometheus(CLUSTERS / "demo", prometheus={"scrapeInterval": "15s"},
+                               adapter={"tls": {"mode": "self-signed"}})
     key = "checksum/config"
     assert before["spec"]["template"]["metadata"]["annotations"][key] != \
         after["spec"]["template"]["metadata"]["annotations"][key]

@@ -32,7 +32,7 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
         ("prometheus:\n  storage:\n    size: 10GB\n", "prometheus.storage.size: '10GB' is not a Kubernetes quantity"),
         ("prometheus:\n  retention: 2 weeks\n", "prometheus.retention: '2 weeks' is not a Prometheus duration"),
         ("adapter:\n  replicas: 0\n", "adapter.replicas: must be greater than or equal to 1"),
-        ("adapter:\n  tls:\n    mode: plain\n", "adapter.tls.mode: must be 'self-signed'"),
+        ("adapter:\n  tls:\n    mode: plain\n", "adapter.tls.mode: must be 'sealed', 'cert-manager' or 'self-signed'"),
         ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y}\n", "adapter.rules[0].resources: required here; add it"),
         ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {template: a},"
          " name: {matches: '(('}}\n", "adapter.rules[0].name.matches: '((' is not a valid regular expression"),

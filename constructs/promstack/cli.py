@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from promstack.certs.cli import register as register_certs
 from promstack.config import ConfigError, json_schema
 
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema = subparsers.add_parser("schema", help="print the JSON Schema of clusters/<name>/cluster.yaml")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     schema.set_defaults(func=_schema)
+    register_certs(subparsers)
     return parser
 
 

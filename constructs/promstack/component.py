@@ -104,10 +104,11 @@ class ComponentChart(Chart):
     """
 
     def __init__(self, scope: Construct, *, cluster: ClusterConfig, name: str, component: str,
-                 image: Image | None) -> None:
+                 image: Image | None, namespace: str | None = None) -> None:
         super().__init__(scope, name, disable_resource_name_hashes=True)
         self.cluster = cluster
-        self.stack_namespace = cluster.namespace
+        #: Where namespaced objects go: the stack's namespace unless the component has its own.
+        self.stack_namespace = namespace or cluster.namespace
         self.app_name = name
         self.component = component
         self.image = image

@@ -136,13 +136,17 @@ class KubeStateMetricsConfig(Model):
 
 
 class TlsConfig(Model):
-    """How the adapter's serving certificate reaches it.
+    """How the adapter's serving certificate reaches it (default ``sealed``).
 
-    ``self-signed``: the adapter writes its own certificate into an emptyDir and the APIService
-    skips verification (insecureSkipTLSVerify). Default.
+    ``sealed``: the SealedSecret and CA bundle that ``promstack certs issue`` wrote into the
+    cluster folder; the APIService trusts exactly that CA (caBundle).
+    ``cert-manager``: a self-signed Issuer and a Certificate; cert-manager's CA injector fills
+    the APIService's caBundle. Needs cert-manager in the cluster.
+    ``self-signed``: the adapter makes its own certificate and the APIService skips verification
+    (insecureSkipTLSVerify). Explicit opt-in only; synth warns.
     """
 
-    mode: Literal["self-signed"] = "self-signed"
+    mode: Literal["sealed", "cert-manager", "self-signed"] = "sealed"
 
 
 class PrometheusAdapterConfig(Model):
@@ -164,6 +168,28 @@ class PrometheusAdapterConfig(Model):
         return (default_rules() if self.default_rules else ()) + self.rules
 
 
+class ExampleAppConfig(Model):
+    """An example workload that proves the custom metrics path end to end (default: off).
+
+    podinfo counts requests in http_requests_total; an adapter rule serves its rate as
+    ``http_requests_per_second`` and an autoscaling/v2 HPA keeps it near ``targetAverageValue``
+    per pod, between ``minReplicas`` (1) and ``maxReplicas`` (5). Lives in its own namespace
+    (default ``promstack-example``).
+    """
+
+    enabled: bool = False
+    namespace: DnsLabel = "promstack-example"
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=5, ge=1)
+    target_average_value: Quantity = "10"
+
+    @model_validator(mode="after")
+    def _replica_range(self) -> ExampleAppConfig:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"maxReplicas {self.max_replicas} is below minReplicas {self.min_replicas}; raise it")
+        return self
+
+
 class GrafanaConfig(Model):
     """Grafana Deployment. Defaults: NodePort 30300, 100m/128Mi requested and 500m/512Mi limit."""
 
@@ -182,6 +208,7 @@ class ClusterSpec(Model):
     kube_state_metrics: KubeStateMetricsConfig = KubeStateMetricsConfig()
     adapter: PrometheusAdapterConfig = PrometheusAdapterConfig()
     grafana: GrafanaConfig = GrafanaConfig()
+    example_app: ExampleAppConfig = ExampleAppConfig()
 
     @model_validator(mode="after")
     def _unique_node_ports(self) -> ClusterSpec:

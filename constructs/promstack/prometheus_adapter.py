@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack import names, versions, yamltext
+from promstack.adapter_rules import AdapterRule
 from promstack.adapter_tls import serving_tls
 from promstack.component import (
     ComponentChart,
@@ -34,18 +36,20 @@ HPA_CONTROLLER = ("kube-system", "horizontal-pod-autoscaler")
 class PrometheusAdapter(ComponentChart):
     """The adapter Deployment on 6443 behind a Service on 443, registered through APIServices.
 
-    It queries ``prometheus.service_url``; its rules are the cluster's ``adapter.rules`` (after
-    upstream's defaults), rendered into a ConfigMap whose checksum rolls the pods.
+    It queries ``prometheus.service_url``; its rules are upstream's defaults, the cluster's
+    ``adapter.rules`` and ``extra_rules`` (from components that need a metric served), rendered
+    into a ConfigMap whose checksum rolls the pods.
     """
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus) -> None:
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus,
+                 extra_rules: Sequence[AdapterRule] = ()) -> None:
         super().__init__(scope, cluster=cluster, name=names.PROMETHEUS_ADAPTER, component="metrics-adapter",
                          image=versions.PROMETHEUS_ADAPTER)
         config = cluster.spec.adapter
-        self.rules = config.all_rules
+        self.rules = (*config.all_rules, *extra_rules)
         self.prometheus_url = prometheus.service_url + "/"
         self.config_text = yamltext.dump({"rules": [rule.to_adapter() for rule in self.rules]})
-        tls = serving_tls(cluster)
+        tls = serving_tls(self)
 
         self.service_account(automount=True)
         self._rbac()
@@ -82,8 +86,10 @@ class PrometheusAdapter(ComponentChart):
                 template=self.pod_template(
                     containers=[container],
                     volumes=[config_map_volume("config", config_map_name), empty_dir("tmp"), *tls.volumes],
-                    annotations={"checksum/config": checksum(self.config_text)},
+                    annotations={"checksum/config": checksum(self.config_text), **tls.pod_annotations},
                     automount_token=True,
+                    # The serving key is mounted 0440; fsGroup lets the non-root adapter read it.
+                    fs_group=65534,
                     node_selector={"kubernetes.io/os": "linux"},
                 ),
             ),

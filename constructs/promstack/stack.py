@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from cdk8s import Chart
 from constructs import Construct
 
-from promstack.config import ClusterConfig
+from promstack import example_app
+from promstack.config import ClusterConfig, ConfigError
+from promstack.example_app import ExampleApp
+from promstack.hpa_check import check_hpas
 from promstack.grafana import Grafana
 from promstack.kube_state_metrics import KubeStateMetrics
 from promstack.namespace import Namespace
@@ -25,5 +29,28 @@ class MonitoringStack:
             node_exporter_service=self.node_exporter.service.name,
             kube_state_metrics_service=self.kube_state_metrics.service.name,
         )
-        self.adapter = PrometheusAdapter(scope, cluster=cluster, prometheus=self.prometheus)
+        self.example_app = ExampleApp(scope, cluster=cluster) if cluster.spec.example_app.enabled else None
+        self.adapter = PrometheusAdapter(
+            scope, cluster=cluster, prometheus=self.prometheus,
+            extra_rules=[example_app.RULE] if self.example_app else [],
+        )
         self.grafana = Grafana(scope, cluster=cluster, prometheus=self.prometheus)
+        self._check_autoscaling(cluster)
+
+    def _check_autoscaling(self, cluster: ClusterConfig) -> None:
+        objects = [obj for chart in self.charts for obj in chart.to_json()]
+        problems = check_hpas(
+            [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"],
+            [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}],
+            self.adapter.rules,
+            example_app.SERIES,
+            cluster=cluster.name,
+        )
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def charts(self) -> list[Chart]:
+        charts: list[Chart | None] = [self.namespace, self.node_exporter, self.kube_state_metrics, self.prometheus,
+                                      self.example_app, self.adapter, self.grafana]
+        return [c for c in charts if c is not None]
