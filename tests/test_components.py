@@ -153,3 +153,13 @@ def test_a_prometheus_config_change_rolls_the_pod() -> None:
     key = "checksum/config"
     assert before["spec"]["template"]["metadata"]["annotations"][key] != \
         after["spec"]["template"]["metadata"]["annotations"][key]
+
+
+def test_grafana_admin_password_comes_from_the_sealed_secret(rendered: list[Rendered]) -> None:
+    sealed = find(rendered, "prod-example", "SealedSecret", "grafana-admin")
+    assert "admin-password" in sealed["spec"]["encryptedData"]
+    env = {e["name"]: e for e in
+           find(rendered, "prod-example", "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"key": "admin-password",
+                                                                             "name": "grafana-admin"}
+    assert not [r for r in rendered if r.cluster == "demo" and r.kind == "SealedSecret"]

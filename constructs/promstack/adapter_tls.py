@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
 from cdk8s import ApiObjectMetadata
 from cdk8s_plus_27 import k8s
 from certmanager_certificates.io import cert_manager as certificates
 from certmanager_issuers.io import cert_manager as issuers
 from cryptography import x509
-from sealedsecrets.com.bitnami import SealedSecret, SealedSecretSpec, SealedSecretSpecTemplate
 
 from promstack import names
-from promstack.certs import CertError
 from promstack.certs.pki import serving_dns_names
-from promstack.certs.sealing import read_sealed_secret
 from promstack.component import ComponentChart, checksum, empty_dir, mount
-from promstack.config import ClusterConfig, ConfigError
+from promstack.config import ConfigError
+from promstack.sealed_inputs import add_sealed_secret, load_sealed_input
 
 CERT_DIR = "/var/run/serving-cert"
 ISSUE_COMMAND = "promstack certs issue --cluster {cluster} --sealing-cert <controller-cert.pem>"
@@ -66,65 +61,24 @@ def self_signed(chart: ComponentChart) -> ServingTls:
     )
 
 
-def _read_sealed_inputs(cluster: ClusterConfig) -> tuple[dict[str, Any], bytes]:
-    folder = cluster.path
-    sealed_file = folder / names.ADAPTER_SEALED_SECRET_FILE
-    ca_file = folder / names.ADAPTER_CA_FILE
-    fix = f"run `{ISSUE_COMMAND.format(cluster=cluster.name)}`"
+def sealed(chart: ComponentChart) -> ServingTls:
+    """The SealedSecret written by `promstack certs issue`; the APIService trusts its CA bundle."""
+    cluster = chart.cluster
+    sealed_file, ca_file = cluster.path / names.ADAPTER_SEALED_SECRET_FILE, cluster.path / names.ADAPTER_CA_FILE
+    issue = f"run `{ISSUE_COMMAND.format(cluster=cluster.name)}`"
     missing = [p for p in (sealed_file, ca_file) if not p.exists()]
     if missing:
-        raise ConfigError([f"{p}: (file): missing for adapter.tls.mode sealed; {fix}" for p in missing])
-    try:
-        manifest = read_sealed_secret(sealed_file)
-    except CertError as exc:
-        raise ConfigError([str(exc)]) from None
-    problems = _check_adapter_secret(manifest, sealed_file, cluster.namespace)
+        raise ConfigError([f"{p}: (file): missing for adapter.tls.mode sealed; {issue}" for p in missing])
+    manifest = load_sealed_input(sealed_file, name=names.ADAPTER_SERVING_SECRET, namespace=cluster.namespace,
+                                 required_keys=("serving.crt", "serving.key"), fix=f"{issue} --force")
     ca_pem = ca_file.read_bytes()
     try:
         ca = x509.load_pem_x509_certificate(ca_pem)
-        constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
-        if not constraints.ca:
-            problems.append(f"{ca_file}: basicConstraints: not a CA certificate; {fix} --force")
+        if not ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise ValueError("basicConstraints says it is not a CA")
     except (ValueError, x509.ExtensionNotFound) as exc:
-        problems.append(f"{ca_file}: (file): not a PEM CA certificate ({exc}); {fix} --force")
-    if problems:
-        raise ConfigError(problems)
-    return manifest, ca_pem
-
-
-def _check_adapter_secret(manifest: dict[str, Any], source: Path, namespace: str) -> list[str]:
-    fix = "re-create it with `promstack certs issue --force`"
-    meta = manifest["metadata"]
-    problems = []
-    if meta.get("name") != names.ADAPTER_SERVING_SECRET:
-        problems.append(f"{source}: metadata.name: must be {names.ADAPTER_SERVING_SECRET}; {fix}")
-    if meta.get("namespace") != namespace:
-        problems.append(f"{source}: metadata.namespace: {meta.get('namespace')!r} is not the cluster's namespace "
-                        f"{namespace!r}; the controller could not decrypt it there; {fix}")
-    keys = set(manifest["spec"]["encryptedData"])
-    if keys != {"serving.crt", "serving.key"}:
-        problems.append(f"{source}: spec.encryptedData: must hold serving.crt and serving.key, has {sorted(keys)}; {fix}")
-    return problems
-
-
-def sealed(chart: ComponentChart) -> ServingTls:
-    """The SealedSecret written by `promstack certs issue`; the APIService trusts its CA bundle."""
-    manifest, ca_pem = _read_sealed_inputs(chart.cluster)
-    meta, spec = manifest["metadata"], manifest["spec"]
-    template = spec.get("template", {})
-    SealedSecret(
-        chart, "serving-cert",
-        metadata=ApiObjectMetadata(name=meta["name"], namespace=meta["namespace"], labels=chart.labels,
-                                   annotations=meta.get("annotations")),
-        spec=SealedSecretSpec(
-            encrypted_data=dict(sorted(spec["encryptedData"].items())),
-            template=SealedSecretSpecTemplate(
-                type=template.get("type", "Opaque"),
-                metadata={"name": meta["name"], "namespace": meta["namespace"], "labels": chart.labels,
-                          **({"annotations": meta["annotations"]} if meta.get("annotations") else {})},
-            ),
-        ),
-    )
+        raise ConfigError([f"{ca_file}: (file): not a PEM CA certificate ({exc}); {issue} --force"]) from None
+    add_sealed_secret(chart, "serving-cert", manifest)
     volumes, mounts, args = _secret_files(names.ADAPTER_SERVING_SECRET, "serving.crt", "serving.key")
     return ServingTls(volumes=volumes, mounts=mounts, args=args, ca_bundle_pem=ca_pem,
                       pod_annotations={"checksum/serving-cert": checksum(*manifest["spec"]["encryptedData"].values())})

@@ -18,6 +18,7 @@ from promstack.component import (
 )
 from promstack.config import ClusterConfig
 from promstack.prometheus import Prometheus
+from promstack.sealed_inputs import add_sealed_secret, load_sealed_input
 
 PORT = 3000
 GRAFANA_UID = 472
@@ -48,7 +49,10 @@ def datasources(prometheus_url: str) -> str:
 class Grafana(ComponentChart):
     """Grafana on a NodePort Service (80 -> 3000), datasource from ``prometheus.service_url``.
 
-    Anonymous access, sign-up, update checks and usage reporting are off.
+    Anonymous access, sign-up, update checks and usage reporting are off. Admin credentials come
+    from clusters/<name>/grafana-admin.sealedsecret.yaml when it exists (keys admin-password and,
+    optionally, admin-user); without it Grafana starts with admin/admin and forces a new password
+    at the first login.
     """
 
     def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus) -> None:
@@ -75,7 +79,7 @@ class Grafana(ComponentChart):
             image=versions.GRAFANA,
             resources=config.resources,
             run_as_user=GRAFANA_UID,
-            env=[k8s.EnvVar(name=k, value=v) for k, v in settings.items()],
+            env=[k8s.EnvVar(name=k, value=v) for k, v in settings.items()] + self._admin_credentials(),
             ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
             volume_mounts=[
                 mount("datasources", f"{PROVISIONING_DIR}/datasources"),
@@ -113,3 +117,20 @@ class Grafana(ComponentChart):
                                        protocol="TCP")],
             ),
         )
+
+    def _admin_credentials(self) -> list[k8s.EnvVar]:
+        sealed_file = self.cluster.path / names.GRAFANA_ADMIN_SECRET_FILE
+        if not sealed_file.exists():
+            return []
+        fix = (f"re-seal it with `promstack seal --cluster {self.cluster.name} --name {names.GRAFANA_ADMIN_SECRET} "
+               "--from-file admin-password=<file>`")
+        manifest = load_sealed_input(sealed_file, name=names.GRAFANA_ADMIN_SECRET, namespace=self.stack_namespace,
+                                     required_keys=("admin-password",), fix=fix)
+        add_sealed_secret(self, "admin-secret", manifest)
+
+        def from_secret(variable: str, key: str, *, optional: bool) -> k8s.EnvVar:
+            ref = k8s.SecretKeySelector(name=names.GRAFANA_ADMIN_SECRET, key=key, optional=optional or None)
+            return k8s.EnvVar(name=variable, value_from=k8s.EnvVarSource(secret_key_ref=ref))
+
+        return [from_secret("GF_SECURITY_ADMIN_USER", "admin-user", optional=True),
+                from_secret("GF_SECURITY_ADMIN_PASSWORD", "admin-password", optional=False)]

@@ -16,3 +16,7 @@ ADAPTER_SEALED_SECRET_FILE = "adapter-serving-certs.sealedsecret.yaml"
 ADAPTER_CA_FILE = "adapter-ca.crt"
 CERT_FACTS_FILE = "certs.yaml"
 SEALING_CERT_FILE = "sealing-cert.pem"
+
+#: Grafana's admin credentials, sealed by `promstack seal --name grafana-admin --from-file admin-password=...`.
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_SECRET_FILE = "grafana-admin.sealedsecret.yaml"
