@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from promstack.adapter_rules import AdapterRule, default_rules
+from promstack.rules import AlertsConfig
 
 CLUSTER_FILE = "cluster.yaml"
 #: Where the exported JSON Schema lives, relative to the repository root.
@@ -209,6 +210,7 @@ class ClusterSpec(Model):
     adapter: PrometheusAdapterConfig = PrometheusAdapterConfig()
     grafana: GrafanaConfig = GrafanaConfig()
     example_app: ExampleAppConfig = ExampleAppConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _unique_node_ports(self) -> ClusterSpec:

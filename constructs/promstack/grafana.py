@@ -17,13 +17,15 @@ from promstack.component import (
     port,
 )
 from promstack.config import ClusterConfig
+from promstack.dashboards import DATASOURCE_UID, dashboards
 from promstack.prometheus import Prometheus
 from promstack.sealed_inputs import add_sealed_secret, load_sealed_input
 
 PORT = 3000
 GRAFANA_UID = 472
 PROVISIONING_DIR = "/etc/grafana/provisioning"
-DATASOURCE_UID = "prometheus"
+DASHBOARDS_DIR = "/var/lib/grafana-dashboards"
+DASHBOARD_FOLDER = "promstack"
 
 
 def datasources(prometheus_url: str) -> str:
@@ -46,6 +48,27 @@ def datasources(prometheus_url: str) -> str:
     )
 
 
+def dashboard_providers() -> str:
+    """A file provider reading the dashboards ConfigMap into one folder; edits in the UI are refused,
+    because the next sync would overwrite them."""
+    return yamltext.dump(
+        {
+            "apiVersion": 1,
+            "providers": [
+                {
+                    "name": DASHBOARD_FOLDER,
+                    "folder": DASHBOARD_FOLDER,
+                    "type": "file",
+                    "disableDeletion": True,
+                    "allowUiUpdates": False,
+                    "updateIntervalSeconds": 60,
+                    "options": {"path": DASHBOARDS_DIR},
+                }
+            ],
+        }
+    )
+
+
 class Grafana(ComponentChart):
     """Grafana on a NodePort Service (80 -> 3000), datasource from ``prometheus.service_url``.
 
@@ -61,9 +84,12 @@ class Grafana(ComponentChart):
         config = cluster.spec.grafana
         self.datasources_text = datasources(prometheus.service_url)
         self.service_account(automount=False)
-        datasources_name = f"{names.GRAFANA}-datasources"
-        k8s.KubeConfigMap(self, "datasources", metadata=self.meta(datasources_name),
-                          data={"prometheus.yaml": self.datasources_text})
+        self.dashboards = dashboards()
+        provisioning = {"datasources": {"prometheus.yaml": self.datasources_text},
+                        "dashboard-providers": {"promstack.yaml": dashboard_providers()},
+                        "dashboards": self.dashboards}
+        for suffix, data in provisioning.items():
+            k8s.KubeConfigMap(self, suffix, metadata=self.meta(f"{names.GRAFANA}-{suffix}"), data=data)
 
         settings = {
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
@@ -83,6 +109,8 @@ class Grafana(ComponentChart):
             ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
             volume_mounts=[
                 mount("datasources", f"{PROVISIONING_DIR}/datasources"),
+                mount("dashboard-providers", f"{PROVISIONING_DIR}/dashboards"),
+                mount("dashboards", DASHBOARDS_DIR),
                 mount("data", "/var/lib/grafana", read_only=False),
                 mount("tmp", "/tmp", read_only=False),
             ],
@@ -99,9 +127,11 @@ class Grafana(ComponentChart):
                 selector=self.label_selector(),
                 template=self.pod_template(
                     containers=[container],
-                    volumes=[config_map_volume("datasources", datasources_name), empty_dir("data", "1Gi"),
-                             empty_dir("tmp")],
-                    annotations={"checksum/provisioning": checksum(self.datasources_text)},
+                    volumes=[*(config_map_volume(suffix, f"{names.GRAFANA}-{suffix}") for suffix in provisioning),
+                             empty_dir("data", "1Gi"), empty_dir("tmp")],
+                    # Any provisioning change (datasource, provider, dashboard) rolls the pod.
+                    annotations={"checksum/provisioning": checksum(
+                        *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items())))},
                     run_as_user=GRAFANA_UID,
                     fs_group=GRAFANA_UID,
                 ),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from cdk8s_plus_27 import k8s
@@ -20,10 +19,10 @@ from promstack.component import (
     port,
 )
 from promstack.config import ClusterConfig
+from promstack.rules import JOBS, RULE_FILES_GLOB, RULES_DIR, rule_files
 
 PORT = 9090
 CONFIG_DIR = "/etc/prometheus"
-RULES_DIR = "/etc/prometheus/rules"
 DATA_DIR = "/prometheus"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -50,8 +49,8 @@ def _copy(source: str, target: str) -> dict[str, Any]:
     return {"source_labels": [source], "target_label": target}
 
 
-def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str,
-                   kube_state_metrics_service: str) -> list[dict[str, Any]]:
+def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str, kube_state_metrics_service: str,
+                   adapter_service: str) -> list[dict[str, Any]]:
     """The scrape jobs; job names are the ones dashboards and rules select on."""
     namespace = cluster.namespace
     kubelet_verify = cluster.spec.prometheus.kubelet_tls_verify
@@ -66,11 +65,11 @@ def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str,
     ]
     return [
         {
-            "job_name": "prometheus",
+            "job_name": JOBS["prometheus"],
             "static_configs": [{"targets": [f"localhost:{PORT}"]}],
         },
         {
-            "job_name": "kubernetes-apiservers",
+            "job_name": JOBS["apiserver"],
             "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": ["default"]}}],
             **_token_auth(),
             "relabel_configs": [
@@ -80,21 +79,21 @@ def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str,
         },
         {
             # kubelet on 10250 over HTTPS with the service-account token (10255 is gone).
-            "job_name": "kubernetes-nodes",
+            "job_name": JOBS["kubelet"],
             "kubernetes_sd_configs": node_sd,
             **_token_auth(verify_with_cluster_ca=kubelet_verify),
             "relabel_configs": [_copy("__meta_kubernetes_node_name", "node")],
         },
         {
             # cAdvisor is served by the kubelet at /metrics/cadvisor (its own port 4194 is gone).
-            "job_name": "kubernetes-cadvisor",
+            "job_name": JOBS["cadvisor"],
             "kubernetes_sd_configs": node_sd,
             "metrics_path": "/metrics/cadvisor",
             **_token_auth(verify_with_cluster_ca=kubelet_verify),
             "relabel_configs": [_copy("__meta_kubernetes_node_name", "node")],
         },
         {
-            "job_name": "node-exporter",
+            "job_name": JOBS["node_exporter"],
             "kubernetes_sd_configs": own_namespace_sd,
             "relabel_configs": [
                 _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
@@ -104,7 +103,7 @@ def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str,
         },
         {
             # kube-state-metrics' own namespace/pod labels describe the objects it reports on.
-            "job_name": "kube-state-metrics",
+            "job_name": JOBS["kube_state_metrics"],
             "honor_labels": True,
             "kubernetes_sd_configs": own_namespace_sd,
             "relabel_configs": [
@@ -113,12 +112,24 @@ def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str,
             ],
         },
         {
-            "job_name": "kubernetes-service-endpoints",
+            # The adapter serves /metrics over HTTPS behind the API server's delegated authz; its
+            # certificate depends on the TLS mode, so the scrape does not pin a CA.
+            "job_name": JOBS["adapter"],
+            "kubernetes_sd_configs": own_namespace_sd,
+            **_token_auth(verify_with_cluster_ca=False),
+            "relabel_configs": [
+                _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
+                      f"{adapter_service};https"),
+                *service_labels,
+            ],
+        },
+        {
+            "job_name": JOBS["service_endpoints"],
             "kubernetes_sd_configs": slice_sd,
             "relabel_configs": _annotation_relabelling("service") + service_labels,
         },
         {
-            "job_name": "kubernetes-pods",
+            "job_name": JOBS["pods"],
             "kubernetes_sd_configs": [{"role": "pod"}],
             "relabel_configs": _annotation_relabelling("pod") + [
                 _copy("__meta_kubernetes_namespace", "namespace"),
@@ -151,7 +162,7 @@ def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
     return rules
 
 
-def render_config(cluster: ClusterConfig, scrape: list[dict[str, Any]], *, rule_files: bool) -> str:
+def render_config(cluster: ClusterConfig, scrape: list[dict[str, Any]]) -> str:
     config: dict[str, Any] = {
         "global": {
             "scrape_interval": cluster.spec.prometheus.scrape_interval,
@@ -159,8 +170,7 @@ def render_config(cluster: ClusterConfig, scrape: list[dict[str, Any]], *, rule_
             "external_labels": {"cluster": cluster.name},
         },
     }
-    if rule_files:
-        config["rule_files"] = [f"{RULES_DIR}/*.rules.yaml"]
+    config["rule_files"] = [RULE_FILES_GLOB]
     config["scrape_configs"] = scrape
     return yamltext.dump(config)
 
@@ -168,22 +178,24 @@ def render_config(cluster: ClusterConfig, scrape: list[dict[str, Any]], *, rule_
 class Prometheus(ComponentChart):
     """Prometheus with a PersistentVolumeClaim, read-only cluster RBAC and a NodePort Service.
 
-    ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names.
-    ``rule_files`` maps file names to rule-file text mounted under /etc/prometheus/rules.
+    ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names;
+    ``rule_files`` the recording and alerting rules (thresholds from ``alerts``), mounted under
+    /etc/prometheus/rules.
     """
 
     def __init__(self, scope: Construct, *, cluster: ClusterConfig, node_exporter_service: str,
-                 kube_state_metrics_service: str, rule_files: Mapping[str, str] | None = None) -> None:
+                 kube_state_metrics_service: str, adapter_service: str) -> None:
         super().__init__(scope, cluster=cluster, name=names.PROMETHEUS, component="server",
                          image=versions.PROMETHEUS)
         config = cluster.spec.prometheus
         self.port = PORT
         self.service_url = f"http://{names.PROMETHEUS}.{self.stack_namespace}.svc:{PORT}"
         scrape = scrape_configs(cluster, node_exporter_service=node_exporter_service,
-                                kube_state_metrics_service=kube_state_metrics_service)
+                                kube_state_metrics_service=kube_state_metrics_service,
+                                adapter_service=adapter_service)
         self.scrape_jobs = [job["job_name"] for job in scrape]
-        rule_files = dict(sorted((rule_files or {}).items()))
-        self.config_text = render_config(cluster, scrape, rule_files=bool(rule_files))
+        self.rule_files = dict(sorted(rule_files(cluster.spec.alerts).items()))
+        self.config_text = render_config(cluster, scrape)
 
         self.service_account(automount=True)
         self._rbac()
@@ -191,12 +203,10 @@ class Prometheus(ComponentChart):
             self, "config", metadata=self.meta(f"{names.PROMETHEUS}-config"),
             data={"prometheus.yml": self.config_text},
         )
-        volumes = [config_map_volume("config", f"{names.PROMETHEUS}-config")]
-        mounts = [mount("config", CONFIG_DIR), mount("data", DATA_DIR, read_only=False)]
-        if rule_files:
-            k8s.KubeConfigMap(self, "rules", metadata=self.meta(f"{names.PROMETHEUS}-rules"), data=rule_files)
-            volumes.append(config_map_volume("rules", f"{names.PROMETHEUS}-rules"))
-            mounts.append(mount("rules", RULES_DIR))
+        k8s.KubeConfigMap(self, "rules", metadata=self.meta(f"{names.PROMETHEUS}-rules"), data=self.rule_files)
+        volumes = [config_map_volume("config", f"{names.PROMETHEUS}-config"),
+                   config_map_volume("rules", f"{names.PROMETHEUS}-rules")]
+        mounts = [mount("config", CONFIG_DIR), mount("rules", RULES_DIR), mount("data", DATA_DIR, read_only=False)]
 
         container = hardened_container(
             name="prometheus",
@@ -226,7 +236,7 @@ class Prometheus(ComponentChart):
                     containers=[container],
                     volumes=volumes,
                     # A new prometheus.yml or rule file rolls the pod.
-                    annotations={"checksum/config": checksum(self.config_text, *rule_files.values())},
+                    annotations={"checksum/config": checksum(self.config_text, *self.rule_files.values())},
                     automount_token=True,
                     fs_group=65534,
                     termination_grace_period_seconds=300,

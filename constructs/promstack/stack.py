@@ -5,7 +5,7 @@ from __future__ import annotations
 from cdk8s import Chart
 from constructs import Construct
 
-from promstack import example_app
+from promstack import example_app, names
 from promstack.config import ClusterConfig, ConfigError
 from promstack.example_app import ExampleApp
 from promstack.hpa_check import check_hpas
@@ -28,6 +28,7 @@ class MonitoringStack:
             scope, cluster=cluster,
             node_exporter_service=self.node_exporter.service.name,
             kube_state_metrics_service=self.kube_state_metrics.service.name,
+            adapter_service=names.PROMETHEUS_ADAPTER,
         )
         self.example_app = ExampleApp(scope, cluster=cluster) if cluster.spec.example_app.enabled else None
         self.adapter = PrometheusAdapter(
