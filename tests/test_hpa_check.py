@@ -10,6 +10,7 @@ import pytest
 
 from conftest import CLUSTERS, Rendered, find
 from promstack import example_app
+from promstack.catalog import known_metric_names
 from promstack.adapter_rules import default_rules
 from promstack.config import ConfigError, load_cluster
 from promstack.hpa_check import check_hpas, served_metrics
@@ -36,13 +37,13 @@ def test_the_shipped_hpa_scales_on_a_metric_the_adapter_serves(rendered: list[Re
 
 
 def test_served_metrics_follow_the_adapters_naming() -> None:
-    served = served_metrics([*default_rules(), example_app.RULE], example_app.SERIES)
+    served = served_metrics([*default_rules(), example_app.RULE], known_metric_names())
     # The example rule, and upstream's default rule that strips _total from counters.
     assert {"http_requests_per_second", "http_requests"} <= served
 
 
 def test_a_misspelt_metric_fails_naming_the_hpa_and_the_metric() -> None:
-    problems = check_hpas([hpa("http_request_per_second")], [DEPLOYMENT], [example_app.RULE], example_app.SERIES,
+    problems = check_hpas([hpa("http_request_per_second")], [DEPLOYMENT], [example_app.RULE], known_metric_names(),
                           cluster="demo")
     assert problems == [
         "cluster demo: HorizontalPodAutoscaler apps/web: spec.metrics[0].pods.metric.name: no adapter rule serves "
@@ -52,7 +53,7 @@ def test_a_misspelt_metric_fails_naming_the_hpa_and_the_metric() -> None:
 
 def test_a_missing_scale_target_fails() -> None:
     problems = check_hpas([hpa("http_requests_per_second", target="nope")], [DEPLOYMENT], [example_app.RULE],
-                          example_app.SERIES, cluster="demo")
+                          known_metric_names(), cluster="demo")
     assert problems == ["cluster demo: HorizontalPodAutoscaler apps/web: spec.scaleTargetRef: Deployment nope does "
                         "not exist in the rendered stack; point it at a workload that does"]
 

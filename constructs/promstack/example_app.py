@@ -14,9 +14,6 @@ NAME = "podinfo"
 PORT = 9898
 #: The custom metric the HPA scales on, served by RULE from podinfo's http_requests_total.
 METRIC = "http_requests_per_second"
-#: Series podinfo exports (its Go runtime metrics aside).
-SERIES = ("http_requests_total", "http_request_duration_seconds_bucket", "http_request_duration_seconds_count",
-          "http_request_duration_seconds_sum")
 RULE = AdapterRule(
     series_query='http_requests_total{namespace!="",pod!=""}',
     resources=RuleResources(overrides={"namespace": ResourceOverride(resource="namespace"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cdk8s import Chart
 from constructs import Construct
 
-from promstack import example_app, names
+from promstack import catalog, example_app, names
 from promstack.config import ClusterConfig, ConfigError
 from promstack.example_app import ExampleApp
 from promstack.hpa_check import check_hpas
@@ -44,7 +44,7 @@ class MonitoringStack:
             [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"],
             [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}],
             self.adapter.rules,
-            example_app.SERIES,
+            catalog.known_metric_names(),
             cluster=cluster.name,
         )
         if problems:
