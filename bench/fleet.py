@@ -1,0 +1,144 @@
+"""Synthesis cost for a fleet of N clusters: `python bench/fleet.py N [--jobs J]`.
+
+Makes N cluster folders (cluster-000, ...) in a temporary folder, copying clusters/demo and
+clusters/prod-example alternately, synthesizes them in-process with promstack.synth.synth
+(with --jobs J > 1: J worker processes, each with its own jsii runtime, one chunk of clusters
+each), then validates the output if promstack.validate is installed. Prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ("demo", "prod-example")
+os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
+
+
+def make_fleet(n: int, clusters_dir: Path) -> list[Path]:
+    """N cluster folders copied alternately from the shipped examples."""
+    folders = []
+    for i in range(n):
+        folder = clusters_dir / f"cluster-{i:03d}"
+        shutil.copytree(ROOT / "clusters" / EXAMPLES[i % len(EXAMPLES)], folder)
+        folders.append(folder)
+    return folders
+
+
+def _synth_chunk(job: tuple[str, str]) -> tuple[float, int]:
+    """Worker: synth one chunk folder; returns (seconds, peak RSS in KiB of this process)."""
+    from promstack.synth import synth
+
+    start = time.perf_counter()
+    synth(Path(job[0]), Path(job[1]))
+    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + child_peak_rss_kib()
+
+
+def synth_parallel(folders: list[Path], work: Path, outdir: Path, jobs: int) -> list[tuple[float, int]]:
+    """Split the folders into ``jobs`` chunks (symlinked chunk folders) and synth each in a process."""
+    chunks = []
+    for j in range(jobs):
+        chunk = work / f"chunk-{j}"
+        chunk.mkdir()
+        for folder in folders[j::jobs]:
+            (chunk / folder.name).symlink_to(folder, target_is_directory=True)
+        chunks.append((str(chunk), str(outdir)))
+    # spawn: a forked child would share the parent's jsii runtime pipes.
+    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+        return pool.map(_synth_chunk, chunks)
+
+
+def child_peak_rss_kib() -> int:
+    """Largest peak RSS (VmHWM) among live child processes, e.g. the jsii node runtime (Linux)."""
+    peak = 0
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            except OSError:
+                continue
+    return peak
+
+
+def count_objects(outdir: Path) -> tuple[int, int, int]:
+    """(files, objects, bytes) of the rendered tree."""
+    import yaml
+
+    files = sorted(outdir.rglob("*.yaml"))
+    objects = sum(1 for f in files for doc in yaml.safe_load_all(f.read_text()) if doc)
+    return len(files), objects, sum(f.stat().st_size for f in files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", type=int, help="number of clusters")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: in-process)")
+    parser.add_argument("--profile", action="store_true", help="print the top cProfile entries (jobs=1)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="promstack-bench-") as tmp:
+        work = Path(tmp)
+        clusters_dir, outdir = work / "clusters", work / "out"
+        clusters_dir.mkdir()
+        folders = make_fleet(args.n, clusters_dir)
+        start = time.perf_counter()
+        if args.jobs > 1:
+            workers = synth_parallel(folders, work, outdir, args.jobs)
+            wall = time.perf_counter() - start
+            worker_rss = max(rss for _, rss in workers)
+            detail = ", ".join(f"{secs:.1f}s" for secs, _ in workers)
+            print(f"synth: {wall:.2f}s wall with {args.jobs} jobs (workers: {detail})")
+            print(f"peak RSS: {worker_rss / 1024:.0f} MiB per worker (Python + its jsii node)")
+        else:
+            from promstack.synth import synth
+
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.runcall(synth, clusters_dir, outdir)
+                wall = time.perf_counter() - start
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            else:
+                synth(clusters_dir, outdir)
+                wall = time.perf_counter() - start
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            node = child_peak_rss_kib()
+            print(f"synth: {wall:.2f}s wall in-process")
+            print(f"peak RSS: {rss / 1024:.0f} MiB Python, {node / 1024:.0f} MiB jsii node")
+        files, objects, size = count_objects(outdir)
+        print(f"clusters: {args.n}, files: {files}, objects: {objects}, bytes: {size}")
+        print(f"per cluster: {wall / args.n * 1000:.0f} ms, per object: {wall / objects * 1000:.2f} ms")
+
+        try:
+            from promstack.validate import validate_paths  # type: ignore[attr-defined]
+        except ImportError:
+            try:
+                from promstack.validate.gate import validate_paths
+            except ImportError:
+                print("validate: not available")
+                return 0
+        start = time.perf_counter()
+        try:
+            findings = validate_paths([outdir / "clusters"], run_promtool=shutil.which("promtool") is not None)
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not fail
+            print(f"validate: failed to run: {exc}")
+            return 0
+        print(f"validate: {time.perf_counter() - start:.2f}s, {len(findings)} finding(s)"
+              f"{'' if shutil.which('promtool') else ' (promtool not on PATH: skipped)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
