@@ -23,7 +23,8 @@ def adapter_objects(cluster_dir: Path, **spec: Any) -> dict[str, dict[str, Any]]
     if spec:
         cluster = replace(cluster, spec=parse_spec(spec, "test"))
     stack = MonitoringStack(cdk8s.App(), cluster=cluster)
-    return {f"{o['kind']}/{o['metadata']['name']}": o for o in stack.adapter.to_json()}
+    objects = [*stack.adapter.to_json(), *stack.adapter.api_services.to_json()]
+    return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 
 def pod_spec(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from promstack.certs.cli import register as register_certs
 from promstack.config import ConfigError, json_schema
+from promstack.diff import register as register_diff
 
 
 def run_synth(clusters_dir: Path) -> int:
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     schema.set_defaults(func=_schema)
     register_certs(subparsers)
+    register_diff(subparsers)
     return parser
 
 

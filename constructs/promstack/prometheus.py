@@ -19,6 +19,7 @@ from promstack.component import (
     port,
 )
 from promstack.config import ClusterConfig
+from promstack.delivery import ordering_annotations
 from promstack.rules import JOBS, RULE_FILES_GLOB, RULES_DIR, rule_files
 
 PORT = 9090
@@ -243,7 +244,9 @@ class Prometheus(ComponentChart):
                 ),
                 volume_claim_templates=[
                     k8s.KubePersistentVolumeClaimProps(
-                        metadata=k8s.ObjectMeta(name="data", labels=self.labels),
+                        # Claims the StatefulSet creates are never pruned by a sync: they hold the metrics.
+                        metadata=k8s.ObjectMeta(name="data", labels=self.labels,
+                                                annotations=ordering_annotations("PersistentVolumeClaim")),
                         spec=k8s.PersistentVolumeClaimSpec(
                             access_modes=["ReadWriteOnce"],
                             storage_class_name=storage.storage_class,

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from promstack import names, versions, yamltext
 from promstack.adapter_rules import AdapterRule
-from promstack.adapter_tls import serving_tls
+from promstack.adapter_tls import ServingTls, serving_tls
 from promstack.component import (
     ComponentChart,
     checksum,
@@ -36,13 +36,16 @@ HPA_CONTROLLER = ("kube-system", "horizontal-pod-autoscaler")
 class PrometheusAdapter(ComponentChart):
     """The adapter Deployment on 6443 behind a Service on 443, registered through APIServices.
 
+    The APIServices go into ``apiservice_scope`` (their own folder in dist/), so Argo CD and Flux
+    register the aggregated API only after the adapter behind it is up.
+
     It queries ``prometheus.service_url``; its rules are upstream's defaults, the cluster's
     ``adapter.rules`` and ``extra_rules`` (from components that need a metric served), rendered
     into a ConfigMap whose checksum rolls the pods.
     """
 
     def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus,
-                 extra_rules: Sequence[AdapterRule] = ()) -> None:
+                 apiservice_scope: Construct, extra_rules: Sequence[AdapterRule] = ()) -> None:
         super().__init__(scope, cluster=cluster, name=names.PROMETHEUS_ADAPTER, component="metrics-adapter",
                          image=versions.PROMETHEUS_ADAPTER)
         config = cluster.spec.adapter
@@ -108,24 +111,7 @@ class PrometheusAdapter(ComponentChart):
                 ports=[k8s.ServicePort(name="https", port=443, target_port=port("https"), protocol="TCP")],
             ),
         )
-        ca_bundle = base64.b64encode(tls.ca_bundle_pem).decode() if tls.ca_bundle_pem else None
-        self.api_services = [
-            k8s.KubeApiService(
-                self, f"api-service-{version}",
-                metadata=self.meta(f"{version}.{GROUP}", cluster_scoped=True,
-                                   annotations=tls.apiservice_annotations or None),
-                spec=k8s.ApiServiceSpec(
-                    group=GROUP,
-                    version=version,
-                    service=k8s.ServiceReference(name=names.PROMETHEUS_ADAPTER, namespace=self.stack_namespace, port=443),
-                    ca_bundle=ca_bundle,
-                    insecure_skip_tls_verify=True if tls.insecure else None,
-                    group_priority_minimum=100,
-                    version_priority=priority,
-                ),
-            )
-            for version, priority in API_VERSIONS
-        ]
+        self.api_services = AdapterApiServices(apiservice_scope, cluster=cluster, tls=tls, service=self.service)
 
     def _rbac(self) -> None:
         sa = [(self.stack_namespace, names.PROMETHEUS_ADAPTER)]
@@ -159,3 +145,29 @@ class PrometheusAdapter(ComponentChart):
         cluster_role_binding(self, "hpa-custom-metrics",
                              meta=self.meta(self.cluster_scoped_name("-hpa-custom-metrics"), cluster_scoped=True),
                              role=self.cluster_scoped_name("-custom-metrics-reader"), subjects=[HPA_CONTROLLER])
+
+
+class AdapterApiServices(ComponentChart):
+    """The APIServices that register the adapter as custom.metrics.k8s.io (v1beta2 preferred)."""
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, tls: ServingTls, service: k8s.KubeService) -> None:
+        super().__init__(scope, cluster=cluster, name=names.PROMETHEUS_ADAPTER, component="metrics-adapter",
+                         image=versions.PROMETHEUS_ADAPTER)
+        ca_bundle = base64.b64encode(tls.ca_bundle_pem).decode() if tls.ca_bundle_pem else None
+        self.objects = [
+            k8s.KubeApiService(
+                self, f"api-service-{version}",
+                metadata=self.meta(f"{version}.{GROUP}", cluster_scoped=True,
+                                   annotations=tls.apiservice_annotations or None),
+                spec=k8s.ApiServiceSpec(
+                    group=GROUP,
+                    version=version,
+                    service=k8s.ServiceReference(name=service.name, namespace=self.stack_namespace, port=443),
+                    ca_bundle=ca_bundle,
+                    insecure_skip_tls_verify=True if tls.insecure else None,
+                    group_priority_minimum=100,
+                    version_priority=priority,
+                ),
+            )
+            for version, priority in API_VERSIONS
+        ]

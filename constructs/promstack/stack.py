@@ -18,9 +18,10 @@ from promstack.prometheus_adapter import PrometheusAdapter
 
 
 class MonitoringStack:
-    """Every component of one cluster, each its own chart (one dist/ file) directly under ``scope``."""
+    """Every component of one cluster, each its own chart (one dist/ file) directly under ``scope``;
+    the adapter's APIServices go under ``apiservice_scope`` (default ``scope``)."""
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig) -> None:
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, apiservice_scope: Construct | None = None) -> None:
         self.namespace = Namespace(scope, cluster=cluster)
         self.node_exporter = NodeExporter(scope, cluster=cluster)
         self.kube_state_metrics = KubeStateMetrics(scope, cluster=cluster)
@@ -32,7 +33,7 @@ class MonitoringStack:
         )
         self.example_app = ExampleApp(scope, cluster=cluster) if cluster.spec.example_app.enabled else None
         self.adapter = PrometheusAdapter(
-            scope, cluster=cluster, prometheus=self.prometheus,
+            scope, cluster=cluster, prometheus=self.prometheus, apiservice_scope=apiservice_scope or Construct(scope, "apiservice"),
             extra_rules=[example_app.RULE] if self.example_app else [],
         )
         self.grafana = Grafana(scope, cluster=cluster, prometheus=self.prometheus)
@@ -53,5 +54,5 @@ class MonitoringStack:
     @property
     def charts(self) -> list[Chart]:
         charts: list[Chart | None] = [self.namespace, self.node_exporter, self.kube_state_metrics, self.prometheus,
-                                      self.example_app, self.adapter, self.grafana]
+                                      self.example_app, self.adapter, self.adapter.api_services, self.grafana]
         return [c for c in charts if c is not None]
