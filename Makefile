@@ -41,6 +41,7 @@ promtool:
 
 test: bootstrap promtool
 	$(PY) -m pytest
+	promstack validate --tracked dist
 
 schema: bootstrap
 	promstack schema --output schema/cluster.schema.json

@@ -11,6 +11,7 @@ from pathlib import Path
 from promstack.certs.cli import register as register_certs
 from promstack.config import ConfigError, json_schema
 from promstack.diff import register as register_diff
+from promstack.validate.cli import register as register_validate
 
 
 def run_synth(clusters_dir: Path) -> int:
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=_schema)
     register_certs(subparsers)
     register_diff(subparsers)
+    register_validate(subparsers)
     return parser
 
 

@@ -1,0 +1,3 @@
+from promstack.validate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""``promstack validate [PATH ...]``: the validation gate for rendered manifests.
+
+Exit status: 0 no finding, 1 findings, 2 usage error or unreadable input (bad YAML).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from promstack.validate import schemas
+from promstack.validate.gate import UsageError, run
+from promstack.validate.loader import InputError
+from promstack.validate.report import format_json, format_text
+
+DEFAULT_PATH = "dist"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help=f"manifest files or folders (default: {DEFAULT_PATH}); each clusters/<name>/ folder is one unit",
+    )
+    parser.add_argument(
+        "--k8s-version",
+        action="append",
+        dest="k8s_versions",
+        metavar="X.Y",
+        default=[],
+        help="validate against this Kubernetes minor only (repeatable; default: every supported minor)",
+    )
+    parser.add_argument(
+        "--allow-kind",
+        action="append",
+        dest="allowed_kinds",
+        metavar="APIVERSION/KIND",
+        default=[],
+        help="accept objects of this kind without a schema, e.g. monitoring.coreos.com/v1/ServiceMonitor (repeatable)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument(
+        "--tracked",
+        nargs="?",
+        const=".",
+        default=None,
+        metavar="REPO",
+        help="also scan every git-tracked file of REPO (default: .) for private keys",
+    )
+    parser.add_argument("--skip-promtool", action="store_true", help="do not run promtool (default: run it)")
+    parser.add_argument("--promtool", default=None, metavar="PATH", help="promtool binary (default: promtool on PATH)")
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``validate`` to a ``parser.add_subparsers(...)``; it sets ``func`` to ``run_validate``."""
+    versions = schemas.supported_versions()
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "validate",
+        help="validate rendered manifests (schemas, wiring, policy, promtool)",
+        description=(
+            f"Validate rendered manifests: strict Kubernetes {versions[0]}-{versions[-1]} and CRD schemas, "
+            "wiring, hardening policy and promtool. Exit 0 clean, 1 findings, 2 usage or input error."
+        ),
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run_validate)
+    return parser
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Run the gate for parsed ``args``; print findings to stdout and a summary to stderr."""
+    try:
+        result = run(
+            args.paths or [DEFAULT_PATH],
+            versions=args.k8s_versions,
+            tracked_repo=args.tracked,
+            run_promtool=not args.skip_promtool,
+            promtool_binary=args.promtool,
+            allowed_kinds=set(args.allowed_kinds),
+        )
+    except (UsageError, InputError) as exc:
+        print(f"promstack validate: error: {exc}", file=sys.stderr)
+        return 2
+    out = format_json(result.findings) if args.format == "json" else format_text(result.findings)
+    sys.stdout.write(out)
+    objects = sum(len(u.objects) for u in result.units)
+    print(
+        f"promstack validate: {len(result.findings)} finding(s) in {objects} object(s), {len(result.units)} unit(s), "
+        f"Kubernetes {schemas.version_ranges(result.versions)}",
+        file=sys.stderr,
+    )
+    return 1 if result.findings else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point (``python -m promstack.validate``)."""
+    parser = argparse.ArgumentParser(prog="promstack validate", description=__doc__)
+    add_arguments(parser)
+    return run_validate(parser.parse_args(argv))

@@ -1,0 +1,104 @@
+"""The gate: load units, run every check on each, collect the findings."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promstack.validate import policy, promtool, schemas, wiring
+from promstack.validate.findings import Finding
+from promstack.validate.loader import Unit, load_units
+from promstack.validate.report import ordered
+
+
+class UsageError(Exception):
+    """Bad arguments or a missing tool (exit 2)."""
+
+
+@dataclass
+class Result:
+    """Findings plus what was looked at, for the summary line."""
+
+    findings: list[Finding]
+    units: list[Unit] = field(default_factory=list)
+    versions: tuple[str, ...] = ()
+
+
+def resolve_versions(versions: Iterable[str] | None) -> tuple[str, ...]:
+    """Requested minors, normalized and ascending; all supported minors when None or empty."""
+    supported = schemas.supported_versions()
+    if not versions:
+        return supported
+    try:
+        chosen = {schemas.normalize_version(v) for v in versions}
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    return tuple(v for v in supported if v in chosen)
+
+
+def run(
+    paths: Sequence[str | Path],
+    *,
+    versions: Iterable[str] | None = None,
+    tracked_repo: str | Path | None = None,
+    run_promtool: bool = True,
+    promtool_binary: str | None = None,
+    allowed_kinds: Collection[str] = (),
+) -> Result:
+    """Validate ``paths``; see ``validate_paths``. Also returns the units and versions used."""
+    chosen = resolve_versions(versions)
+    binary = None
+    if run_promtool:
+        try:
+            binary = promtool.find_promtool(promtool_binary)
+        except promtool.PromtoolMissing as exc:
+            raise UsageError(str(exc)) from exc
+    units = load_units(paths)
+    findings: list[Finding] = []
+    scanned: set[Path] = set()
+    for unit in units:
+        custom = schemas.unit_crds(unit.documents)
+        findings += schemas.check_schemas(unit.documents, chosen, allowed_kinds=allowed_kinds, custom_kinds=custom)
+        findings += wiring.check_wiring(unit.objects, custom)
+        findings += policy.check_policy(unit.objects)
+        if binary is not None:
+            findings += promtool.check_prometheus(unit.objects, binary)
+        findings += policy.scan_private_keys((f, Path(f)) for f in unit.files)
+        scanned.update(Path(f).resolve() for f in unit.files)
+    if tracked_repo is not None:
+        try:
+            tracked = policy.tracked_files(Path(tracked_repo))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        findings += policy.scan_private_keys((s, p) for s, p in tracked if p.resolve() not in scanned)
+    return Result(ordered(findings), units, chosen)
+
+
+def validate_paths(
+    paths: Sequence[str | Path],
+    *,
+    versions: Iterable[str] | None = None,
+    tracked_repo: str | Path | None = None,
+    run_promtool: bool = True,
+    promtool_binary: str | None = None,
+    allowed_kinds: Collection[str] = (),
+) -> list[Finding]:
+    """Every finding for the manifests under ``paths`` (files or folders), sorted and unique.
+
+    ``versions``: Kubernetes minors to validate against (default: every supported minor).
+    ``tracked_repo``: also scan every git-tracked file of this repository for private keys
+    (default: only the manifests). ``run_promtool``: check Prometheus configs and rules with
+    promtool (default True; ``promtool_binary`` default: ``promtool`` on PATH).
+    ``allowed_kinds``: ``apiVersion/Kind`` strings accepted without a schema (default none).
+
+    Raises UsageError (bad version, promtool missing) or loader.InputError (missing path, bad YAML).
+    """
+    return run(
+        paths,
+        versions=versions,
+        tracked_repo=tracked_repo,
+        run_promtool=run_promtool,
+        promtool_binary=promtool_binary,
+        allowed_kinds=allowed_kinds,
+    ).findings

@@ -1,0 +1,202 @@
+"""Policy: no plaintext Secrets or private keys, hardened containers, no RBAC wildcards.
+
+Host namespaces and hostPath volumes are allowed only with a declared exception: the pod
+template annotation ``hardening.promstack.io/<field>: "<reason>"`` where field is one of
+hostNetwork, hostPID, hostIPC, hostPath, and the reason is not empty.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from promstack.validate import k8s
+from promstack.validate.findings import POLICY, Finding, PathPart
+from promstack.validate.k8s import as_dict, as_list
+from promstack.validate.loader import Document
+
+EXCEPTION_PREFIX = "hardening.promstack.io/"
+EXCEPTION_FIELDS = ("hostNetwork", "hostPID", "hostIPC", "hostPath")
+PULL_POLICIES = ("IfNotPresent", "Never")
+SECCOMP_TYPES = ("RuntimeDefault", "Localhost")
+
+# A PEM private-key block (RSA, EC, OPENSSH, ENCRYPTED, plain PKCS#8): the header followed by
+# key material (base64 or legacy encryption headers), also inside YAML block scalars (indented)
+# and JSON strings (literal \n). A header alone, e.g. in a test's assertion, is not key material.
+# The same block base64-encoded, as it starts a value in a Secret's data, is found too.
+_PEM_KEY = re.compile(rb"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----(?:\s|\\n)+(?:[A-Za-z0-9+/]{16}|Proc-Type:)")
+_B64_PEM_START = re.compile(rb"LS0tLS1CRUdJTi[A-Za-z0-9+/=]{16,}")
+
+
+def check_policy(docs: Sequence[Document]) -> list[Finding]:
+    """Policy findings of every object in ``docs`` (no file scan: see ``scan_private_keys``)."""
+    findings: list[Finding] = []
+    for doc in docs:
+        if not doc.is_object:
+            continue
+        key = (doc.group, doc.kind)
+        if key == ("", "Secret"):
+            for field_name in ("data", "stringData"):
+                if doc.obj.get(field_name):
+                    findings.append(
+                        doc.finding((field_name,), "Secret carries data in the output: use a SealedSecret", POLICY)
+                    )
+        elif key in (("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole")):
+            findings += _rbac(doc)
+        template = k8s.pod_template(doc)
+        if template is not None:
+            findings += _host_access(template)
+            for path, container in template.containers():
+                findings += _container(template, path, container)
+    return findings
+
+
+#: Aggregated metrics APIs name their resources after metrics ("pods/http_requests"), an open-ended
+#: set: reading them needs resources "*", which is allowed with read-only verbs.
+METRICS_API_GROUPS = frozenset({"custom.metrics.k8s.io", "external.metrics.k8s.io"})
+READ_VERBS = frozenset({"get", "list", "watch"})
+
+
+def _open_ended_metrics_read(rule: dict[str, object]) -> bool:
+    groups, verbs = as_list(rule.get("apiGroups")), as_list(rule.get("verbs"))
+    return bool(groups) and set(groups) <= METRICS_API_GROUPS and set(verbs) <= READ_VERBS
+
+
+def _rbac(doc: Document) -> Iterator[Finding]:
+    for i, rule in enumerate(as_list(doc.obj.get("rules"))):
+        for field_name, what in (("verbs", "verb"), ("resources", "resource")):
+            if field_name == "resources" and _open_ended_metrics_read(as_dict(rule)):
+                continue
+            for j, value in enumerate(as_list(as_dict(rule).get(field_name))):
+                if isinstance(value, str) and "*" in value.split("/"):
+                    yield doc.finding(
+                        ("rules", i, field_name, j), f"wildcard {what} {value!r}: list what is needed", POLICY
+                    )
+
+
+def _host_access(template: k8s.PodTemplate) -> Iterator[Finding]:
+    doc = template.doc
+    reasons: dict[str, str] = {}
+    for key, value in template.annotations.items():
+        if not isinstance(key, str) or not key.startswith(EXCEPTION_PREFIX):
+            continue
+        field_name = key[len(EXCEPTION_PREFIX) :]
+        path = (*template.path, "metadata", "annotations", key)
+        if field_name not in EXCEPTION_FIELDS:
+            yield doc.finding(
+                path, f"unknown hardening exception {field_name!r} (known: {', '.join(EXCEPTION_FIELDS)})", POLICY
+            )
+        elif not isinstance(value, str) or not value.strip():
+            yield doc.finding(path, "hardening exception with an empty reason", POLICY)
+        else:
+            reasons[field_name] = value
+    hint = "without an exception: annotate the pod template with " + EXCEPTION_PREFIX
+    for field_name in ("hostNetwork", "hostPID", "hostIPC"):
+        if template.spec.get(field_name) is True and field_name not in reasons:
+            yield doc.finding(template.at(field_name), f"{field_name} {hint}{field_name}: <reason>", POLICY)
+    if "hostPath" not in reasons:
+        for i, volume in enumerate(as_list(template.spec.get("volumes"))):
+            if "hostPath" in as_dict(volume):
+                yield doc.finding(
+                    template.at("volumes", i, "hostPath"), f"hostPath volume {hint}hostPath: <reason>", POLICY
+                )
+
+
+def image_error(image: Any) -> str | None:
+    """Why ``image`` is not pinned (no tag or digest, or ``latest``); None when it is."""
+    if not isinstance(image, str) or not image:
+        return "no image"
+    if "@" in image:
+        return None if re.search(r"@sha256:[0-9a-f]{64}$", image) else f"image {image!r} has a malformed digest"
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return f"image {image!r} has no tag or digest: pin a version"
+    if last.rsplit(":", 1)[1] == "latest":
+        return f"image {image!r} uses the latest tag: pin a version or digest"
+    return None
+
+
+def _container(template: k8s.PodTemplate, path: tuple[PathPart, ...], c: dict[str, Any]) -> Iterator[Finding]:
+    doc = template.doc
+    pod_sc = as_dict(template.spec.get("securityContext"))
+    sc = as_dict(c.get("securityContext"))
+    scp = (*path, "securityContext")
+
+    def finding(rel: tuple[PathPart, ...], message: str) -> Finding:
+        return doc.finding((*path, *rel), message, POLICY)
+
+    if err := image_error(c.get("image")):
+        yield finding(("image",), err)
+    pull = c.get("imagePullPolicy")
+    if pull not in PULL_POLICIES:
+        shown = f"imagePullPolicy {pull!r}" if pull is not None else "imagePullPolicy is not set"
+        yield finding(("imagePullPolicy",), f"{shown}: must be IfNotPresent or Never")
+    resources = as_dict(c.get("resources"))
+    for section in ("requests", "limits"):
+        for name in ("cpu", "memory"):
+            if as_dict(resources.get(section)).get(name) in (None, ""):
+                yield finding(("resources", section, name), f"no {name} {section[:-1]}")
+    non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
+    if non_root is not True:
+        yield doc.finding(
+            (*scp, "runAsNonRoot"), "runAsNonRoot is not true (set it on the container or the pod)", POLICY
+        )
+    if sc.get("readOnlyRootFilesystem") is not True:
+        yield doc.finding((*scp, "readOnlyRootFilesystem"), "readOnlyRootFilesystem is not true", POLICY)
+    if sc.get("allowPrivilegeEscalation") is not False:
+        yield doc.finding((*scp, "allowPrivilegeEscalation"), "allowPrivilegeEscalation is not false", POLICY)
+    if "ALL" not in as_list(as_dict(sc.get("capabilities")).get("drop")):
+        yield doc.finding((*scp, "capabilities", "drop"), "capabilities.drop does not contain ALL", POLICY)
+    seccomp = as_dict(sc.get("seccompProfile") or pod_sc.get("seccompProfile")).get("type")
+    if seccomp not in SECCOMP_TYPES:
+        yield doc.finding(
+            (*scp, "seccompProfile", "type"),
+            "seccompProfile.type is not RuntimeDefault (set it on the container or the pod)",
+            POLICY,
+        )
+    if sc.get("privileged") is True:
+        yield doc.finding((*scp, "privileged"), "privileged container", POLICY)
+
+
+def _key_lines(data: bytes) -> Iterator[tuple[int, str]]:
+    """(line, key type) of each private key in ``data``, PEM or base64-encoded PEM."""
+    for match in _PEM_KEY.finditer(data):
+        yield data.count(b"\n", 0, match.start()) + 1, (match.group(1).decode() + "PRIVATE KEY")
+    for match in _B64_PEM_START.finditer(data):
+        token = match.group(0)
+        try:
+            decoded = base64.b64decode(token[: len(token) // 4 * 4], validate=False)
+        except (binascii.Error, ValueError):
+            continue
+        if (inner := _PEM_KEY.search(decoded)) is not None:
+            yield data.count(b"\n", 0, match.start()) + 1, f"base64-encoded {inner.group(1).decode()}PRIVATE KEY"
+
+
+def scan_private_keys(files: Iterable[tuple[str, Path]]) -> list[Finding]:
+    """A finding per private key found in ``files`` ((shown name, path) pairs); unreadable files are skipped."""
+    findings = []
+    for shown, path in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        for line, what in _key_lines(data):
+            findings.append(
+                Finding(shown, "", "", "", f"line {line}", f"private key material ({what} PEM block)", POLICY)
+            )
+    return findings
+
+
+def tracked_files(repo: Path) -> list[tuple[str, Path]]:
+    """(shown name, path) of every file git tracks in ``repo`` that exists in the work tree."""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ValueError(f"{repo}: not a git work tree ({exc})") from exc
+    names = [n for n in out.decode("utf-8", "surrogateescape").split("\0") if n]
+    return [(str(repo / n) if str(repo) != "." else n, repo / n) for n in names if (repo / n).is_file()]

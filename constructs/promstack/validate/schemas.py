@@ -1,0 +1,330 @@
+"""Strict schema validation of every object, core kinds per Kubernetes minor, custom resources per CRD.
+
+Core kinds are checked against the *standalone-strict* JSON schemas that the PyPI package
+kubernetes-validate ships (``additionalProperties: false`` wherever the API has a closed set
+of fields) for each supported minor: every minor from 1.27 up to the newest the installed
+package ships (1.37 with the pinned kubernetes-validate 1.37.0). Custom resources are checked
+against their CRD's openAPIV3Schema (``crds.py``): the vendored ones, or a CRD in the same unit.
+
+Speed: a validator is compiled once per (schema content, kind) and kept for the process; the
+kind's schema plus every definition it reaches is fingerprinted with descriptions removed, so
+minors whose schema for a kind is identical share one validator and one validation of each
+object. kubernetes-validate's one-call API instead re-reads the 1.8 MB definitions file for
+every object and version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from functools import cache, cached_property
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from promstack.validate import crds
+from promstack.validate.findings import SCHEMA, Finding, PathPart, short
+from promstack.validate.k8s import as_list
+from promstack.validate.loader import Document
+
+MIN_MINOR = (1, 27)
+_DIR_NAME = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def _schema_root() -> Any:
+    return resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+
+@cache
+def supported_versions() -> tuple[str, ...]:
+    """Minors validated by default: 1.27 through the newest kubernetes-validate ships, ascending."""
+    minors = sorted(
+        (int(m.group(1)), int(m.group(2))) for entry in _schema_root().iterdir() if (m := _DIR_NAME.match(entry.name))
+    )
+    return tuple(f"{a}.{b}" for a, b in minors if (a, b) >= MIN_MINOR)
+
+
+def normalize_version(text: str) -> str:
+    """``"v1.30.2"`` / ``"1.30"`` -> ``"1.30"``; ValueError outside the supported range."""
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?$", text.strip())
+    supported = supported_versions()
+    minor = f"{int(match.group(1))}.{int(match.group(2))}" if match else text
+    if minor not in supported:
+        raise ValueError(f"unsupported Kubernetes version {text!r}: supported are {supported[0]} to {supported[-1]}")
+    return minor
+
+
+def version_ranges(versions: Collection[str]) -> str:
+    """``{"1.27", "1.28", "1.30"}`` -> ``"1.27-1.28, 1.30"`` (runs of consecutive supported minors)."""
+    order = supported_versions()
+    runs: list[list[str]] = []
+    for v in order:
+        if v in versions:
+            if runs and order.index(runs[-1][-1]) == order.index(v) - 1:
+                runs[-1].append(v)
+            else:
+                runs.append([v])
+    return ", ".join(r[0] if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            yield ref.rsplit("/", 1)[-1]
+        for key, value in node.items():
+            if key not in ("enum", "default"):
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _digest(node: Any) -> str:
+    text = json.dumps(crds.strip_descriptions(node), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+class _MinorSchemas:
+    """The strict schemas of one Kubernetes minor, read lazily: one registry, kind files on demand."""
+
+    def __init__(self, minor: str) -> None:
+        self.minor = minor
+        self.dir = _schema_root() / f"v{minor}.0-local-strict"
+        self._kinds: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._def_digests: dict[str, str] = {}
+        self._def_refs: dict[str, list[str]] = {}
+
+    @cached_property
+    def definitions(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.dir / "_definitions.json").read_text(encoding="utf-8"))
+        return data
+
+    @cached_property
+    def registry(self) -> Registry[Any]:
+        defs = self.definitions
+        registry: Registry[Any] = Registry().with_resource(defs["$id"], Resource.from_contents(defs))
+        return registry
+
+    def kind_schema(self, api_version: str, kind: str) -> dict[str, Any] | None:
+        """The strict schema of ``kind`` in ``api_version``, or None when this minor does not serve it."""
+        key = (api_version, kind)
+        if key not in self._kinds:
+            self._kinds[key] = self._load_kind(api_version, kind)
+        return self._kinds[key]
+
+    def _load_kind(self, api_version: str, kind: str) -> dict[str, Any] | None:
+        group, _, version = api_version.rpartition("/")
+        # kubernetes-validate's file naming: rbac.authorization.k8s.io/v1 -> rbac-v1, v1 -> v1
+        stem = f"{group.split('.')[0]}-{version}" if group else version
+        path = self.dir / f"{kind.lower()}-{stem}.json"
+        if not path.is_file():
+            return None
+        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        gvks = schema.get("x-kubernetes-group-version-kind") or []
+        if not any((g.get("group", ""), g.get("version"), g.get("kind")) == (group, version, kind) for g in gvks):
+            return None  # e.g. apps.example.com/v1 would otherwise map to apps-v1
+        return schema
+
+    def fingerprint(self, schema: dict[str, Any]) -> str:
+        """Digest of ``schema`` and every definition it reaches, descriptions ignored."""
+        defs = self.definitions["$defs"]
+        seen: set[str] = set()
+        todo = list(_refs(schema))
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in defs:
+                continue
+            seen.add(name)
+            if name not in self._def_digests:
+                self._def_digests[name] = _digest(defs[name])
+                self._def_refs[name] = list(_refs(defs[name]))
+            todo.extend(self._def_refs[name])
+        parts = [_digest(schema), *(f"{n}={self._def_digests[n]}" for n in sorted(seen))]
+        return hashlib.sha1("\n".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def _type_names(value: Any) -> list[str]:
+    names = value if isinstance(value, list) else [value]
+    return [n for n in names if n != "null"]
+
+
+def _json_type(instance: Any) -> str:
+    return "null" if instance is None else _JSON_TYPES.get(type(instance), type(instance).__name__)
+
+
+def _describe(err: jsonschema.ValidationError) -> Iterator[tuple[tuple[PathPart, ...], str]]:
+    """Field path and message for one validation error, phrased for a manifest author."""
+    path = tuple(err.absolute_path)
+    instance = err.instance
+    schema = err.schema if isinstance(err.schema, Mapping) else {}
+    if err.validator == "additionalProperties" and isinstance(instance, dict):
+        props = schema.get("properties") or {}
+        patterns = list((schema.get("patternProperties") or {}).keys())
+        for key in instance:
+            if key not in props and not any(re.search(p, key) for p in patterns):
+                yield (*path, key), "unknown field"
+        return
+    if err.validator == "required" and isinstance(instance, dict):
+        for key in as_list(err.validator_value):
+            if key not in instance:
+                yield (*path, key), "required field is missing"
+        return
+    if err.validator == "type":
+        expected = " or ".join(_type_names(err.validator_value)) or "null"
+        yield path, f"expected {expected}, got {_json_type(instance)} {short(instance)}"
+        return
+    if err.validator in ("oneOf", "anyOf") and err.context and all(e.validator == "type" for e in err.context):
+        names: list[str] = []
+        for sub in err.context:
+            names += [n for n in _type_names(sub.validator_value) if n not in names]
+        yield path, f"expected {' or '.join(names)}, got {_json_type(instance)} {short(instance)}"
+        return
+    if err.validator == "enum":
+        yield path, f"{short(instance)} is not one of {short(err.validator_value, 200)}"
+        return
+    message = err.message
+    if len(message) > 200:
+        message = f"{short(instance)} does not match the schema ({err.validator} {short(err.validator_value)})"
+    yield path, message
+
+
+def _errors(validator: Draft202012Validator, obj: Any) -> list[tuple[tuple[PathPart, ...], str]]:
+    return [found for err in validator.iter_errors(obj) for found in _describe(err)]
+
+
+def gvk(doc: Document) -> str:
+    """``apps/v1/Deployment``, ``v1/Service``: the form ``--allow-kind`` takes."""
+    return f"{doc.api_version}/{doc.kind}"
+
+
+class SchemaCatalog:
+    """Compiled validators shared by every run in this process (see ``catalog()``)."""
+
+    def __init__(self) -> None:
+        self._minors: dict[str, _MinorSchemas] = {}
+        self._fingerprints: dict[tuple[str, str, str], str | None] = {}
+        self._validators: dict[str, Draft202012Validator] = {}
+        # (id of the CRD's raw schema, minor) -> (that schema, kept alive so the id stays its own; validator)
+        self._crd_validators: dict[tuple[int, str], tuple[Any, Draft202012Validator]] = {}
+
+    def minor(self, version: str) -> _MinorSchemas:
+        if version not in self._minors:
+            self._minors[version] = _MinorSchemas(version)
+        return self._minors[version]
+
+    def core_validator(self, version: str, api_version: str, kind: str) -> tuple[str, Draft202012Validator] | None:
+        """(fingerprint, validator) of a core kind in ``version``; None when it is not served there."""
+        key = (version, api_version, kind)
+        if key not in self._fingerprints:
+            minor = self.minor(version)
+            schema = minor.kind_schema(api_version, kind)
+            fp = None
+            if schema is not None:
+                fp = minor.fingerprint(schema)
+                if fp not in self._validators:
+                    self._validators[fp] = Draft202012Validator(schema, registry=minor.registry)
+            self._fingerprints[key] = fp
+        fp = self._fingerprints[key]
+        return None if fp is None else (fp, self._validators[fp])
+
+    def crd_validator(self, kind: crds.CrdKind, version: str) -> Draft202012Validator:
+        """Validator of a custom resource; its metadata is checked as ObjectMeta of ``version``."""
+        key = (id(kind.schema), version)
+        cached = self._crd_validators.get(key)
+        if cached is None or cached[0] is not kind.schema:
+            validator = Draft202012Validator(crds.json_schema(kind), registry=self.minor(version).registry)
+            cached = self._crd_validators[key] = (kind.schema, validator)
+        return cached[1]
+
+
+@cache
+def catalog() -> SchemaCatalog:
+    """The process-wide catalog: validators compiled once are reused by every later run."""
+    return SchemaCatalog()
+
+
+def unit_crds(documents: Sequence[Document]) -> dict[tuple[str, str, str], crds.CrdKind]:
+    """Custom resource kinds known to a unit: the vendored CRDs, overridden by CRDs in the unit."""
+    known = dict(crds.vendored())
+    for doc in documents:
+        if doc.is_object and (doc.group, doc.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+            for kind in crds.kinds_of_crd(doc.obj, doc.file):
+                known[kind.key] = kind
+    return known
+
+
+def check_schemas(
+    documents: Sequence[Document],
+    versions: Sequence[str],
+    *,
+    allowed_kinds: Collection[str] = (),
+    custom_kinds: Mapping[tuple[str, str, str], crds.CrdKind] | None = None,
+) -> list[Finding]:
+    """Every schema error of every document, for each of ``versions`` (minors, e.g. ``"1.30"``).
+
+    An object whose kind is neither built-in (in any of ``versions``) nor a custom resource of
+    ``custom_kinds`` (default: ``unit_crds(documents)``) is a finding unless ``gvk(doc)`` is in
+    ``allowed_kinds`` (default none); allowed kinds are not validated. A core-kind message ends
+    with the minors it applies to, e.g. ``(Kubernetes 1.27-1.37)``.
+    """
+    cat = catalog()
+    custom = unit_crds(documents) if custom_kinds is None else custom_kinds
+    findings: list[Finding] = []
+    for doc in documents:
+        if not doc.is_object:
+            findings.append(
+                Finding(doc.file, "", "", "", ".", f"document {doc.index + 1} is not a Kubernetes object", SCHEMA)
+            )
+            continue
+        missing = [f for f in ("apiVersion", "kind") if not doc.obj.get(f) or not isinstance(doc.obj.get(f), str)]
+        if missing:
+            findings += [doc.finding((f,), "required field is missing", SCHEMA) for f in missing]
+            continue
+        if gvk(doc) in allowed_kinds:
+            continue
+        crd = custom.get((doc.group, doc.version, doc.kind))
+        if crd is not None:
+            validator = cat.crd_validator(crd, versions[-1])
+            findings += [doc.finding(p, m, SCHEMA) for p, m in _errors(validator, doc.obj)]
+            continue
+        findings += _check_core(cat, doc, versions)
+    return findings
+
+
+def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> list[Finding]:
+    by_error: dict[tuple[tuple[PathPart, ...], str], set[str]] = defaultdict(set)
+    results: dict[str, list[tuple[tuple[PathPart, ...], str]]] = {}
+    unserved: list[str] = []
+    for version in versions:
+        compiled = cat.core_validator(version, doc.api_version, doc.kind)
+        if compiled is None:
+            unserved.append(version)
+            continue
+        fp, validator = compiled
+        if fp not in results:
+            results[fp] = _errors(validator, doc.obj)
+        for error in results[fp]:
+            by_error[error].add(version)
+    if len(unserved) == len(versions):
+        return [
+            doc.finding(
+                ("kind",),
+                f"unknown kind {gvk(doc)}: not built into Kubernetes {version_ranges(versions)} "
+                f"nor a known custom resource; declare it with --allow-kind {gvk(doc)}",
+                SCHEMA,
+            )
+        ]
+    findings = [doc.finding(p, f"{m} (Kubernetes {version_ranges(vs)})", SCHEMA) for (p, m), vs in by_error.items()]
+    if unserved:
+        findings.append(
+            doc.finding(("apiVersion",), f"{gvk(doc)} is not served by Kubernetes {version_ranges(unserved)}", SCHEMA)
+        )
+    return findings
