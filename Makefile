@@ -39,9 +39,10 @@ promtool:
 	command -v promtool >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+# The gate over the committed dist/ and every tracked file, then the test suite.
 test: bootstrap promtool
-	$(PY) -m pytest
 	promstack validate --tracked dist
+	$(PY) -m pytest
 
 schema: bootstrap
 	promstack schema --output schema/cluster.schema.json
