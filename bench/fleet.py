@@ -2,14 +2,12 @@
 
 Makes N cluster folders (cluster-000, ...) in a temporary folder, copying clusters/demo and
 clusters/prod-example alternately, synthesizes them in-process with promstack.synth.synth
-(with --jobs J > 1: J worker processes, each with its own jsii runtime, one chunk of clusters
-each), then validates the output if promstack.validate is installed. Prints figures only.
+(as many worker processes as synth picks, or --jobs J), then validates the output if promstack.validate is installed. Prints figures only.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import resource
 import shutil
@@ -30,30 +28,8 @@ def make_fleet(n: int, clusters_dir: Path) -> list[Path]:
         folder = clusters_dir / f"cluster-{i:03d}"
         shutil.copytree(ROOT / "clusters" / EXAMPLES[i % len(EXAMPLES)], folder)
         folders.append(folder)
+    shutil.copy(ROOT / "clusters" / "fleet.yaml", clusters_dir / "fleet.yaml")
     return folders
-
-
-def _synth_chunk(job: tuple[str, str]) -> tuple[float, int]:
-    """Worker: synth one chunk folder; returns (seconds, peak RSS in KiB of this process)."""
-    from promstack.synth import synth
-
-    start = time.perf_counter()
-    synth(Path(job[0]), Path(job[1]))
-    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + child_peak_rss_kib()
-
-
-def synth_parallel(folders: list[Path], work: Path, outdir: Path, jobs: int) -> list[tuple[float, int]]:
-    """Split the folders into ``jobs`` chunks (symlinked chunk folders) and synth each in a process."""
-    chunks = []
-    for j in range(jobs):
-        chunk = work / f"chunk-{j}"
-        chunk.mkdir()
-        for folder in folders[j::jobs]:
-            (chunk / folder.name).symlink_to(folder, target_is_directory=True)
-        chunks.append((str(chunk), str(outdir)))
-    # spawn: a forked child would share the parent's jsii runtime pipes.
-    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-        return pool.map(_synth_chunk, chunks)
 
 
 def child_peak_rss_kib() -> int:
@@ -82,7 +58,7 @@ def count_objects(outdir: Path) -> tuple[int, int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, help="number of clusters")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: in-process)")
+    parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: what synth picks)")
     parser.add_argument("--profile", action="store_true", help="print the top cProfile entries (jobs=1)")
     args = parser.parse_args(argv)
 
@@ -91,32 +67,26 @@ def main(argv: list[str] | None = None) -> int:
         clusters_dir, outdir = work / "clusters", work / "out"
         clusters_dir.mkdir()
         folders = make_fleet(args.n, clusters_dir)
+        from promstack.synth import default_jobs, synth
+
+        jobs = args.jobs or default_jobs(args.n)
         start = time.perf_counter()
-        if args.jobs > 1:
-            workers = synth_parallel(folders, work, outdir, args.jobs)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(synth, clusters_dir, outdir, jobs=1)
             wall = time.perf_counter() - start
-            worker_rss = max(rss for _, rss in workers)
-            detail = ", ".join(f"{secs:.1f}s" for secs, _ in workers)
-            print(f"synth: {wall:.2f}s wall with {args.jobs} jobs (workers: {detail})")
-            print(f"peak RSS: {worker_rss / 1024:.0f} MiB per worker (Python + its jsii node)")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         else:
-            from promstack.synth import synth
-
-            if args.profile:
-                import cProfile
-                import pstats
-
-                profiler = cProfile.Profile()
-                profiler.runcall(synth, clusters_dir, outdir)
-                wall = time.perf_counter() - start
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-            else:
-                synth(clusters_dir, outdir)
-                wall = time.perf_counter() - start
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            node = child_peak_rss_kib()
-            print(f"synth: {wall:.2f}s wall in-process")
-            print(f"peak RSS: {rss / 1024:.0f} MiB Python, {node / 1024:.0f} MiB jsii node")
+            synth(clusters_dir, outdir, jobs=jobs)
+            wall = time.perf_counter() - start
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(f"synth: {wall:.2f}s wall, {jobs} job(s)")
+        print(f"peak RSS: {rss / 1024:.0f} MiB Python (parent), {max(workers, child_peak_rss_kib()) / 1024:.0f} MiB "
+              "largest child (a worker or the jsii node runtime)")
         files, objects, size = count_objects(outdir)
         print(f"clusters: {args.n}, files: {files}, objects: {objects}, bytes: {size}")
         print(f"per cluster: {wall / args.n * 1000:.0f} ms, per object: {wall / objects * 1000:.2f} ms")

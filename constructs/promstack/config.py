@@ -251,6 +251,10 @@ class ConfigError(Exception):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[str]]]:
+        # Raised in synth's worker processes and re-raised in the parent: keep the problem list.
+        return ConfigError, (self.problems,)
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""

@@ -3,12 +3,14 @@ the adapter's APIServices under apiservice/), and the Argo CD / Flux objects int
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cdk8s
 
-from promstack.config import ClusterConfig, load_all
+from promstack.config import ClusterConfig, load_all, load_cluster
 from promstack.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
 from promstack.fleet import FleetConfig, load_fleet
 from promstack.stack import MonitoringStack
@@ -47,13 +49,41 @@ def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path) 
     return apps
 
 
-def synth(clusters_dir: Path, outdir: Path) -> list[ClusterConfig]:
-    """Load and build everything first, so bad input fails before anything is written."""
+#: Below this many clusters a second process costs more (its own jsii runtime) than it saves.
+PARALLEL_FROM = 8
+
+
+def default_jobs(clusters: int) -> int:
+    """Worker processes for ``clusters``: every core for a fleet, one process for a few clusters."""
+    return min(os.cpu_count() or 1, 4) if clusters >= PARALLEL_FROM else 1
+
+
+def synth_clusters(cluster_dirs: list[str], outdir: str) -> None:
+    """Build every given cluster, then write them: a build error leaves this batch unwritten."""
+    apps = [app for folder in cluster_dirs for app in build_cluster(load_cluster(Path(folder)), Path(outdir))[0]]
+    for app in apps:
+        app.synth()
+
+
+def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[ClusterConfig]:
+    """Render every cluster and the bootstrap objects into ``outdir``.
+
+    Every cluster file and the fleet file are validated before anything is written. With more
+    than one job (default: ``default_jobs``) clusters are built in worker processes, each with
+    its own jsii runtime, one interleaved share of the clusters each; the output is the same.
+    """
     clusters = load_all(clusters_dir)
     fleet = load_fleet(clusters_dir)
-    apps = [app for cluster in clusters for app in build_cluster(cluster, outdir)[0]]
-    apps += build_bootstrap(fleet, [c.name for c in clusters], outdir)
-    for app in apps:
+    bootstrap = build_bootstrap(fleet, [c.name for c in clusters], outdir)
+    folders = [str(c.path) for c in clusters]
+    jobs = min(jobs or default_jobs(len(clusters)), len(clusters))
+    if jobs > 1:
+        # spawn, not fork: a forked child would share the parent's jsii runtime pipes.
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(synth_clusters, [folders[i::jobs] for i in range(jobs)], [str(outdir)] * jobs))
+    else:
+        synth_clusters(folders, str(outdir))
+    for app in bootstrap:
         app.synth()
     return clusters
 
