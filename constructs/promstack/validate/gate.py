@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,32 @@ def resolve_versions(versions: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(v for v in supported if v in chosen)
 
 
+#: From this many units (clusters) on, the per-unit checks use every core.
+PARALLEL_FROM = 8
+_UNITS: tuple[Sequence[Unit], tuple[str, ...], Collection[str], str | None] | None = None
+
+
+def _check_unit(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collection[str],
+                binary: str | None) -> list[Finding]:
+    """Every check of one unit; promtool only when ``binary`` is given."""
+    custom = schemas.unit_crds(unit.documents)
+    findings = schemas.check_schemas(unit.documents, chosen, allowed_kinds=allowed_kinds, custom_kinds=custom)
+    findings += wiring.check_wiring(unit.objects, custom)
+    findings += policy.check_policy(unit.objects)
+    if binary is not None:
+        findings += promtool.check_prometheus(unit.objects, binary)
+    findings += policy.scan_private_keys((f, Path(f)) for f in unit.files)
+    return findings
+
+
+def _check_share(share: tuple[int, int]) -> list[Finding]:
+    """Every ``jobs``-th unit starting at ``index`` (in a forked worker, or in-process)."""
+    assert _UNITS is not None
+    units, chosen, allowed_kinds, binary = _UNITS
+    index, jobs = share
+    return [f for unit in units[index::jobs] for f in _check_unit(unit, chosen, allowed_kinds, binary)]
+
+
 def run(
     paths: Sequence[str | Path],
     *,
@@ -57,14 +85,21 @@ def run(
     units = load_units(paths)
     findings: list[Finding] = []
     scanned: set[Path] = set()
+    # For a fleet, one forked process per core checks an interleaved share of the units.
+    global _UNITS  # inherited by the forked workers: units are never pickled
+    jobs = min(os.cpu_count() or 1, len(units)) if len(units) >= PARALLEL_FROM else 1
+    _UNITS = (units, chosen, allowed_kinds, binary)
+    try:
+        if jobs > 1:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                shares = pool.map(_check_share, [(i, jobs) for i in range(jobs)])
+        else:
+            shares = [_check_share((0, 1))]
+    finally:
+        _UNITS = None
+    for part in shares:
+        findings += part
     for unit in units:
-        custom = schemas.unit_crds(unit.documents)
-        findings += schemas.check_schemas(unit.documents, chosen, allowed_kinds=allowed_kinds, custom_kinds=custom)
-        findings += wiring.check_wiring(unit.objects, custom)
-        findings += policy.check_policy(unit.objects)
-        if binary is not None:
-            findings += promtool.check_prometheus(unit.objects, binary)
-        findings += policy.scan_private_keys((f, Path(f)) for f in unit.files)
         scanned.update(Path(f).resolve() for f in unit.files)
     if tracked_repo is not None:
         try:

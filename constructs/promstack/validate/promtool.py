@@ -24,6 +24,7 @@ import json
 import os
 import posixpath
 import shutil
+import functools
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -121,6 +122,10 @@ def _failures(output: str, replacements: dict[str, str]) -> str:
     return message
 
 
+#: libyaml's safe loader when PyYAML has it: fleets have hundreds of configurations to parse.
+_FAST_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
 def _data(doc: Document) -> dict[str, Any]:
     return as_dict(doc.obj.get("data"))
 
@@ -132,7 +137,7 @@ def is_rule_file(key: str, text: Any) -> bool:
     if key.endswith(RULE_SUFFIXES):
         return True
     try:
-        parsed = yaml.safe_load(text)
+        parsed = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError:
         return False
     return isinstance(parsed, dict) and "groups" in parsed
@@ -161,14 +166,19 @@ def check_prometheus(docs: Sequence[Document], binary: str) -> list[Finding]:
 
 
 def _check_rules(cm: Document, key: str, binary: str) -> list[Finding]:
+    message = _rules_failures(binary, PurePosixPath(key).name or "rules.yaml", _data(cm)[key])
+    return [cm.finding(("data", key), f"promtool check rules: {message}", PROMTOOL)] if message else []
+
+
+@functools.lru_cache(maxsize=256)
+def _rules_failures(binary: str, name: str, text: str) -> str | None:
+    """promtool's complaint about one rule file, or None; a fleet shares its rule files, so each
+    distinct text is checked once."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp, PurePosixPath(key).name or "rules.yaml")  # never outside tmp
-        path.write_text(_data(cm)[key], encoding="utf-8")
+        path = Path(tmp, name)  # never outside tmp
+        path.write_text(text, encoding="utf-8")
         rc, out = _run(binary, "check", "rules", "--lint-fatal", str(path))
-    if rc == 0:
-        return []
-    message = _failures(out, {str(path): key, tmp + os.sep: ""})
-    return [cm.finding(("data", key), f"promtool check rules: {message}", PROMTOOL)]
+    return None if rc == 0 else _failures(out, {str(path): name, tmp + os.sep: ""})
 
 
 # -- the container file system --------------------------------------------------------------------
@@ -337,7 +347,7 @@ def _construct(node: yaml.Node) -> Any:
 
 def _rewrite(text: str, root: str, *, blank_k8s_sd: bool) -> _Rewrite:
     """Move absolute file paths under ``root``, drop rule_files (and Kubernetes SD), keep line numbers."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yaml.compose(text, Loader=_FAST_LOADER)
     edits: list[tuple[int, int, str | None]] = []
     rule_globs: list[str] = []
     k8s_sd: list[tuple[str, Any]] = []
