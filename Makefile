@@ -10,7 +10,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: bootstrap synth test promtool schema clean
+.PHONY: bootstrap synth test promtool schema imports clean
 
 bootstrap: $(VENV)/.installed node_modules/.installed
 
@@ -46,6 +46,11 @@ test: bootstrap promtool
 
 schema: bootstrap
 	promstack schema --output schema/cluster.schema.json
+
+# Regenerate the typed CRD bindings listed under imports: in cdk8s.yaml (from ../shared/crds).
+imports: bootstrap
+	rm -rf imports
+	cdk8s import --no-check-upgrade --language python --output imports
 
 clean:
 	rm -rf .build $(VENV) node_modules
