@@ -15,7 +15,7 @@ from promstack.validate.cli import register as register_validate
 
 
 def run_synth(clusters_dir: Path) -> int:
-    """Synthesize every cluster; on bad input print each problem and write nothing."""
+    """Synthesize every cluster; on bad input print one line per problem and return 2."""
     from promstack.synth import default_outdir, synth  # jsii starts here, not at import time
 
     try:
