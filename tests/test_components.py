@@ -163,3 +163,14 @@ def test_grafana_admin_password_comes_from_the_sealed_secret(rendered: list[Rend
     assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"key": "admin-password",
                                                                              "name": "grafana-admin"}
     assert not [r for r in rendered if r.cluster == "demo" and r.kind == "SealedSecret"]
+
+
+def test_grafana_persistence_is_a_claim_that_is_never_pruned(rendered: list[Rendered]) -> None:
+    claim = find(rendered, "prod-example", "PersistentVolumeClaim", "grafana-data")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert claim["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false"
+    assert claim["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+    volumes = find(rendered, "prod-example", "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "grafana-data"}} in volumes
+    demo = find(rendered, "demo", "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"]
+    assert any(v["name"] == "data" and "emptyDir" in v for v in demo)

@@ -191,10 +191,24 @@ class ExampleAppConfig(Model):
         return self
 
 
+class GrafanaPersistenceConfig(Model):
+    """Grafana's database (users, preferences, annotations) on a PersistentVolumeClaim.
+
+    Default off: dashboards and the datasource are provisioned from git, so an emptyDir loses
+    only what users changed by hand. Defaults when on: 1Gi on the default StorageClass.
+    """
+
+    enabled: bool = False
+    size: Quantity = "1Gi"
+    storage_class: str | None = None
+
+
 class GrafanaConfig(Model):
-    """Grafana Deployment. Defaults: NodePort 30300, 100m/128Mi requested and 500m/512Mi limit."""
+    """Grafana Deployment. Defaults: NodePort 30300, 100m/128Mi requested and 500m/512Mi limit,
+    no persistence."""
 
     node_port: NodePort = 30300
+    persistence: GrafanaPersistenceConfig = GrafanaPersistenceConfig()
     resources: Resources = resources("100m", "128Mi", "500m", "512Mi")
 
 

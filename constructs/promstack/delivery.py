@@ -57,7 +57,7 @@ SYNC_WAVES: dict[str, int] = {
     "Namespace": -10,
     **dict.fromkeys(
         ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap",
-         "Secret", "SealedSecret", "Issuer", "Certificate"),
+         "Secret", "SealedSecret", "Issuer", "Certificate", "PersistentVolumeClaim"),
         -5,
     ),
     **dict.fromkeys(

@@ -128,7 +128,7 @@ class Grafana(ComponentChart):
                 template=self.pod_template(
                     containers=[container],
                     volumes=[*(config_map_volume(suffix, f"{names.GRAFANA}-{suffix}") for suffix in provisioning),
-                             empty_dir("data", "1Gi"), empty_dir("tmp")],
+                             self._data_volume(), empty_dir("tmp")],
                     # Any provisioning change (datasource, provider, dashboard) rolls the pod.
                     annotations={"checksum/provisioning": checksum(
                         *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items())))},
@@ -164,3 +164,20 @@ class Grafana(ComponentChart):
 
         return [from_secret("GF_SECURITY_ADMIN_USER", "admin-user", optional=True),
                 from_secret("GF_SECURITY_ADMIN_PASSWORD", "admin-password", optional=False)]
+
+    def _data_volume(self) -> k8s.Volume:
+        """/var/lib/grafana: a PersistentVolumeClaim when persistence is on, else an emptyDir."""
+        persistence = self.cluster.spec.grafana.persistence
+        if not persistence.enabled:
+            return empty_dir("data", "1Gi")
+        claim = k8s.KubePersistentVolumeClaim(
+            self, "data",
+            metadata=self.meta(f"{names.GRAFANA}-data"),
+            spec=k8s.PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=persistence.storage_class,
+                resources=k8s.ResourceRequirements(requests={"storage": k8s.Quantity.from_string(persistence.size)}),
+            ),
+        )
+        return k8s.Volume(name="data", persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(
+            claim_name=claim.name))
