@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         clusters_dir, outdir = work / "clusters", work / "out"
         clusters_dir.mkdir()
-        folders = make_fleet(args.n, clusters_dir)
+        make_fleet(args.n, clusters_dir)
         from promstack.synth import default_jobs, synth
 
         jobs = args.jobs or default_jobs(args.n)

@@ -8,10 +8,10 @@ once, each as ``<file>: <field.path>: <what is wrong>; <what is allowed>``, and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -312,20 +312,45 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{msg.replace('Input should be', 'must be')} (got {error.get('input')!r})"
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: dict[str, Any], source: str,
+                   describe: Callable[[dict[str, Any]], str] = _describe) -> M:
+    """``model`` from parsed YAML, or a ConfigError with one ``source: field.path: problem`` per error."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            # Validator wrappers (function-after[...]) are pydantic's, not a field a user wrote.
+            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+            problems.append(f"{source}: {_field_path(loc)}: {describe(dict(error))}")
+        raise ConfigError(problems) from None
+
+
+def read_yaml(file: Path, *, if_missing: str) -> Any:
+    """Parsed YAML (duplicate keys refused), or a ConfigError naming the file, the line and the fix."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{file}: (file): missing; {if_missing}"]) from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{file}: {where}: not valid YAML: {problem}"]) from None
+
+
 def parse_spec(data: Any, source: str) -> ClusterSpec:
     """Validate already-parsed YAML; raise ConfigError listing every problem."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: (top level): must be a mapping of settings, got {type(data).__name__}"])
-    try:
-        return ClusterSpec.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if p not in ("function-after[_dns_label(), str]",))
-            problems.append(f"{source}: {_field_path(loc)}: {_describe(dict(error))}")
-        raise ConfigError(problems) from None
+    return validate_model(ClusterSpec, data, source)
 
 
 def load_cluster(cluster_dir: Path) -> ClusterConfig:
@@ -338,17 +363,7 @@ def load_cluster(cluster_dir: Path) -> ClusterConfig:
             [f"{cluster_dir}: (folder name): {name!r} is not a valid cluster name; rename the folder "
              "to lowercase letters, digits and '-'"]
         )
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{file}: (file): missing; create it (an empty file means all defaults)"]) from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{file}: {where}: not valid YAML: {problem}"]) from None
+    data = read_yaml(file, if_missing="create it (an empty file means all defaults)")
     return ClusterConfig(name=name, path=cluster_dir, spec=parse_spec(data, str(file)))
 
 

@@ -16,10 +16,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from promstack.config import ConfigError, DnsLabel, Model, _describe, _field_path, _UniqueKeyLoader
+from promstack.config import ConfigError, DnsLabel, Model, _describe, read_yaml, validate_model
 
 FLEET_FILE = "fleet.yaml"
 #: The placeholder destination templates may contain.
@@ -177,28 +176,11 @@ def parse_fleet(data: Any, source: str) -> FleetConfig:
     if not isinstance(data, dict):
         got = "nothing" if data is None else type(data).__name__
         raise ConfigError([f"{source}: (top level): must be a mapping with at least repoURL, got {got}"])
-    try:
-        return FleetConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-            problems.append(f"{source}: {_field_path(loc)}: {_describe_fleet(dict(error))}")
-        raise ConfigError(problems) from None
+    return validate_model(FleetConfig, data, source, _describe_fleet)
 
 
 def load_fleet(clusters_dir: Path) -> FleetConfig:
     """Load and validate ``<clusters_dir>/fleet.yaml``."""
     file = Path(clusters_dir) / FLEET_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{file}: (file): missing; create it with at least repoURL: <git URL of this repository>"]) from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{file}: {where}: not valid YAML: {problem}"]) from None
+    data = read_yaml(file, if_missing="create it with at least repoURL: <git URL of this repository>")
     return parse_fleet(data, str(file))
