@@ -29,7 +29,10 @@ node_modules/.installed: package.json package-lock.json
 synth: bootstrap
 	rm -rf .build/dist .build/dist.old
 	mkdir -p .build
-	cdk8s synth --no-check-upgrade --output .build/dist
+	# On failure show promstack's own lines (file: field: problem; fix), not the CLI's Node stack trace.
+	cdk8s synth --no-check-upgrade --output .build/dist > .build/synth.log 2>&1 || { \
+	  grep '^promstack: ' .build/synth.log || cat .build/synth.log; exit 1; }
+	grep '^promstack: ' .build/synth.log || true
 	if [ -d dist ]; then mv dist .build/dist.old; fi
 	mv .build/dist dist
 	rm -rf .build/dist.old
