@@ -184,6 +184,23 @@ class ComponentChart(Chart):
             ),
         )
 
+    def add_service(self, ports: Mapping[str, int], *, id_: str = "service", name: str | None = None,
+                headless: bool = False, node_ports: Mapping[str, int] | None = None) -> k8s.KubeService:
+        """A Service selecting this component's pods; each port ``name: number`` targets the
+        container port of the same name. ``node_ports`` (by port name) make it a NodePort Service."""
+        return k8s.KubeService(
+            self, id_,
+            metadata=self.meta(name),
+            spec=k8s.ServiceSpec(
+                type="NodePort" if node_ports else None,
+                cluster_ip="None" if headless else None,
+                selector=self.selector,
+                ports=[k8s.ServicePort(name=port_name, port=number, target_port=port(port_name),
+                                       node_port=(node_ports or {}).get(port_name), protocol="TCP")
+                       for port_name, number in ports.items()],
+            ),
+        )
+
     def label_selector(self) -> k8s.LabelSelector:
         return k8s.LabelSelector(match_labels=self.selector)
 

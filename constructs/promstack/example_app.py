@@ -7,7 +7,7 @@ from constructs import Construct
 
 from promstack import versions
 from promstack.adapter_rules import AdapterRule, ResourceOverride, RuleName, RuleResources
-from promstack.component import ComponentChart, empty_dir, hardened_container, http_probe, mount, port
+from promstack.component import ComponentChart, empty_dir, hardened_container, http_probe, mount
 from promstack.config import ClusterConfig, resources
 
 NAME = "podinfo"
@@ -60,13 +60,7 @@ class ExampleApp(ComponentChart):
                 ),
             ),
         )
-        k8s.KubeService(
-            self, "service",
-            metadata=self.meta(),
-            spec=k8s.ServiceSpec(selector=self.selector,
-                                 ports=[k8s.ServicePort(name="http", port=80, target_port=port("http"),
-                                                        protocol="TCP")]),
-        )
+        self.add_service({"http": 80})
         self.hpa = k8s.KubeHorizontalPodAutoscalerV2(
             self, "hpa",
             metadata=self.meta(),

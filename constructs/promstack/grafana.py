@@ -14,7 +14,6 @@ from promstack.component import (
     hardened_container,
     http_probe,
     mount,
-    port,
 )
 from promstack.config import ClusterConfig
 from promstack.dashboards import DATASOURCE_UID, dashboards
@@ -137,16 +136,7 @@ class Grafana(ComponentChart):
                 ),
             ),
         )
-        self.service = k8s.KubeService(
-            self, "service",
-            metadata=self.meta(),
-            spec=k8s.ServiceSpec(
-                type="NodePort",
-                selector=self.selector,
-                ports=[k8s.ServicePort(name="http", port=80, target_port=port("http"), node_port=config.node_port,
-                                       protocol="TCP")],
-            ),
-        )
+        self.service = self.add_service({"http": 80}, node_ports={"http": config.node_port})
 
     def _admin_credentials(self) -> list[k8s.EnvVar]:
         sealed_file = self.cluster.path / names.GRAFANA_ADMIN_SECRET_FILE

@@ -6,7 +6,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack import names, versions
-from promstack.component import ComponentChart, cluster_role_binding, hardened_container, http_probe, port
+from promstack.component import ComponentChart, cluster_role_binding, hardened_container, http_probe
 from promstack.config import ClusterConfig
 from promstack.prometheus import KSM_METRICS_PORT_NAME
 
@@ -76,17 +76,5 @@ class KubeStateMetrics(ComponentChart):
                                            node_selector={"kubernetes.io/os": "linux"}),
             ),
         )
-        self.service = k8s.KubeService(
-            self, "service",
-            metadata=self.meta(),
-            spec=k8s.ServiceSpec(
-                cluster_ip="None",
-                selector=self.selector,
-                ports=[
-                    k8s.ServicePort(name=KSM_METRICS_PORT_NAME, port=METRICS_PORT,
-                                    target_port=port(KSM_METRICS_PORT_NAME), protocol="TCP"),
-                    k8s.ServicePort(name="telemetry", port=TELEMETRY_PORT, target_port=port("telemetry"),
-                                    protocol="TCP"),
-                ],
-            ),
-        )
+        self.service = self.add_service({KSM_METRICS_PORT_NAME: METRICS_PORT, "telemetry": TELEMETRY_PORT},
+                                           headless=True)

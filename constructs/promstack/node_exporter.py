@@ -85,12 +85,4 @@ class NodeExporter(ComponentChart):
                 ),
             ),
         )
-        self.service = k8s.KubeService(
-            self, "service",
-            metadata=self.meta(),
-            spec=k8s.ServiceSpec(
-                cluster_ip="None",
-                selector=self.selector,
-                ports=[k8s.ServicePort(name="metrics", port=PORT, target_port=port("metrics"), protocol="TCP")],
-            ),
-        )
+        self.service = self.add_service({"metrics": PORT}, headless=True)

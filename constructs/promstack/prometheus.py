@@ -16,7 +16,6 @@ from promstack.component import (
     hardened_container,
     http_probe,
     mount,
-    port,
 )
 from promstack.config import ClusterConfig
 from promstack.delivery import ordering_annotations
@@ -262,25 +261,8 @@ class Prometheus(ComponentChart):
                 ),
             ),
         )
-        k8s.KubeService(
-            self, "headless-service",
-            metadata=self.meta(f"{names.PROMETHEUS}-headless"),
-            spec=k8s.ServiceSpec(
-                cluster_ip="None",
-                selector=self.selector,
-                ports=[k8s.ServicePort(name="web", port=PORT, target_port=port("web"), protocol="TCP")],
-            ),
-        )
-        self.service = k8s.KubeService(
-            self, "service",
-            metadata=self.meta(),
-            spec=k8s.ServiceSpec(
-                type="NodePort",
-                selector=self.selector,
-                ports=[k8s.ServicePort(name="web", port=PORT, target_port=port("web"),
-                                       node_port=config.node_port, protocol="TCP")],
-            ),
-        )
+        self.add_service({"web": PORT}, id_="headless-service", name=f"{names.PROMETHEUS}-headless", headless=True)
+        self.service = self.add_service({"web": PORT}, node_ports={"web": config.node_port})
 
     def _rbac(self) -> None:
         read = ["get", "list", "watch"]

@@ -103,14 +103,7 @@ class PrometheusAdapter(ComponentChart):
                 metadata=self.meta(),
                 spec=k8s.PodDisruptionBudgetSpec(min_available=port(1), selector=self.label_selector()),
             )
-        self.service = k8s.KubeService(
-            self, "service",
-            metadata=self.meta(),
-            spec=k8s.ServiceSpec(
-                selector=self.selector,
-                ports=[k8s.ServicePort(name="https", port=443, target_port=port("https"), protocol="TCP")],
-            ),
-        )
+        self.service = self.add_service({"https": 443})
         self.api_services = AdapterApiServices(apiservice_scope, cluster=cluster, tls=tls, service=self.service)
 
     def _rbac(self) -> None:
