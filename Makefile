@@ -50,7 +50,7 @@ test: bootstrap promtool
 schema: bootstrap
 	promstack schema --output schema/cluster.schema.json
 
-# Regenerate the typed CRD bindings listed under imports: in cdk8s.yaml (from ../shared/crds).
+# Regenerate the typed CRD bindings listed under imports: in cdk8s.yaml (from crds/).
 imports: bootstrap
 	rm -rf imports
 	cdk8s import --no-check-upgrade --language python --output imports

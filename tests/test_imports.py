@@ -13,7 +13,7 @@ def test_imports_match_a_fresh_cdk8s_import(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "cdk8s.yaml", project / "cdk8s.yaml")
-    (tmp_path / "shared").symlink_to(ROOT.parent / "shared")  # cdk8s.yaml names ../shared/crds/...
+    shutil.copytree(ROOT / "crds", project / "crds")  # cdk8s.yaml names crds/<file>.yaml
     cli = ROOT / "node_modules" / ".bin" / "cdk8s"
     result = subprocess.run([str(cli), "import", "--no-check-upgrade", "--language", "python", "--output", "imports"],
                             cwd=project, capture_output=True, text=True, check=False)
