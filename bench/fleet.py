@@ -1,7 +1,7 @@
 """Synthesis cost for a fleet of N clusters: `python bench/fleet.py N [--jobs J]`.
 
 Makes N cluster folders (cluster-000, ...) in a temporary folder, copying clusters/demo and
-clusters/prod-example alternately, synthesizes them in-process with promstack.synth.synth
+clusters/prod-example alternately, synthesizes them in-process with promstack.gitops.synth.synth
 (as many worker processes as synth picks, or --jobs J), then validates the output if promstack.validate is installed. Prints figures only.
 """
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         clusters_dir, outdir = work / "clusters", work / "out"
         clusters_dir.mkdir()
         make_fleet(args.n, clusters_dir)
-        from promstack.synth import default_jobs, synth
+        from promstack.gitops.synth import default_jobs, synth
 
         jobs = args.jobs or default_jobs(args.n)
         start = time.perf_counter()

@@ -53,7 +53,7 @@ def read_tree(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="session")
 def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh synth of the shipped clusters, in-process."""
-    from promstack.synth import synth
+    from promstack.gitops.synth import synth
 
     out = tmp_path_factory.mktemp("synth")
     synth(CLUSTERS, out)

@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promstack.certs.cli import register as register_certs
-from promstack.config import ConfigError, json_schema
+from promstack.config.cluster import ConfigError, json_schema
 from promstack.diff import register as register_diff
 from promstack.validate.cli import register as register_validate
 
 
 def run_synth(clusters_dir: Path) -> int:
     """Synthesize every cluster; on bad input print one line per problem and return 2."""
-    from promstack.synth import default_outdir, synth  # jsii starts here, not at import time
+    from promstack.gitops.synth import default_outdir, synth  # jsii starts here, not at import time
 
     try:
         clusters = synth(clusters_dir, default_outdir())

@@ -5,16 +5,18 @@ from __future__ import annotations
 from cdk8s import Chart
 from constructs import Construct
 
-from promstack import catalog, example_app, names
-from promstack.config import ClusterConfig, ConfigError
-from promstack.example_app import ExampleApp
-from promstack.hpa_check import check_hpas
-from promstack.grafana import Grafana
-from promstack.kube_state_metrics import KubeStateMetrics
-from promstack.namespace import Namespace
-from promstack.node_exporter import NodeExporter
-from promstack.prometheus import Prometheus
-from promstack.prometheus_adapter import PrometheusAdapter
+from promstack.content import catalog
+from promstack.components import example_app
+from promstack.config import names
+from promstack.config.cluster import ClusterConfig, ConfigError
+from promstack.components.example_app import ExampleApp
+from promstack.content.hpa_check import check_hpas
+from promstack.components.grafana import Grafana
+from promstack.components.kube_state_metrics import KubeStateMetrics
+from promstack.components.namespace import Namespace
+from promstack.components.node_exporter import NodeExporter
+from promstack.components.prometheus import Prometheus
+from promstack.components.prometheus_adapter.adapter import PrometheusAdapter
 
 
 class MonitoringStack:

@@ -46,8 +46,8 @@ from promstack.certs.sealing import (
     scope_annotations,
     sealed_secret_manifest,
 )
-from promstack.config import ConfigError, load_cluster
-from promstack.names import (
+from promstack.config.cluster import ConfigError, load_cluster
+from promstack.config.names import (
     ADAPTER_CA_FILE,
     ADAPTER_SEALED_SECRET_FILE,
     ADAPTER_SERVING_SECRET,

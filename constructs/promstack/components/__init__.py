@@ -1,0 +1,38 @@
+"""The constructs a cdk8s user can reuse, one module per component.
+
+    from promstack.components import NodeExporter, Prometheus
+
+Each is ``(scope, id_, *, props...)`` with its own settings model and exposes its main L1
+objects as attributes. Imported lazily, so ``promstack.components.<module>`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promstack.components.example_app import ExampleApp
+    from promstack.components.grafana import Grafana
+    from promstack.components.kube_state_metrics import KubeStateMetrics
+    from promstack.components.namespace import Namespace
+    from promstack.components.node_exporter import NodeExporter
+    from promstack.components.prometheus import Prometheus
+    from promstack.components.prometheus_adapter.adapter import PrometheusAdapter
+
+_HOMES = {
+    "ExampleApp": "example_app",
+    "Grafana": "grafana",
+    "KubeStateMetrics": "kube_state_metrics",
+    "Namespace": "namespace",
+    "NodeExporter": "node_exporter",
+    "Prometheus": "prometheus",
+    "PrometheusAdapter": "prometheus_adapter.adapter",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+    raise AttributeError(name)

@@ -1,0 +1,228 @@
+"""What every component chart shares: explicit names, the standard labels, hardened pods.
+
+Objects are cdk8s L1 classes (``cdk8s_plus_27.k8s``): every field that reaches the cluster is
+written here on purpose, so none of cdk8s-plus' defaults (1000m/512Mi requests, imagePullPolicy
+Always, 2 replicas, cdk8s.io/metadata.addr selectors, generated binding names) can slip in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+from cdk8s import Chart
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack.components import labels as std_labels
+from promstack.config.cluster import ClusterConfig, Resources
+from promstack.config.versions import Image
+
+#: Pod template annotation prefix declaring a deliberate hardening exception and its reason;
+#: the validation gate accepts hostNetwork/hostPID/hostIPC/hostPath only when declared.
+HARDENING_EXCEPTION = "hardening.promstack.io/"
+NOBODY = 65534
+
+
+def checksum(*texts: str) -> str:
+    """SHA-256 of configuration text, for pod template annotations that roll pods on change."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def port(value: int | str) -> k8s.IntOrString:
+    return k8s.IntOrString.from_string(value) if isinstance(value, str) else k8s.IntOrString.from_number(value)
+
+
+def resource_requirements(resources: Resources) -> k8s.ResourceRequirements:
+    def amounts(cpu: str, memory: str) -> Mapping[str, k8s.Quantity]:
+        return {"cpu": k8s.Quantity.from_string(cpu), "memory": k8s.Quantity.from_string(memory)}
+
+    return k8s.ResourceRequirements(
+        requests=amounts(resources.requests.cpu, resources.requests.memory),
+        limits=amounts(resources.limits.cpu, resources.limits.memory),
+    )
+
+
+def http_probe(path: str, port_name: str, *, scheme: str = "HTTP", initial_delay: int = 10,
+               period: int = 10, timeout: int = 5, failures: int = 3) -> k8s.Probe:
+    return k8s.Probe(
+        http_get=k8s.HttpGetAction(path=path, port=port(port_name), scheme=scheme),
+        initial_delay_seconds=initial_delay,
+        period_seconds=period,
+        timeout_seconds=timeout,
+        failure_threshold=failures,
+    )
+
+
+def hardened_container(
+    *,
+    name: str,
+    image: Image,
+    resources: Resources,
+    args: Sequence[str] = (),
+    ports: Sequence[k8s.ContainerPort] = (),
+    volume_mounts: Sequence[k8s.VolumeMount] = (),
+    env: Sequence[k8s.EnvVar] = (),
+    readiness: k8s.Probe | None = None,
+    liveness: k8s.Probe | None = None,
+    run_as_user: int = NOBODY,
+) -> k8s.Container:
+    """A container that runs as a non-root user on a read-only root filesystem with no capabilities."""
+    return k8s.Container(
+        name=name,
+        image=image.ref,
+        image_pull_policy="IfNotPresent",
+        args=list(args) or None,
+        ports=list(ports) or None,
+        env=list(env) or None,
+        volume_mounts=list(volume_mounts) or None,
+        resources=resource_requirements(resources),
+        readiness_probe=readiness,
+        liveness_probe=liveness,
+        security_context=k8s.SecurityContext(
+            allow_privilege_escalation=False,
+            capabilities=k8s.Capabilities(drop=["ALL"]),
+            privileged=False,
+            read_only_root_filesystem=True,
+            run_as_non_root=True,
+            run_as_user=run_as_user,
+            run_as_group=run_as_user,
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+        ),
+    )
+
+
+class ComponentChart(Chart):
+    """One component, one chart, one file in dist/: ``<name>.yaml``.
+
+    ``name`` is the component's Kubernetes name (kebab-case) and its app.kubernetes.io/name;
+    the instance label is the cluster name.
+    """
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, name: str, component: str,
+                 image: Image | None, namespace: str | None = None) -> None:
+        super().__init__(scope, name, disable_resource_name_hashes=True)
+        self.cluster = cluster
+        #: Where namespaced objects go: the stack's namespace unless the component has its own.
+        self.stack_namespace = namespace or cluster.namespace
+        self.app_name = name
+        self.component = component
+        self.image = image
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return std_labels.selector_labels(self.app_name, self.cluster.name)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return std_labels.standard_labels(
+            self.app_name, self.cluster.name, component=self.component,
+            version=self.image.version if self.image else None,
+        )
+
+    def meta(self, name: str | None = None, *, namespace: str | None = "", cluster_scoped: bool = False,
+             annotations: Mapping[str, str] | None = None) -> k8s.ObjectMeta:
+        """Metadata with an explicit name and the standard labels.
+
+        The default name is the component's; cluster-scoped objects default to
+        ``<namespace>-<component>`` so two stacks in different namespaces never collide.
+        Namespaced objects land in the stack's namespace unless ``namespace`` names another.
+        """
+        return k8s.ObjectMeta(
+            name=name or (self.cluster_scoped_name() if cluster_scoped else self.app_name),
+            namespace=None if cluster_scoped else (namespace or self.stack_namespace),
+            labels=self.labels,
+            annotations=dict(sorted(annotations.items())) if annotations else None,
+        )
+
+    def cluster_scoped_name(self, suffix: str = "") -> str:
+        return f"{self.stack_namespace}-{self.app_name}{suffix}"
+
+    def service_account(self, *, automount: bool) -> k8s.KubeServiceAccount:
+        """The component's ServiceAccount; ``automount`` only for components that call the API."""
+        return k8s.KubeServiceAccount(
+            self, "service-account", metadata=self.meta(), automount_service_account_token=automount
+        )
+
+    def pod_template(
+        self,
+        *,
+        containers: Sequence[k8s.Container],
+        volumes: Sequence[k8s.Volume] = (),
+        annotations: Mapping[str, str] | None = None,
+        automount_token: bool = False,
+        fs_group: int | None = None,
+        run_as_user: int = NOBODY,
+        **spec: object,
+    ) -> k8s.PodTemplateSpec:
+        """A pod running as ``run_as_user`` under the RuntimeDefault seccomp profile.
+
+        Extra keyword arguments go to the PodSpec (host_network, tolerations ...).
+        """
+        return k8s.PodTemplateSpec(
+            metadata=k8s.ObjectMeta(
+                labels=self.labels,
+                annotations=dict(sorted(annotations.items())) if annotations else None,
+            ),
+            spec=k8s.PodSpec(
+                service_account_name=self.app_name,
+                automount_service_account_token=automount_token,
+                containers=list(containers),
+                volumes=list(volumes) or None,
+                security_context=k8s.PodSecurityContext(
+                    run_as_non_root=True,
+                    run_as_user=run_as_user,
+                    run_as_group=run_as_user,
+                    fs_group=fs_group,
+                    seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+                ),
+                **spec,  # type: ignore[arg-type]
+            ),
+        )
+
+    def add_service(self, ports: Mapping[str, int], *, id_: str = "service", name: str | None = None,
+                headless: bool = False, node_ports: Mapping[str, int] | None = None) -> k8s.KubeService:
+        """A Service selecting this component's pods; each port ``name: number`` targets the
+        container port of the same name. ``node_ports`` (by port name) make it a NodePort Service."""
+        return k8s.KubeService(
+            self, id_,
+            metadata=self.meta(name),
+            spec=k8s.ServiceSpec(
+                type="NodePort" if node_ports else None,
+                cluster_ip="None" if headless else None,
+                selector=self.selector,
+                ports=[k8s.ServicePort(name=port_name, port=number, target_port=port(port_name),
+                                       node_port=(node_ports or {}).get(port_name), protocol="TCP")
+                       for port_name, number in ports.items()],
+            ),
+        )
+
+    def label_selector(self) -> k8s.LabelSelector:
+        return k8s.LabelSelector(match_labels=self.selector)
+
+
+def empty_dir(name: str, size_limit: str = "64Mi") -> k8s.Volume:
+    """A scratch volume: the root filesystem is read-only, so writable paths are emptyDirs."""
+    return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=k8s.Quantity.from_string(size_limit)))
+
+
+def config_map_volume(name: str, config_map: str) -> k8s.Volume:
+    return k8s.Volume(name=name, config_map=k8s.ConfigMapVolumeSource(name=config_map))
+
+
+def mount(name: str, path: str, *, read_only: bool = True) -> k8s.VolumeMount:
+    return k8s.VolumeMount(name=name, mount_path=path, read_only=read_only)
+
+
+def cluster_role_binding(scope: Construct, id_: str, *, meta: k8s.ObjectMeta, role: str,
+                         subjects: Sequence[tuple[str, str]]) -> k8s.KubeClusterRoleBinding:
+    """A ClusterRoleBinding of ServiceAccounts given as (namespace, name)."""
+    return k8s.KubeClusterRoleBinding(
+        scope, id_, metadata=meta,
+        role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role),
+        subjects=[k8s.Subject(kind="ServiceAccount", name=n, namespace=ns) for ns, n in subjects],
+    )

@@ -1,0 +1,173 @@
+"""Grafana with its Prometheus datasource provisioned as code."""
+
+from __future__ import annotations
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack.config import names, versions, yamltext
+from promstack.components.base import (
+    ComponentChart,
+    checksum,
+    config_map_volume,
+    empty_dir,
+    hardened_container,
+    http_probe,
+    mount,
+)
+from promstack.config.cluster import ClusterConfig
+from promstack.content.dashboards import DATASOURCE_UID, dashboards
+from promstack.components.prometheus import Prometheus
+from promstack.components.sealed import add_sealed_secret, load_sealed_input
+
+PORT = 3000
+GRAFANA_UID = 472
+PROVISIONING_DIR = "/etc/grafana/provisioning"
+DASHBOARDS_DIR = "/var/lib/grafana-dashboards"
+DASHBOARD_FOLDER = "promstack"
+
+
+def datasources(prometheus_url: str) -> str:
+    return yamltext.dump(
+        {
+            "apiVersion": 1,
+            "datasources": [
+                {
+                    "name": "Prometheus",
+                    "uid": DATASOURCE_UID,
+                    "type": "prometheus",
+                    "access": "proxy",
+                    "url": prometheus_url,
+                    "isDefault": True,
+                    "editable": False,
+                    "jsonData": {"httpMethod": "POST", "timeInterval": "30s"},
+                }
+            ],
+        }
+    )
+
+
+def dashboard_providers() -> str:
+    """A file provider reading the dashboards ConfigMap into one folder; edits in the UI are refused,
+    because the next sync would overwrite them."""
+    return yamltext.dump(
+        {
+            "apiVersion": 1,
+            "providers": [
+                {
+                    "name": DASHBOARD_FOLDER,
+                    "folder": DASHBOARD_FOLDER,
+                    "type": "file",
+                    "disableDeletion": True,
+                    "allowUiUpdates": False,
+                    "updateIntervalSeconds": 60,
+                    "options": {"path": DASHBOARDS_DIR},
+                }
+            ],
+        }
+    )
+
+
+class Grafana(ComponentChart):
+    """Grafana on a NodePort Service (80 -> 3000), datasource from ``prometheus.service_url``.
+
+    Anonymous access, sign-up, update checks and usage reporting are off. Admin credentials come
+    from clusters/<name>/grafana-admin.sealedsecret.yaml when it exists (keys admin-password and,
+    optionally, admin-user); without it Grafana starts with admin/admin and forces a new password
+    at the first login.
+    """
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus) -> None:
+        super().__init__(scope, cluster=cluster, name=names.GRAFANA, component="dashboards",
+                         image=versions.GRAFANA)
+        config = cluster.spec.grafana
+        self.datasources_text = datasources(prometheus.service_url)
+        self.service_account(automount=False)
+        self.dashboards = dashboards()
+        provisioning = {"datasources": {"prometheus.yaml": self.datasources_text},
+                        "dashboard-providers": {"promstack.yaml": dashboard_providers()},
+                        "dashboards": self.dashboards}
+        for suffix, data in provisioning.items():
+            k8s.KubeConfigMap(self, suffix, metadata=self.meta(f"{names.GRAFANA}-{suffix}"), data=data)
+
+        settings = {
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
+            "GF_ANALYTICS_REPORTING_ENABLED": "false",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+            "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
+            "GF_PATHS_PROVISIONING": PROVISIONING_DIR,
+            "GF_SERVER_HTTP_PORT": str(PORT),
+        }
+        container = hardened_container(
+            name="grafana",
+            image=versions.GRAFANA,
+            resources=config.resources,
+            run_as_user=GRAFANA_UID,
+            env=[k8s.EnvVar(name=k, value=v) for k, v in settings.items()] + self._admin_credentials(),
+            ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
+            volume_mounts=[
+                mount("datasources", f"{PROVISIONING_DIR}/datasources"),
+                mount("dashboard-providers", f"{PROVISIONING_DIR}/dashboards"),
+                mount("dashboards", DASHBOARDS_DIR),
+                mount("data", "/var/lib/grafana", read_only=False),
+                mount("tmp", "/tmp", read_only=False),
+            ],
+            readiness=http_probe("/api/health", "http", initial_delay=10),
+            liveness=http_probe("/api/health", "http", initial_delay=60),
+        )
+        k8s.KubeDeployment(
+            self, "deployment",
+            metadata=self.meta(),
+            spec=k8s.DeploymentSpec(
+                replicas=1,
+                # Grafana's SQLite database must not be opened by two pods at once.
+                strategy=k8s.DeploymentStrategy(type="Recreate"),
+                selector=self.label_selector(),
+                template=self.pod_template(
+                    containers=[container],
+                    volumes=[*(config_map_volume(suffix, f"{names.GRAFANA}-{suffix}") for suffix in provisioning),
+                             self._data_volume(), empty_dir("tmp")],
+                    # Any provisioning change (datasource, provider, dashboard) rolls the pod.
+                    annotations={"checksum/provisioning": checksum(
+                        *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items())))},
+                    run_as_user=GRAFANA_UID,
+                    fs_group=GRAFANA_UID,
+                ),
+            ),
+        )
+        self.service = self.add_service({"http": 80}, node_ports={"http": config.node_port})
+
+    def _admin_credentials(self) -> list[k8s.EnvVar]:
+        sealed_file = self.cluster.path / names.GRAFANA_ADMIN_SECRET_FILE
+        if not sealed_file.exists():
+            return []
+        fix = (f"re-seal it with `promstack seal --cluster {self.cluster.name} --name {names.GRAFANA_ADMIN_SECRET} "
+               "--from-file admin-password=<file>`")
+        manifest = load_sealed_input(sealed_file, name=names.GRAFANA_ADMIN_SECRET, namespace=self.stack_namespace,
+                                     required_keys=("admin-password",), fix=fix)
+        add_sealed_secret(self, "admin-secret", manifest)
+
+        def from_secret(variable: str, key: str, *, optional: bool) -> k8s.EnvVar:
+            ref = k8s.SecretKeySelector(name=names.GRAFANA_ADMIN_SECRET, key=key, optional=optional or None)
+            return k8s.EnvVar(name=variable, value_from=k8s.EnvVarSource(secret_key_ref=ref))
+
+        return [from_secret("GF_SECURITY_ADMIN_USER", "admin-user", optional=True),
+                from_secret("GF_SECURITY_ADMIN_PASSWORD", "admin-password", optional=False)]
+
+    def _data_volume(self) -> k8s.Volume:
+        """/var/lib/grafana: a PersistentVolumeClaim when persistence is on, else an emptyDir."""
+        persistence = self.cluster.spec.grafana.persistence
+        if not persistence.enabled:
+            return empty_dir("data", "1Gi")
+        claim = k8s.KubePersistentVolumeClaim(
+            self, "data",
+            metadata=self.meta(f"{names.GRAFANA}-data"),
+            spec=k8s.PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=persistence.storage_class,
+                resources=k8s.ResourceRequirements(requests={"storage": k8s.Quantity.from_string(persistence.size)}),
+            ),
+        )
+        return k8s.Volume(name="data", persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(
+            claim_name=claim.name))

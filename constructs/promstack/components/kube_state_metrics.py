@@ -1,0 +1,80 @@
+"""kube-state-metrics: metrics about the state of Kubernetes objects."""
+
+from __future__ import annotations
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack.config import names, versions
+from promstack.components.base import ComponentChart, cluster_role_binding, hardened_container, http_probe
+from promstack.config.cluster import ClusterConfig
+from promstack.components.prometheus import KSM_METRICS_PORT_NAME
+
+METRICS_PORT = 8080
+TELEMETRY_PORT = 8081
+_LIST_WATCH = ["list", "watch"]
+
+#: Upstream's examples/standard/cluster-role.yaml: list/watch on every resource it reports on.
+UPSTREAM_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("", ("configmaps", "endpoints", "limitranges", "namespaces", "nodes", "persistentvolumeclaims",
+          "persistentvolumes", "pods", "replicationcontrollers", "resourcequotas", "secrets", "serviceaccounts",
+          "services")),
+    ("admissionregistration.k8s.io", ("mutatingwebhookconfigurations", "validatingwebhookconfigurations")),
+    ("apps", ("daemonsets", "deployments", "replicasets", "statefulsets")),
+    ("autoscaling", ("horizontalpodautoscalers",)),
+    ("batch", ("cronjobs", "jobs")),
+    ("certificates.k8s.io", ("certificatesigningrequests",)),
+    ("coordination.k8s.io", ("leases",)),
+    ("discovery.k8s.io", ("endpointslices",)),
+    ("networking.k8s.io", ("ingressclasses", "ingresses", "networkpolicies")),
+    ("policy", ("poddisruptionbudgets",)),
+    ("rbac.authorization.k8s.io", ("clusterrolebindings", "clusterroles", "rolebindings", "roles")),
+    ("storage.k8s.io", ("storageclasses", "volumeattachments")),
+)
+
+
+class KubeStateMetrics(ComponentChart):
+    """kube-state-metrics on 8080 (metrics) and 8081 (its own telemetry), one replica.
+
+    ``service`` is what Prometheus discovers; probes are /livez and /readyz.
+    """
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig) -> None:
+        super().__init__(scope, cluster=cluster, name=names.KUBE_STATE_METRICS, component="exporter",
+                         image=versions.KUBE_STATE_METRICS)
+        self.service_account(automount=True)
+        rules = [k8s.PolicyRule(api_groups=[group], resources=list(resources), verbs=_LIST_WATCH)
+                 for group, resources in UPSTREAM_RULES]
+        # Upstream's authn/authz rules let kube-state-metrics protect its own endpoints.
+        rules += [
+            k8s.PolicyRule(api_groups=["authentication.k8s.io"], resources=["tokenreviews"], verbs=["create"]),
+            k8s.PolicyRule(api_groups=["authorization.k8s.io"], resources=["subjectaccessreviews"], verbs=["create"]),
+        ]
+        k8s.KubeClusterRole(self, "cluster-role", metadata=self.meta(cluster_scoped=True), rules=rules)
+        cluster_role_binding(self, "cluster-role-binding", meta=self.meta(cluster_scoped=True),
+                             role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, names.KUBE_STATE_METRICS)])
+
+        container = hardened_container(
+            name="kube-state-metrics",
+            image=versions.KUBE_STATE_METRICS,
+            resources=cluster.spec.kube_state_metrics.resources,
+            args=[f"--port={METRICS_PORT}", f"--telemetry-port={TELEMETRY_PORT}"],
+            ports=[
+                k8s.ContainerPort(name=KSM_METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"),
+                k8s.ContainerPort(name="telemetry", container_port=TELEMETRY_PORT, protocol="TCP"),
+            ],
+            liveness=http_probe("/livez", KSM_METRICS_PORT_NAME, initial_delay=5),
+            readiness=http_probe("/readyz", "telemetry", initial_delay=5),
+        )
+        k8s.KubeDeployment(
+            self, "deployment",
+            metadata=self.meta(),
+            spec=k8s.DeploymentSpec(
+                replicas=1,
+                selector=self.label_selector(),
+                template=self.pod_template(containers=[container], automount_token=True,
+                                           node_selector={"kubernetes.io/os": "linux"}),
+            ),
+        )
+        self.service = self.add_service({KSM_METRICS_PORT_NAME: METRICS_PORT, "telemetry": TELEMETRY_PORT},
+                                           headless=True)

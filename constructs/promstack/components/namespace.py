@@ -1,0 +1,34 @@
+"""The stack's Namespace (default ``monitoring``)."""
+
+from __future__ import annotations
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack.components.base import ComponentChart
+from promstack.config.cluster import ClusterConfig
+
+
+class Namespace(ComponentChart):
+    """The namespace every namespaced object of the stack lives in.
+
+    Pod Security admission enforces ``privileged`` because node-exporter needs the host's network
+    and PID namespaces and read-only host mounts; every other pod meets ``restricted``, which is
+    what ``warn`` and ``audit`` report against.
+    """
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig) -> None:
+        super().__init__(scope, cluster=cluster, name="namespace", component="namespace", image=None)
+        metadata = self.meta(self.stack_namespace, cluster_scoped=True)
+        self.namespace_object = k8s.KubeNamespace(
+            self, "namespace",
+            metadata=k8s.ObjectMeta(
+                name=metadata.name,
+                labels={
+                    **(metadata.labels or {}),
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            ),
+        )

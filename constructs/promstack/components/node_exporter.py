@@ -1,0 +1,88 @@
+"""node-exporter: a DaemonSet on every node behind a headless Service."""
+
+from __future__ import annotations
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack.config import names, versions
+from promstack.components.base import HARDENING_EXCEPTION, ComponentChart, hardened_container, http_probe, mount, port
+from promstack.config.cluster import ClusterConfig
+
+PORT = 9100
+
+#: Deliberate exceptions to the hardening baseline, with their reasons; rendered on the pod
+#: template so reviewers and the validation gate see them.
+HARDENING_EXCEPTIONS = {
+    "hostNetwork": "node-exporter reports the node's own network interfaces, so it joins the host network",
+    "hostPID": "node-exporter reads every host process through /proc, so it shares the host PID namespace",
+    "hostPath": "node-exporter reads /proc, /sys and the root filesystem of the host, mounted read-only",
+}
+
+
+class NodeExporter(ComponentChart):
+    """node-exporter on port 9100 of every node, control planes included.
+
+    Host /proc, /sys and / are mounted read-only at /host/* with the matching --path.* flags.
+    ``scrape_job`` names the Service that Prometheus discovers.
+    """
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig) -> None:
+        super().__init__(scope, cluster=cluster, name=names.NODE_EXPORTER, component="exporter",
+                         image=versions.NODE_EXPORTER)
+        config = cluster.spec.node_exporter
+        self.port = PORT
+        self.service_account(automount=False)
+
+        container = hardened_container(
+            name="node-exporter",
+            image=versions.NODE_EXPORTER,
+            resources=config.resources,
+            args=[
+                "--path.procfs=/host/proc",
+                "--path.sysfs=/host/sys",
+                "--path.rootfs=/host/root",
+                f"--web.listen-address=:{PORT}",
+                # Container and kubelet mounts would double-count every volume.
+                "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/containerd/.+|"
+                "var/lib/docker/.+|var/lib/kubelet/.+)($|/)",
+                "--collector.netclass.ignored-devices=^(veth.*|cali.*|[a-f0-9]{15})$",
+            ],
+            ports=[k8s.ContainerPort(name="metrics", container_port=PORT, host_port=PORT, protocol="TCP")],
+            volume_mounts=[
+                mount("proc", "/host/proc"),
+                mount("sys", "/host/sys"),
+                k8s.VolumeMount(name="root", mount_path="/host/root", read_only=True,
+                                mount_propagation="HostToContainer"),
+            ],
+            readiness=http_probe("/", "metrics", initial_delay=5),
+            liveness=http_probe("/", "metrics", initial_delay=15),
+        )
+        host_path = {"proc": "/proc", "sys": "/sys", "root": "/"}
+        k8s.KubeDaemonSet(
+            self, "daemon-set",
+            metadata=self.meta(),
+            spec=k8s.DaemonSetSpec(
+                selector=self.label_selector(),
+                update_strategy=k8s.DaemonSetUpdateStrategy(
+                    type="RollingUpdate",
+                    rolling_update=k8s.RollingUpdateDaemonSet(max_unavailable=port("10%")),
+                ),
+                template=self.pod_template(
+                    containers=[container],
+                    volumes=[
+                        k8s.Volume(name=n, host_path=k8s.HostPathVolumeSource(path=p, type="Directory"))
+                        for n, p in host_path.items()
+                    ],
+                    annotations={HARDENING_EXCEPTION + k: v for k, v in HARDENING_EXCEPTIONS.items()},
+                    host_network=True,
+                    host_pid=True,
+                    dns_policy="ClusterFirstWithHostNet",
+                    priority_class_name="system-node-critical",
+                    node_selector={"kubernetes.io/os": "linux"},
+                    # Every node, tainted control planes included.
+                    tolerations=[k8s.Toleration(operator="Exists")],
+                ),
+            ),
+        )
+        self.service = self.add_service({"metrics": PORT}, headless=True)

@@ -1,0 +1,166 @@
+"""prometheus-adapter: serves custom.metrics.k8s.io from Prometheus so HPAs can scale on any metric."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack.config import names, versions, yamltext
+from promstack.components.prometheus_adapter.rules import AdapterRule
+from promstack.components.prometheus_adapter.tls import ServingTls, serving_tls
+from promstack.components.base import (
+    ComponentChart,
+    checksum,
+    cluster_role_binding,
+    config_map_volume,
+    empty_dir,
+    hardened_container,
+    http_probe,
+    mount,
+    port,
+)
+from promstack.config.cluster import ClusterConfig
+from promstack.components.prometheus import Prometheus
+
+PORT = 6443
+CONFIG_DIR = "/etc/adapter"
+GROUP = "custom.metrics.k8s.io"
+#: (version, versionPriority): v1beta2 is preferred, v1beta1 kept for older clients.
+API_VERSIONS = (("v1beta1", 100), ("v1beta2", 200))
+HPA_CONTROLLER = ("kube-system", "horizontal-pod-autoscaler")
+
+
+class PrometheusAdapter(ComponentChart):
+    """The adapter Deployment on 6443 behind a Service on 443, registered through APIServices.
+
+    The APIServices go into ``apiservice_scope`` (their own folder in dist/), so Argo CD and Flux
+    register the aggregated API only after the adapter behind it is up.
+
+    It queries ``prometheus.service_url``; its rules are upstream's defaults, the cluster's
+    ``adapter.rules`` and ``extra_rules`` (from components that need a metric served), rendered
+    into a ConfigMap whose checksum rolls the pods.
+    """
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus,
+                 apiservice_scope: Construct, extra_rules: Sequence[AdapterRule] = ()) -> None:
+        super().__init__(scope, cluster=cluster, name=names.PROMETHEUS_ADAPTER, component="metrics-adapter",
+                         image=versions.PROMETHEUS_ADAPTER)
+        config = cluster.spec.adapter
+        self.rules = (*config.all_rules, *extra_rules)
+        self.prometheus_url = prometheus.service_url + "/"
+        self.config_text = yamltext.dump({"rules": [rule.to_adapter() for rule in self.rules]})
+        tls = serving_tls(self)
+
+        self.service_account(automount=True)
+        self._rbac()
+        config_map_name = f"{names.PROMETHEUS_ADAPTER}-config"
+        k8s.KubeConfigMap(self, "config", metadata=self.meta(config_map_name),
+                          data={"config.yaml": self.config_text})
+
+        container = hardened_container(
+            name="prometheus-adapter",
+            image=versions.PROMETHEUS_ADAPTER,
+            resources=config.resources,
+            args=[
+                f"--secure-port={PORT}",
+                f"--prometheus-url={self.prometheus_url}",
+                f"--config={CONFIG_DIR}/config.yaml",
+                f"--metrics-relist-interval={config.metrics_relist_interval}",
+                *tls.args,
+            ],
+            ports=[k8s.ContainerPort(name="https", container_port=PORT, protocol="TCP")],
+            volume_mounts=[mount("config", CONFIG_DIR), mount("tmp", "/tmp", read_only=False), *tls.mounts],
+            readiness=http_probe("/readyz", "https", scheme="HTTPS", initial_delay=10),
+            liveness=http_probe("/livez", "https", scheme="HTTPS", initial_delay=30),
+        )
+        self.deployment = k8s.KubeDeployment(
+            self, "deployment",
+            metadata=self.meta(),
+            spec=k8s.DeploymentSpec(
+                replicas=config.replicas,
+                selector=self.label_selector(),
+                strategy=k8s.DeploymentStrategy(
+                    type="RollingUpdate",
+                    rolling_update=k8s.RollingUpdateDeployment(max_surge=port(1), max_unavailable=port(0)),
+                ),
+                template=self.pod_template(
+                    containers=[container],
+                    volumes=[config_map_volume("config", config_map_name), empty_dir("tmp"), *tls.volumes],
+                    annotations={"checksum/config": checksum(self.config_text), **tls.pod_annotations},
+                    automount_token=True,
+                    # The serving key is mounted 0440; fsGroup lets the non-root adapter read it.
+                    fs_group=65534,
+                    node_selector={"kubernetes.io/os": "linux"},
+                ),
+            ),
+        )
+        if config.replicas > 1:
+            k8s.KubePodDisruptionBudget(
+                self, "pod-disruption-budget",
+                metadata=self.meta(),
+                spec=k8s.PodDisruptionBudgetSpec(min_available=port(1), selector=self.label_selector()),
+            )
+        self.service = self.add_service({"https": 443})
+        self.api_services = AdapterApiServices(apiservice_scope, cluster=cluster, tls=tls, service=self.service)
+
+    def _rbac(self) -> None:
+        sa = [(self.stack_namespace, names.PROMETHEUS_ADAPTER)]
+        read = ["get", "list", "watch"]
+        # Delegate authentication and authorization of API requests to the API server.
+        cluster_role_binding(self, "auth-delegator", meta=self.meta(self.cluster_scoped_name(":system:auth-delegator"),
+                                                                     cluster_scoped=True),
+                             role="system:auth-delegator", subjects=sa)
+        k8s.KubeRoleBinding(
+            self, "auth-reader",
+            metadata=self.meta(f"{self.stack_namespace}-{names.PROMETHEUS_ADAPTER}-auth-reader", namespace="kube-system"),
+            role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
+                                 name="extension-apiserver-authentication-reader"),
+            subjects=[k8s.Subject(kind="ServiceAccount", name=names.PROMETHEUS_ADAPTER, namespace=self.stack_namespace)],
+        )
+        # What the adapter maps series onto.
+        k8s.KubeClusterRole(
+            self, "resource-reader",
+            metadata=self.meta(self.cluster_scoped_name("-resource-reader"), cluster_scoped=True),
+            rules=[k8s.PolicyRule(api_groups=[""], resources=["namespaces", "nodes", "pods", "services"], verbs=read)],
+        )
+        cluster_role_binding(self, "resource-reader-binding",
+                             meta=self.meta(self.cluster_scoped_name("-resource-reader"), cluster_scoped=True),
+                             role=self.cluster_scoped_name("-resource-reader"), subjects=sa)
+        # The HPA controller reads custom metrics; metric names are open-ended, hence resources "*".
+        k8s.KubeClusterRole(
+            self, "custom-metrics-reader",
+            metadata=self.meta(self.cluster_scoped_name("-custom-metrics-reader"), cluster_scoped=True),
+            rules=[k8s.PolicyRule(api_groups=[GROUP], resources=["*"], verbs=read)],
+        )
+        cluster_role_binding(self, "hpa-custom-metrics",
+                             meta=self.meta(self.cluster_scoped_name("-hpa-custom-metrics"), cluster_scoped=True),
+                             role=self.cluster_scoped_name("-custom-metrics-reader"), subjects=[HPA_CONTROLLER])
+
+
+class AdapterApiServices(ComponentChart):
+    """The APIServices that register the adapter as custom.metrics.k8s.io (v1beta2 preferred)."""
+
+    def __init__(self, scope: Construct, *, cluster: ClusterConfig, tls: ServingTls, service: k8s.KubeService) -> None:
+        super().__init__(scope, cluster=cluster, name=names.PROMETHEUS_ADAPTER, component="metrics-adapter",
+                         image=versions.PROMETHEUS_ADAPTER)
+        ca_bundle = base64.b64encode(tls.ca_bundle_pem).decode() if tls.ca_bundle_pem else None
+        self.objects = [
+            k8s.KubeApiService(
+                self, f"api-service-{version}",
+                metadata=self.meta(f"{version}.{GROUP}", cluster_scoped=True,
+                                   annotations=tls.apiservice_annotations or None),
+                spec=k8s.ApiServiceSpec(
+                    group=GROUP,
+                    version=version,
+                    service=k8s.ServiceReference(name=service.name, namespace=self.stack_namespace, port=443),
+                    ca_bundle=ca_bundle,
+                    insecure_skip_tls_verify=True if tls.insecure else None,
+                    group_priority_minimum=100,
+                    version_priority=priority,
+                ),
+            )
+            for version, priority in API_VERSIONS
+        ]

@@ -1,0 +1,1 @@
+"""Inputs: the cluster and fleet models, YAML reading and writing, object names and pinned images."""

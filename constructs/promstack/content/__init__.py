@@ -1,0 +1,1 @@
+"""What the stack carries besides workloads: rules, metric catalogs, dashboards, autoscaling checks."""

@@ -1,0 +1,1 @@
+"""Delivery: Argo CD / Flux bootstrap objects, sync ordering, and synthesis into dist/."""

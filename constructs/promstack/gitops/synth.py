@@ -1,0 +1,93 @@
+"""Synthesis: every cluster under clusters/ into <outdir>/clusters/<name>/ (one file per component,
+the adapter's APIServices under apiservice/), and the Argo CD / Flux objects into <outdir>/bootstrap/."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cdk8s
+
+from promstack.config.cluster import ClusterConfig, load_all, load_cluster
+from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
+from promstack.config.fleet import FleetConfig, load_fleet
+from promstack.stack import MonitoringStack
+
+
+def _app(outdir: Path) -> cdk8s.App:
+    return cdk8s.App(outdir=str(outdir), output_file_extension=".yaml",
+                     yaml_output_type=cdk8s.YamlOutputType.FILE_PER_CHART)
+
+
+def _annotate_ordering(app: cdk8s.App) -> None:
+    """Sync waves and no-prune markers on every object, from its kind (delivery.ordering_annotations)."""
+    for construct in app.node.find_all():
+        if isinstance(construct, cdk8s.ApiObject):
+            for key, value in ordering_annotations(construct.kind).items():
+                construct.metadata.add_annotation(key, value)
+
+
+def build_cluster(cluster: ClusterConfig, outdir: Path) -> tuple[list[cdk8s.App], MonitoringStack]:
+    folder = outdir / "clusters" / cluster.name
+    apps = [_app(folder), _app(folder / APISERVICE_DIR)]
+    stack = MonitoringStack(apps[0], cluster=cluster, apiservice_scope=apps[1])
+    for app in apps:
+        _annotate_ordering(app)
+    return apps, stack
+
+
+def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path) -> list[cdk8s.App]:
+    apps = []
+    for tool, build, enabled in (("argocd", build_argocd, fleet.argocd.enabled),
+                                 ("flux", build_flux, fleet.flux.enabled)):
+        if enabled:
+            app = _app(outdir / "bootstrap" / tool)
+            build(app, fleet, cluster_names)
+            apps.append(app)
+    return apps
+
+
+#: Below this many clusters a second process costs more (its own jsii runtime) than it saves.
+PARALLEL_FROM = 8
+
+
+def default_jobs(clusters: int) -> int:
+    """Worker processes for ``clusters``: every core for a fleet, one process for a few clusters."""
+    return min(os.cpu_count() or 1, 4) if clusters >= PARALLEL_FROM else 1
+
+
+def synth_clusters(cluster_dirs: list[str], outdir: str) -> None:
+    """Build every given cluster, then write them: a build error leaves this batch unwritten."""
+    apps = [app for folder in cluster_dirs for app in build_cluster(load_cluster(Path(folder)), Path(outdir))[0]]
+    for app in apps:
+        app.synth()
+
+
+def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[ClusterConfig]:
+    """Render every cluster and the bootstrap objects into ``outdir``.
+
+    Every cluster file and the fleet file are validated before anything is written. With more
+    than one job (default: ``default_jobs``) clusters are built in worker processes, each with
+    its own jsii runtime, one interleaved share of the clusters each; the output is the same.
+    """
+    clusters = load_all(clusters_dir)
+    fleet = load_fleet(clusters_dir)
+    bootstrap = build_bootstrap(fleet, [c.name for c in clusters], outdir)
+    folders = [str(c.path) for c in clusters]
+    jobs = min(jobs or default_jobs(len(clusters)), len(clusters))
+    if jobs > 1:
+        # spawn, not fork: a forked child would share the parent's jsii runtime pipes.
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(synth_clusters, [folders[i::jobs] for i in range(jobs)], [str(outdir)] * jobs))
+    else:
+        synth_clusters(folders, str(outdir))
+    for app in bootstrap:
+        app.synth()
+    return clusters
+
+
+def default_outdir() -> Path:
+    """cdk8s synth passes its output folder in CDK8S_OUTDIR; plain runs write to dist/."""
+    return Path(os.environ.get("CDK8S_OUTDIR", "dist"))

@@ -1,0 +1,176 @@
+"""Behaviour that matters per component, read from the rendered objects as a cluster would."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import cdk8s
+import yaml
+
+from conftest import CLUSTERS, Rendered, find
+from promstack.config.cluster import load_cluster, parse_spec
+from promstack.stack import MonitoringStack
+
+
+def container_ports(workload: dict[str, Any]) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for c in workload["spec"]["template"]["spec"]["containers"]
+            for p in c.get("ports", [])}
+
+
+def selects(service: dict[str, Any], workload: dict[str, Any]) -> bool:
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    return all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
+
+
+def args_of(workload: dict[str, Any]) -> list[str]:
+    return workload["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_prometheus_service_targets_the_container_port_on_nodeport_30090(rendered: list[Rendered]) -> None:
+    service = find(rendered, "demo", "Service", "prometheus")
+    statefulset = find(rendered, "demo", "StatefulSet", "prometheus")
+    assert selects(service, statefulset)
+    [service_port] = service["spec"]["ports"]
+    assert service["spec"]["type"] == "NodePort" and service_port["nodePort"] == 30090
+    assert container_ports(statefulset)[service_port["targetPort"]] == 9090
+
+
+def test_every_service_selects_a_workload_and_targets_a_real_port(rendered: list[Rendered]) -> None:
+    for r in (r for r in rendered if r.kind == "Service"):
+        workloads = [w.obj for w in rendered if w.cluster == r.cluster and w.kind in {"Deployment", "StatefulSet",
+                     "DaemonSet"} and selects(r.obj, w.obj)]
+        assert len(workloads) == 1, f"{r}: selects {len(workloads)} workloads"
+        for p in r.obj["spec"]["ports"]:
+            assert p["targetPort"] in container_ports(workloads[0]), f"{r}: targetPort {p['targetPort']}"
+
+
+def test_apiservices_point_at_the_adapter_service_on_443(rendered: list[Rendered]) -> None:
+    adapter_service = find(rendered, "demo", "Service", "prometheus-adapter")
+    deployment = find(rendered, "demo", "Deployment", "prometheus-adapter")
+    for version in ("v1beta1", "v1beta2"):
+        spec = find(rendered, "demo", "APIService", f"{version}.custom.metrics.k8s.io")["spec"]
+        assert spec["group"] == "custom.metrics.k8s.io" and spec["version"] == version
+        assert spec["service"] == {"name": "prometheus-adapter", "namespace": "monitoring", "port": 443}
+    [port] = adapter_service["spec"]["ports"]
+    assert port["port"] == 443 and container_ports(deployment)[port["targetPort"]] == 6443
+
+
+def test_adapter_queries_the_prometheus_service(rendered: list[Rendered]) -> None:
+    deployment = find(rendered, "demo", "Deployment", "prometheus-adapter")
+    [url] = [a.removeprefix("--prometheus-url=") for a in args_of(deployment) if a.startswith("--prometheus-url=")]
+    service = find(rendered, "demo", "Service", "prometheus")
+    host, port = url.removeprefix("http://").rstrip("/").split(":")
+    assert host == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    assert int(port) in {p["port"] for p in service["spec"]["ports"]}
+
+
+def test_adapter_rbac_covers_delegation_auth_reader_resources_and_the_hpa_controller(rendered: list[Rendered]) -> None:
+    bindings = {(r.kind, r.namespace, r.obj["roleRef"]["name"]): r.obj["subjects"]
+                for r in rendered if r.cluster == "demo" and r.kind in {"ClusterRoleBinding", "RoleBinding"}}
+    adapter_sa = [{"kind": "ServiceAccount", "name": "prometheus-adapter", "namespace": "monitoring"}]
+    assert bindings[("ClusterRoleBinding", None, "system:auth-delegator")] == adapter_sa
+    assert bindings[("RoleBinding", "kube-system", "extension-apiserver-authentication-reader")] == adapter_sa
+    assert bindings[("ClusterRoleBinding", None, "monitoring-prometheus-adapter-resource-reader")] == adapter_sa
+    assert bindings[("ClusterRoleBinding", None, "monitoring-prometheus-adapter-custom-metrics-reader")] == [
+        {"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}]
+
+
+def test_adapter_config_holds_the_six_upstream_rules_plus_cluster_rules(rendered: list[Rendered]) -> None:
+    config = yaml.safe_load(find(rendered, "prod-example", "ConfigMap", "prometheus-adapter-config")["data"]["config.yaml"])
+    assert len(config["rules"]) == 6
+    demo = yaml.safe_load(find(rendered, "demo", "ConfigMap", "prometheus-adapter-config")["data"]["config.yaml"])
+    assert demo["rules"][:6] == config["rules"] and demo["rules"][6]["name"]["as"] == "${1}_per_second"
+    assert all({"seriesQuery", "resources", "name", "metricsQuery"} <= set(rule) for rule in config["rules"])
+
+
+def test_prod_example_adapter_has_two_replicas_and_a_disruption_budget(rendered: list[Rendered]) -> None:
+    assert find(rendered, "prod-example", "Deployment", "prometheus-adapter")["spec"]["replicas"] == 2
+    assert find(rendered, "prod-example", "PodDisruptionBudget", "prometheus-adapter")["spec"]["minAvailable"] == 1
+
+
+def test_prometheus_scrapes_kubelet_and_cadvisor_on_10250_with_the_token(rendered: list[Rendered]) -> None:
+    config = yaml.safe_load(find(rendered, "demo", "ConfigMap", "prometheus-config")["data"]["prometheus.yml"])
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) >= {"kubernetes-apiservers", "kubernetes-nodes", "kubernetes-cadvisor", "node-exporter",
+                         "kube-state-metrics", "kubernetes-service-endpoints", "kubernetes-pods"}
+    for name in ("kubernetes-nodes", "kubernetes-cadvisor"):
+        assert jobs[name]["scheme"] == "https"
+        assert jobs[name]["authorization"]["credentials_file"].endswith("serviceaccount/token")
+    assert jobs["kubernetes-cadvisor"]["metrics_path"] == "/metrics/cadvisor"
+    assert "10255" not in str(config) and "4194" not in str(config)
+    assert jobs["kube-state-metrics"]["honor_labels"] is True
+
+
+def test_prometheus_storage_and_retention(rendered: list[Rendered]) -> None:
+    demo = find(rendered, "demo", "StatefulSet", "prometheus")["spec"]
+    prod = find(rendered, "prod-example", "StatefulSet", "prometheus")["spec"]
+    assert demo["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    assert "storageClassName" not in demo["volumeClaimTemplates"][0]["spec"]
+    claim = prod["volumeClaimTemplates"][0]["spec"]
+    assert claim["resources"]["requests"]["storage"] == "100Gi" and claim["storageClassName"] == "fast-ssd"
+    assert "--storage.tsdb.retention.time=30d" in prod["template"]["spec"]["containers"][0]["args"]
+
+
+def test_node_exporter_runs_on_every_node_with_host_access(rendered: list[Rendered]) -> None:
+    pod = find(rendered, "demo", "DaemonSet", "node-exporter")["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] and pod["hostPID"]
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    args = pod["containers"][0]["args"]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    for flag, host_path in (("procfs", "/proc"), ("sysfs", "/sys"), ("rootfs", "/")):
+        mount_path = next(a.split("=", 1)[1] for a in args if a.startswith(f"--path.{flag}="))
+        volume = next(v for v in pod["volumes"] if v["name"] == mounts[mount_path]["name"])
+        assert volume["hostPath"]["path"] == host_path and mounts[mount_path]["readOnly"] is True
+    service = find(rendered, "demo", "Service", "node-exporter")
+    assert service["spec"]["clusterIP"] == "None" and service["spec"]["ports"][0]["port"] == 9100
+
+
+def test_grafana_datasource_is_the_prometheus_service(rendered: list[Rendered]) -> None:
+    datasources = yaml.safe_load(find(rendered, "demo", "ConfigMap", "grafana-datasources")["data"]["prometheus.yaml"])
+    [source] = datasources["datasources"]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus.monitoring.svc:9090"
+    env = {e["name"]: e.get("value") for e in
+           find(rendered, "demo", "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert not any("INFLUX" in k for k in env)
+
+
+def _render_prometheus(cluster_dir: Path, **spec_overrides: Any) -> dict[str, Any]:
+    cluster = load_cluster(cluster_dir)
+    if spec_overrides:
+        cluster = replace(cluster, spec=parse_spec(spec_overrides, "test"))
+    app = cdk8s.App()
+    stack = MonitoringStack(app, cluster=cluster)
+    return next(o for o in stack.prometheus.to_json() if o["kind"] == "StatefulSet")
+
+
+def test_a_prometheus_config_change_rolls_the_pod() -> None:
+    before = _render_prometheus(CLUSTERS / "demo")
+    after = _render_prometheus(CLUSTERS / "demo", prometheus={"scrapeInterval": "15s"},
+                               adapter={"tls": {"mode": "self-signed"}})
+    key = "checksum/config"
+    assert before["spec"]["template"]["metadata"]["annotations"][key] != \
+        after["spec"]["template"]["metadata"]["annotations"][key]
+
+
+def test_grafana_admin_password_comes_from_the_sealed_secret(rendered: list[Rendered]) -> None:
+    sealed = find(rendered, "prod-example", "SealedSecret", "grafana-admin")
+    assert "admin-password" in sealed["spec"]["encryptedData"]
+    env = {e["name"]: e for e in
+           find(rendered, "prod-example", "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"key": "admin-password",
+                                                                             "name": "grafana-admin"}
+    assert not [r for r in rendered if r.cluster == "demo" and r.kind == "SealedSecret"]
+
+
+def test_grafana_persistence_is_a_claim_that_is_never_pruned(rendered: list[Rendered]) -> None:
+    claim = find(rendered, "prod-example", "PersistentVolumeClaim", "grafana-data")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert claim["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false"
+    assert claim["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+    volumes = find(rendered, "prod-example", "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "grafana-data"}} in volumes
+    demo = find(rendered, "demo", "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"]
+    assert any(v["name"] == "data" and "emptyDir" in v for v in demo)

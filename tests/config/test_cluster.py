@@ -1,0 +1,125 @@
+"""Bad cluster input: one clear error per problem (file, field, fix), and nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, read_tree
+from promstack.cli import run_synth, schema_text
+from promstack.config.cluster import ConfigError, load_cluster
+
+
+def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
+    folder = tmp_path / "clusters" / name
+    folder.mkdir(parents=True)
+    (folder / "cluster.yaml").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("prometheus:\n  nodePrt: 30090\n", "prometheus.nodePrt: unknown key"),
+        ("prometheus:\n  nodePort: '30090'\n", "prometheus.nodePort: must be a valid integer"),
+        ("prometheus:\n  nodePort: 8080\n", "prometheus.nodePort: 8080 is outside the NodePort range; use 30000-32767"),
+        ("grafana:\n  nodePort: 30090\n", "grafana.nodePort 30090 is already used by prometheus.nodePort"),
+        ("namespace: Monitoring\n", "namespace: 'Monitoring' is not a valid name"),
+        ("prometheus:\n  storage:\n    size: 10GB\n", "prometheus.storage.size: '10GB' is not a Kubernetes quantity"),
+        ("prometheus:\n  retention: 2 weeks\n", "prometheus.retention: '2 weeks' is not a Prometheus duration"),
+        ("adapter:\n  replicas: 0\n", "adapter.replicas: must be greater than or equal to 1"),
+        ("adapter:\n  tls:\n    mode: plain\n", "adapter.tls.mode: must be 'sealed', 'cert-manager' or 'self-signed'"),
+        ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y}\n", "adapter.rules[0].resources: required here; add it"),
+        ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {template: a},"
+         " name: {matches: '(('}}\n", "adapter.rules[0].name.matches: '((' is not a valid regular expression"),
+        ("prometheus: [1, 2]\n", "prometheus: must be a valid dictionary"),
+        ("prometheus:\n  retention: 1d\n  retention: 2d\n", "line 3: not valid YAML: duplicate key 'retention'"),
+        ("prometheus: {\n", "not valid YAML"),
+        ("- a\n", "(top level): must be a mapping of settings"),
+    ],
+)
+def test_bad_input_gives_one_clear_error(tmp_path: Path, text: str, expected: str) -> None:
+    folder = write_cluster(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_cluster(folder)
+    assert len(caught.value.problems) == 1, caught.value.problems
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{folder / 'cluster.yaml'}: ")
+    assert expected in problem
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    folder = write_cluster(tmp_path, "namespace: BAD\nprometheus:\n  nodePort: 1\ngrafana:\n  colour: red\n")
+    with pytest.raises(ConfigError) as caught:
+        load_cluster(folder)
+    assert [p.split(": ")[1] for p in caught.value.problems] == ["namespace", "prometheus.nodePort", "grafana.colour"]
+
+
+def test_invalid_cluster_folder_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a valid cluster name; rename the folder"):
+        load_cluster(write_cluster(tmp_path, "{}", name="Prod_1"))
+
+
+def test_bad_input_leaves_dist_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    write_cluster(tmp_path, "{}", name="good")
+    write_cluster(tmp_path, "prometheus:\n  nodePort: 99999\n", name="bad")
+    dist = tmp_path / "dist"
+    (dist / "clusters" / "good").mkdir(parents=True)
+    (dist / "clusters" / "good" / "prometheus.yaml").write_text("kind: Previous\n")
+    before = read_tree(dist)
+    monkeypatch.setenv("CDK8S_OUTDIR", str(dist))
+    assert run_synth(tmp_path / "clusters") == 2
+    assert read_tree(dist) == before
+    err = capsys.readouterr().err
+    assert "bad/cluster.yaml: prometheus.nodePort: 99999 is outside the NodePort range" in err
+
+
+def test_make_synth_on_bad_input_keeps_the_previous_dist(tmp_path: Path) -> None:
+    """Through the real cdk8s CLI, which empties its output folder before running the app."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Makefile", "cdk8s.yaml", "main.py"):
+        (project / name).write_bytes((ROOT / name).read_bytes())
+    for name in (".venv", "node_modules"):
+        (project / name).symlink_to(ROOT / name)
+    write_cluster(project, "prometheus:\n  nodePort: 1\n", name="broken")
+    (project / "dist").mkdir()
+    (project / "dist" / "keep.yaml").write_text("kind: Previous\n")
+    # -o: use the project's bootstrapped environment as it is.
+    result = subprocess.run(["make", "-s", "-o", ".venv/.installed", "-o", "node_modules/.installed", "synth"], cwd=project, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "broken/cluster.yaml: prometheus.nodePort: 1 is outside the NodePort range" in result.stdout + result.stderr
+    assert read_tree(project / "dist") == {"keep.yaml": b"kind: Previous\n"}
+
+
+def test_committed_schema_is_current() -> None:
+    assert (ROOT / "schema" / "cluster.schema.json").read_text() == schema_text(), (
+        "schema/cluster.schema.json is stale; run `make schema`"
+    )
+
+
+def test_shipped_clusters_reference_the_schema() -> None:
+    for cluster_file in sorted((ROOT / "clusters").glob("*/cluster.yaml")):
+        first = cluster_file.read_text().splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../../schema/cluster.schema.json", cluster_file
+
+
+def test_schema_rejects_unknown_keys() -> None:
+    schema = json.loads(schema_text())
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["prometheus"]["$ref"].endswith("PrometheusConfig")
+
+
+def test_determinism_across_hash_seeds(tmp_path: Path) -> None:
+    trees = []
+    for seed in ("1", "4242"):
+        out = tmp_path / f"seed-{seed}"
+        env = {"PYTHONHASHSEED": seed, "CDK8S_OUTDIR": str(out), "PATH": f"{ROOT / 'node_modules/.bin'}:/usr/bin:/bin"}
+        subprocess.run([sys.executable, str(ROOT / "main.py")], env=env, check=True, capture_output=True)
+        trees.append(read_tree(out))
+    assert trees[0] == trees[1] and trees[0]

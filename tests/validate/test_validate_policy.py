@@ -1,0 +1,224 @@
+"""Policy: plaintext Secrets, private keys, container hardening, host access, RBAC wildcards."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from promstack.validate import Finding, validate_paths
+from promstack.validate.policy import image_error
+
+FIX = Path(__file__).parent / "fixtures"
+C0 = "spec.template.spec.containers[0]"
+# Built at run time so that no file of the repository holds a PEM private-key header.
+PEM_HEADER = "-----BEGIN " + "RSA PRIVATE KEY-----"
+PEM_KEY = (
+    f"{PEM_HEADER}\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----\n"
+)
+
+
+def run(name: str) -> list[Finding]:
+    return validate_paths([FIX / name], run_promtool=False)
+
+
+def policy(name: str, kind: str, ns: str, obj: str, path: str, message: str) -> Finding:
+    return Finding(str(FIX / name / "manifests.yaml"), kind, ns, obj, path, message, "policy")
+
+
+HOST = "without an exception: annotate the pod template with hardening.promstack.io/"
+CASES = {
+    "policy-secret-data": [
+        ("Secret", "demo", "web-token", "stringData", "Secret carries data in the output: use a SealedSecret")
+    ],
+    "policy-image-pinned": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.image",
+            "image 'example.invalid/web:latest' uses the latest tag: pin a version or digest",
+        ),
+        (
+            "Deployment",
+            "demo",
+            "web",
+            "spec.template.spec.initContainers[0].image",
+            "image 'example.invalid/init' has no tag or digest: pin a version",
+        ),
+    ],
+    "policy-pull-policy": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.imagePullPolicy",
+            "imagePullPolicy 'Always': must be IfNotPresent or Never",
+        ),
+    ],
+    "policy-resources": [
+        ("Deployment", "demo", "web", f"{C0}.resources.limits.memory", "no memory limit"),
+        ("Deployment", "demo", "web", f"{C0}.resources.requests.cpu", "no cpu request"),
+    ],
+    "policy-run-as-non-root": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.securityContext.runAsNonRoot",
+            "runAsNonRoot is not true (set it on the container or the pod)",
+        ),
+    ],
+    "policy-read-only-root": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.securityContext.readOnlyRootFilesystem",
+            "readOnlyRootFilesystem is not true",
+        ),
+    ],
+    "policy-privilege-escalation": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.securityContext.allowPrivilegeEscalation",
+            "allowPrivilegeEscalation is not false",
+        ),
+    ],
+    "policy-capabilities": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.securityContext.capabilities.drop",
+            "capabilities.drop does not contain ALL",
+        ),
+    ],
+    "policy-seccomp": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.securityContext.seccompProfile.type",
+            "seccompProfile.type is not RuntimeDefault (set it on the container or the pod)",
+        ),
+    ],
+    "policy-privileged": [
+        ("Deployment", "demo", "web", f"{C0}.securityContext.privileged", "privileged container"),
+    ],
+    "policy-host-network": [
+        ("Deployment", "demo", "web", "spec.template.spec.hostNetwork", f"hostNetwork {HOST}hostNetwork: <reason>"),
+    ],
+    "policy-host-path": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            "spec.template.spec.volumes[0].hostPath",
+            f"hostPath volume {HOST}hostPath: <reason>",
+        ),
+    ],
+    "policy-host-exception-empty": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            'spec.template.metadata.annotations["hardening.promstack.io/hostPID"]',
+            "hardening exception with an empty reason",
+        ),
+        ("Deployment", "demo", "web", "spec.template.spec.hostPID", f"hostPID {HOST}hostPID: <reason>"),
+    ],
+    "policy-rbac-wildcard": [
+        ("Role", "demo", "web", "rules[0].resources[0]", "wildcard resource '*': list what is needed"),
+        ("Role", "demo", "web", "rules[0].verbs[1]", "wildcard verb '*': list what is needed"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_policy_rule(name: str) -> None:
+    assert run(name) == [policy(name, *case) for case in CASES[name]]
+
+
+def test_declared_host_exceptions_are_accepted() -> None:
+    """The good set's DaemonSet uses hostNetwork, hostPID and hostPath, each with a reason."""
+    assert run("good") == []
+
+
+@pytest.mark.parametrize(
+    ("image", "error"),
+    [
+        ("example.invalid/web:1.2.3", None),
+        ("example.invalid:5000/web", "image 'example.invalid:5000/web' has no tag or digest: pin a version"),
+        ("example.invalid/web@sha256:" + "a" * 64, None),
+        ("example.invalid/web@sha256:abc", "image 'example.invalid/web@sha256:abc' has a malformed digest"),
+    ],
+)
+def test_image_pinning(image: str, error: str | None) -> None:
+    assert image_error(image) == error
+
+
+def test_private_key_in_a_manifest(tmp_path: Path) -> None:
+    body = "\n".join("    " + line for line in PEM_KEY.splitlines())
+    (tmp_path / "key.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\n  namespace: demo\ndata:\n  key.pem: |\n"
+        + body
+        + "\n"
+    )
+    assert validate_paths([tmp_path], run_promtool=False) == [
+        Finding(
+            str(tmp_path / "key.yaml"),
+            "",
+            "",
+            "",
+            "line 8",
+            "private key material (RSA PRIVATE KEY PEM block)",
+            "policy",
+        ),
+    ]
+
+
+def test_base64_private_key_in_a_sealed_secret_template(tmp_path: Path) -> None:
+    encoded = base64.b64encode(PEM_KEY.encode()).decode()
+    (tmp_path / "s.yaml").write_text(
+        f"# tls.key: {encoded}\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"
+    )
+    assert [f.message for f in validate_paths([tmp_path], run_promtool=False)] == [
+        "private key material (base64-encoded RSA PRIVATE KEY PEM block)"
+    ]
+
+
+def test_a_header_alone_is_not_key_material(tmp_path: Path) -> None:
+    (tmp_path / "ns.yaml").write_text(
+        f"# checks for '{PEM_HEADER}' lines\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"
+    )
+    assert validate_paths([tmp_path], run_promtool=False) == []
+
+
+def test_tracked_files_are_scanned(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "dist").mkdir(parents=True)
+    (repo / "dist" / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n")
+    (repo / "notes.txt").write_text(PEM_KEY)
+    (repo / "untracked.txt").write_text(PEM_KEY)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "dist/ns.yaml", "notes.txt"], check=True)
+    assert validate_paths([repo / "dist"], run_promtool=False) == []
+    assert validate_paths([repo / "dist"], run_promtool=False, tracked_repo=repo) == [
+        Finding(
+            str(repo / "notes.txt"), "", "", "", "line 1", "private key material (RSA PRIVATE KEY PEM block)", "policy"
+        ),
+    ]
+
+
+def test_the_repository_has_no_private_key() -> None:
+    """What `promstack validate --tracked` checks in make test, on this repository's tracked files."""
+    from promstack.validate.policy import scan_private_keys, tracked_files
+
+    root = ROOT
+    assert scan_private_keys(tracked_files(root)) == []

@@ -1,0 +1,245 @@
+"""Wiring checks: each fixture breaks one rule; the message is asserted exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from promstack.validate import Finding, validate_paths
+from promstack.validate.k8s import object_name_error, qualified_name_error
+
+FIX = Path(__file__).parent / "fixtures"
+SEL = "app.kubernetes.io/instance=fixtures, app.kubernetes.io/name=web"
+
+
+def run(name: str) -> list[Finding]:
+    return validate_paths([FIX / name], run_promtool=False)
+
+
+def wiring(name: str, kind: str, ns: str, obj: str, path: str, message: str, file: str = "manifests.yaml") -> Finding:
+    return Finding(str(FIX / name / file), kind, ns, obj, path, message, "wiring")
+
+
+CASES = {
+    "wiring-service-selector": [
+        (
+            "Service",
+            "demo",
+            "web",
+            "spec.selector",
+            "selector app.kubernetes.io/name=webb matches no Deployment, StatefulSet or DaemonSet pod template "
+            "in namespace 'demo'",
+        ),
+    ],
+    "wiring-target-port": [
+        (
+            "Service",
+            "demo",
+            "web",
+            "spec.ports[0].targetPort",
+            "targetPort 'metrics' (TCP) is not a port name of any container of Deployment/demo/web",
+        ),
+    ],
+    "wiring-configmap-volume": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            "spec.template.spec.volumes[0].configMap.name",
+            "ConfigMap 'web-config' not found in namespace 'demo'",
+        ),
+    ],
+    "wiring-configmap-key": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            "spec.template.spec.volumes[0].configMap.items[0].key",
+            "key 'config.yml' not found in ConfigMap 'web-config'",
+        ),
+    ],
+    "wiring-secret-volume": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            "spec.template.spec.volumes[0].secret.secretName",
+            "Secret 'web-tls' not found in namespace 'demo' (no Secret or SealedSecret renders it)",
+        ),
+    ],
+    "wiring-projected-volume": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            "spec.template.spec.volumes[0].projected.sources[1].secret.name",
+            "Secret 'web-ca' not found in namespace 'demo' (no Secret or SealedSecret renders it)",
+        ),
+    ],
+    "wiring-service-account": [
+        (
+            "Deployment",
+            "demo",
+            "web",
+            "spec.template.spec.serviceAccountName",
+            "ServiceAccount 'web' not found in namespace 'demo'",
+        ),
+    ],
+    "wiring-role-ref": [
+        ("ClusterRoleBinding", "", "web-view", "roleRef.name", "ClusterRole 'web-view' not found and not built in"),
+        (
+            "RoleBinding",
+            "demo",
+            "web",
+            "roleRef.name",
+            "Role 'web-reader' not found in namespace 'demo' and not built in",
+        ),
+    ],
+    "wiring-apiservice-missing": [
+        ("APIService", "", "v1beta1.custom.metrics.k8s.io", "spec.service", "Service demo/web not found"),
+    ],
+    "wiring-apiservice-port": [
+        (
+            "APIService",
+            "",
+            "v1beta1.custom.metrics.k8s.io",
+            "spec.service",
+            "Service demo/web exposes no port 443 (it has [8443])",
+        ),
+    ],
+    "wiring-hpa-target": [
+        (
+            "HorizontalPodAutoscaler",
+            "demo",
+            "web",
+            "spec.scaleTargetRef",
+            "scale target Deployment/web not found in namespace 'demo'",
+        ),
+    ],
+    "wiring-node-port-range": [
+        ("Service", "demo", "web", "spec.ports[0].nodePort", "nodePort 8443 outside 30000-32767"),
+    ],
+    "wiring-cluster-scoped-namespace": [
+        (
+            "ClusterRole",
+            "demo",
+            "web-reader",
+            "metadata.namespace",
+            "ClusterRole is cluster-scoped: remove metadata.namespace",
+        ),
+    ],
+    "wiring-missing-namespace": [
+        ("ConfigMap", "", "web-config", "metadata.namespace", "ConfigMap is namespaced: set metadata.namespace"),
+    ],
+    "wiring-invalid-name": [
+        (
+            "ConfigMap",
+            "demo",
+            "Web_Config",
+            "metadata.name",
+            "invalid name 'Web_Config': must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit",
+        ),
+    ],
+    "wiring-invalid-label": [
+        (
+            "ConfigMap",
+            "demo",
+            "web-config",
+            "metadata.labels.-bad-key",
+            "invalid key '-bad-key': name part must be alphanumerics, '-', '_' or '.', "
+            "starting and ending with an alphanumeric",
+        ),
+        (
+            "ConfigMap",
+            "demo",
+            "web-config",
+            'metadata.labels["app.kubernetes.io/name"]',
+            "invalid label value 'web config': must be empty or alphanumerics, '-', '_' or '.', "
+            "starting and ending with an alphanumeric",
+        ),
+    ],
+    "wiring-workload-selector": [
+        ("Deployment", "demo", "web", "spec.selector.matchLabels", "selector does not match the pod template labels"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_wiring_rule(name: str) -> None:
+    assert run(name) == [wiring(name, *case) for case in CASES[name]]
+
+
+def test_node_ports_are_unique_per_cluster() -> None:
+    name = "wiring-node-port-duplicate"
+    file = str(FIX / name / "manifests.yaml")
+    assert run(name) == [
+        wiring(
+            name,
+            "Service",
+            "demo",
+            "web-alt",
+            "spec.ports[0].nodePort",
+            f"nodePort 30443 already used by Service/demo/web ({file})",
+        ),
+    ]
+
+
+def test_identities_are_unique() -> None:
+    name = "wiring-duplicate"
+    assert run(name) == [
+        wiring(
+            name,
+            "ConfigMap",
+            "demo",
+            "web-config",
+            "metadata.name",
+            f"duplicate object: also defined in {FIX / name / 'a.yaml'} (document 1)",
+            file="b.yaml",
+        ),
+    ]
+
+
+def test_each_cluster_folder_is_its_own_unit() -> None:
+    """alpha's Service cannot select beta's Deployment; the same nodePort in both is fine."""
+    name = "wiring-units"
+    assert run(name) == [
+        wiring(
+            name,
+            "Service",
+            "demo",
+            "web",
+            "spec.selector",
+            f"selector {SEL} matches no Deployment, StatefulSet or DaemonSet pod template in namespace 'demo'",
+            file="clusters/alpha/manifests.yaml",
+        ),
+    ]
+    assert validate_paths([FIX / name / "clusters" / "beta"], run_promtool=False) == []
+
+
+def test_sealed_secret_projected_and_builtin_references_resolve() -> None:
+    """The good set mounts a SealedSecret, a projected volume, and binds built-in roles."""
+    assert run("good") == []
+
+
+@pytest.mark.parametrize(
+    ("group", "kind", "name", "ok"),
+    [
+        ("", "Service", "9web", False),  # DNS-1035: starts with a letter
+        ("", "Service", "web", True),
+        ("", "Namespace", "a.b", False),  # DNS-1123 label
+        ("", "ConfigMap", "a.b", True),
+        ("rbac.authorization.k8s.io", "ClusterRole", "system:auth-delegator", True),  # path segment
+        ("rbac.authorization.k8s.io", "ClusterRole", "a/b", False),
+        ("apps", "Deployment", "x" * 254, False),
+    ],
+)
+def test_name_rules_per_kind(group: str, kind: str, name: str, ok: bool) -> None:
+    assert (object_name_error(group, kind, name) is None) is ok
+
+
+def test_label_keys() -> None:
+    assert qualified_name_error("app.kubernetes.io/name") is None
+    assert qualified_name_error("Example.com/x") is not None
+    assert qualified_name_error("/x") == "prefix part must be non-empty"
+    assert qualified_name_error("x" * 64) == "name part must be at most 63 characters"
