@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import cdk8s
 import yaml
 
-from conftest import CLUSTERS, Rendered, find
-from promstack.config.cluster import load_cluster, parse_spec
-from promstack.stack import MonitoringStack
+from conftest import Rendered, find
+from promstack.components.prometheus import Prometheus
+from promstack.config.cluster import PrometheusConfig
 
 
 def container_ports(workload: dict[str, Any]) -> dict[str, int]:
@@ -137,19 +135,15 @@ def test_grafana_datasource_is_the_prometheus_service(rendered: list[Rendered]) 
     assert not any("INFLUX" in k for k in env)
 
 
-def _render_prometheus(cluster_dir: Path, **spec_overrides: Any) -> dict[str, Any]:
-    cluster = load_cluster(cluster_dir)
-    if spec_overrides:
-        cluster = replace(cluster, spec=parse_spec(spec_overrides, "test"))
-    app = cdk8s.App()
-    stack = MonitoringStack(app, cluster=cluster)
-    return next(o for o in stack.prometheus.to_json() if o["kind"] == "StatefulSet")
+def _render_prometheus(**settings: Any) -> dict[str, Any]:
+    chart = cdk8s.Chart(cdk8s.App(), "test")
+    Prometheus(chart, settings=PrometheusConfig.model_validate(settings))
+    return next(o for o in chart.to_json() if o["kind"] == "StatefulSet")
 
 
 def test_a_prometheus_config_change_rolls_the_pod() -> None:
-    before = _render_prometheus(CLUSTERS / "demo")
-    after = _render_prometheus(CLUSTERS / "demo", prometheus={"scrapeInterval": "15s"},
-                               adapter={"tls": {"mode": "self-signed"}})
+    before = _render_prometheus()
+    after = _render_prometheus(scrapeInterval="15s")
     key = "checksum/config"
     assert before["spec"]["template"]["metadata"]["annotations"][key] != \
         after["spec"]["template"]["metadata"]["annotations"][key]

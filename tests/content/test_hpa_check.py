@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import cdk8s
 import pytest
 
 from conftest import CLUSTERS, Rendered, find
@@ -13,7 +13,7 @@ from promstack.content.catalog import known_metric_names
 from promstack.components.prometheus_adapter.rules import default_rules
 from promstack.config.cluster import ConfigError, load_cluster
 from promstack.content.hpa_check import check_hpas, served_metrics
-from promstack.stack import MonitoringStack
+from promstack.gitops.synth import build_cluster
 
 
 def hpa(metric: str, target: str = "podinfo") -> dict[str, Any]:
@@ -57,11 +57,11 @@ def test_a_missing_scale_target_fails() -> None:
                         "not exist in the rendered stack; point it at a workload that does"]
 
 
-def test_synth_fails_when_no_rule_serves_the_example_metric(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_synth_fails_when_no_rule_serves_the_example_metric(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(example_app, "METRIC", "http_requests_per_minute")
     with pytest.raises(ConfigError, match="HorizontalPodAutoscaler promstack-example/podinfo: .*"
                                           "'http_requests_per_minute'"):
-        MonitoringStack(cdk8s.App(), cluster=load_cluster(CLUSTERS / "demo"))
+        build_cluster(load_cluster(CLUSTERS / "demo"), tmp_path)
 
 
 def test_prod_example_has_no_example_app(rendered: list[Rendered]) -> None:

@@ -1,4 +1,4 @@
-"""What every component chart shares: explicit names, the standard labels, hardened pods.
+"""What every component shares: explicit names, the standard labels, hardened pods.
 
 Objects are cdk8s L1 classes (``cdk8s_plus_27.k8s``): every field that reaches the cluster is
 written here on purpose, so none of cdk8s-plus' defaults (1000m/512Mi requests, imagePullPolicy
@@ -8,14 +8,18 @@ Always, 2 replicas, cdk8s.io/metadata.addr selectors, generated binding names) c
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from cdk8s import Chart
+from cdk8s import ApiObjectMetadata
 from cdk8s_plus_27 import k8s
 from constructs import Construct
+from sealedsecrets.com.bitnami import SealedSecret, SealedSecretSpec, SealedSecretSpecTemplate
 
 from promstack.components import labels as std_labels
-from promstack.config.cluster import ClusterConfig, Resources
+from promstack.config.cluster import Resources
 from promstack.config.versions import Image
 
 #: Pod template annotation prefix declaring a deliberate hardening exception and its reason;
@@ -96,33 +100,53 @@ def hardened_container(
     )
 
 
-class ComponentChart(Chart):
-    """One component, one chart, one file in dist/: ``<name>.yaml``.
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
-    ``name`` is the component's Kubernetes name (kebab-case) and its app.kubernetes.io/name;
-    the instance label is the cluster name.
+
+@dataclass(frozen=True)
+class StackContext:
+    """Where a component lives: the namespace of its namespaced objects (default ``monitoring``) and
+    its ``app.kubernetes.io/instance`` label (default ``promstack``; promstack's own stacks use the
+    cluster name)."""
+
+    namespace: str = "monitoring"
+    instance: str = "promstack"
+
+
+class Component(Construct):
+    """One component: a construct that can live in any chart.
+
+    ``id_`` is the component's Kubernetes name (kebab-case, default the component's own name) and
+    its ``app.kubernetes.io/name``, so two instances with different ids fit in one chart.
     """
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig, name: str, component: str,
+    def __init__(self, scope: Construct, id_: str, *, context: StackContext, component: str,
                  image: Image | None, namespace: str | None = None) -> None:
-        super().__init__(scope, name, disable_resource_name_hashes=True)
-        self.cluster = cluster
+        super().__init__(scope, id_)
+        if len(id_) > 63 or not _DNS1123_LABEL.fullmatch(id_):
+            raise ValueError(f"{type(self).__name__} id {id_!r}: it is the Kubernetes name of the component's "
+                             "objects; use at most 63 lowercase letters, digits and '-'")
+        self.context = context
         #: Where namespaced objects go: the stack's namespace unless the component has its own.
-        self.stack_namespace = namespace or cluster.namespace
-        self.app_name = name
+        self.stack_namespace = namespace or context.namespace
+        self.app_name = id_
         self.component = component
         self.image = image
 
     @property
     def selector(self) -> dict[str, str]:
-        return std_labels.selector_labels(self.app_name, self.cluster.name)
+        return std_labels.selector_labels(self.app_name, self.context.instance)
 
     @property
     def labels(self) -> dict[str, str]:
         return std_labels.standard_labels(
-            self.app_name, self.cluster.name, component=self.component,
+            self.app_name, self.context.instance, component=self.component,
             version=self.image.version if self.image else None,
         )
+
+    def name(self, suffix: str = "") -> str:
+        """The name of one of this component's namespaced objects: ``<id>`` or ``<id>-<suffix>``."""
+        return f"{self.app_name}-{suffix}" if suffix else self.app_name
 
     def meta(self, name: str | None = None, *, namespace: str | None = "", cluster_scoped: bool = False,
              annotations: Mapping[str, str] | None = None) -> k8s.ObjectMeta:
@@ -225,4 +249,24 @@ def cluster_role_binding(scope: Construct, id_: str, *, meta: k8s.ObjectMeta, ro
         scope, id_, metadata=meta,
         role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role),
         subjects=[k8s.Subject(kind="ServiceAccount", name=n, namespace=ns) for ns, n in subjects],
+    )
+
+
+def add_sealed_secret(component: Component, id_: str, manifest: dict[str, Any]) -> SealedSecret:
+    """Render the SealedSecret unchanged but for labels: the name, namespace and scope annotations
+    are part of what the controller decrypts against, so they are copied as they are."""
+    meta, spec = manifest["metadata"], manifest["spec"]
+    annotations = meta.get("annotations") or None
+    template_meta: dict[str, Any] = {"name": meta["name"], "namespace": meta["namespace"], "labels": component.labels}
+    if annotations:
+        template_meta["annotations"] = annotations
+    return SealedSecret(
+        component, id_,
+        metadata=ApiObjectMetadata(name=meta["name"], namespace=meta["namespace"], labels=component.labels,
+                                   annotations=annotations),
+        spec=SealedSecretSpec(
+            encrypted_data=dict(sorted(spec["encryptedData"].items())),
+            template=SealedSecretSpecTemplate(type=spec.get("template", {}).get("type", "Opaque"),
+                                              metadata=template_meta),
+        ),
     )

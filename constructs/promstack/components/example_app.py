@@ -7,8 +7,9 @@ from constructs import Construct
 
 from promstack.config import versions
 from promstack.components.prometheus_adapter.rules import AdapterRule, ResourceOverride, RuleName, RuleResources
-from promstack.components.base import ComponentChart, empty_dir, hardened_container, http_probe, mount
-from promstack.config.cluster import ClusterConfig, resources
+from promstack.components.base import Component, StackContext, empty_dir, hardened_container, http_probe, mount
+from promstack.config.cluster import ExampleAppConfig, resources
+from promstack.config.versions import Image
 
 NAME = "podinfo"
 PORT = 9898
@@ -23,14 +24,15 @@ RULE = AdapterRule(
 )
 
 
-class ExampleApp(ComponentChart):
-    """podinfo in its own namespace, scraped through pod annotations, with an autoscaling/v2 HPA
-    on the Pods metric ``http_requests_per_second``."""
+class ExampleApp(Component):
+    """podinfo in its own namespace (``settings.namespace``), scraped through pod annotations, with
+    an autoscaling/v2 HPA on the Pods metric ``http_requests_per_second`` (served by ``RULE``).
+    ``deployment`` and ``hpa`` are the L1 objects."""
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig) -> None:
-        config = cluster.spec.example_app
-        super().__init__(scope, cluster=cluster, name=NAME, component="example", image=versions.PODINFO,
-                         namespace=config.namespace)
+    def __init__(self, scope: Construct, id_: str = NAME, *, settings: ExampleAppConfig = ExampleAppConfig(),
+                 context: StackContext = StackContext(), image: Image = versions.PODINFO) -> None:
+        config = settings
+        super().__init__(scope, id_, context=context, component="example", image=image, namespace=config.namespace)
         k8s.KubeNamespace(self, "namespace", metadata=k8s.ObjectMeta(
             name=config.namespace,
             labels={**self.labels, "pod-security.kubernetes.io/enforce": "restricted"},
@@ -38,7 +40,7 @@ class ExampleApp(ComponentChart):
         self.service_account(automount=False)
         container = hardened_container(
             name=NAME,
-            image=versions.PODINFO,
+            image=image,
             resources=resources("10m", "32Mi", "200m", "64Mi"),
             args=["./podinfo", f"--port={PORT}", "--level=info"],
             ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
@@ -66,7 +68,7 @@ class ExampleApp(ComponentChart):
             metadata=self.meta(),
             spec=k8s.HorizontalPodAutoscalerSpecV2(
                 scale_target_ref=k8s.CrossVersionObjectReferenceV2(api_version="apps/v1", kind="Deployment",
-                                                                   name=NAME),
+                                                                   name=self.app_name),
                 min_replicas=config.min_replicas,
                 max_replicas=config.max_replicas,
                 metrics=[k8s.MetricSpecV2(

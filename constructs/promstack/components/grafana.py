@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.config import names, versions, yamltext
 from promstack.components.base import (
-    ComponentChart,
+    Component,
+    StackContext,
+    add_sealed_secret,
     checksum,
     config_map_volume,
     empty_dir,
@@ -15,10 +19,10 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
-from promstack.config.cluster import ClusterConfig
+from promstack.config.cluster import GrafanaConfig
+from promstack.config.versions import Image
 from promstack.content.dashboards import DATASOURCE_UID, dashboards
 from promstack.components.prometheus import Prometheus
-from promstack.components.sealed import add_sealed_secret, load_sealed_input
 
 PORT = 3000
 GRAFANA_UID = 472
@@ -68,19 +72,21 @@ def dashboard_providers() -> str:
     )
 
 
-class Grafana(ComponentChart):
+class Grafana(Component):
     """Grafana on a NodePort Service (80 -> 3000), datasource from ``prometheus.service_url``.
 
-    Anonymous access, sign-up, update checks and usage reporting are off. Admin credentials come
-    from clusters/<name>/grafana-admin.sealedsecret.yaml when it exists (keys admin-password and,
-    optionally, admin-user); without it Grafana starts with admin/admin and forces a new password
-    at the first login.
+    Anonymous access, sign-up, update checks and usage reporting are off. ``admin_secret`` is the
+    sealed admin Secret (a SealedSecret manifest with keys admin-password and, optionally,
+    admin-user; promstack reads it from clusters/<name>/grafana-admin.sealedsecret.yaml); without
+    it Grafana starts with admin/admin and forces a new password at the first login.
+    ``deployment`` and ``service`` are the L1 objects.
     """
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus) -> None:
-        super().__init__(scope, cluster=cluster, name=names.GRAFANA, component="dashboards",
-                         image=versions.GRAFANA)
-        config = cluster.spec.grafana
+    def __init__(self, scope: Construct, id_: str = names.GRAFANA, *, prometheus: Prometheus,
+                 settings: GrafanaConfig = GrafanaConfig(), context: StackContext = StackContext(),
+                 admin_secret: dict[str, Any] | None = None, image: Image = versions.GRAFANA) -> None:
+        super().__init__(scope, id_, context=context, component="dashboards", image=image)
+        config = settings
         self.datasources_text = datasources(prometheus.service_url)
         self.service_account(automount=False)
         self.dashboards = dashboards()
@@ -88,7 +94,7 @@ class Grafana(ComponentChart):
                         "dashboard-providers": {"promstack.yaml": dashboard_providers()},
                         "dashboards": self.dashboards}
         for suffix, data in provisioning.items():
-            k8s.KubeConfigMap(self, suffix, metadata=self.meta(f"{names.GRAFANA}-{suffix}"), data=data)
+            k8s.KubeConfigMap(self, suffix, metadata=self.meta(self.name(suffix)), data=data)
 
         settings = {
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
@@ -101,10 +107,10 @@ class Grafana(ComponentChart):
         }
         container = hardened_container(
             name="grafana",
-            image=versions.GRAFANA,
+            image=image,
             resources=config.resources,
             run_as_user=GRAFANA_UID,
-            env=[k8s.EnvVar(name=k, value=v) for k, v in settings.items()] + self._admin_credentials(),
+            env=[k8s.EnvVar(name=k, value=v) for k, v in settings.items()] + self._admin_credentials(admin_secret),
             ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
             volume_mounts=[
                 mount("datasources", f"{PROVISIONING_DIR}/datasources"),
@@ -116,7 +122,7 @@ class Grafana(ComponentChart):
             readiness=http_probe("/api/health", "http", initial_delay=10),
             liveness=http_probe("/api/health", "http", initial_delay=60),
         )
-        k8s.KubeDeployment(
+        self.deployment = k8s.KubeDeployment(
             self, "deployment",
             metadata=self.meta(),
             spec=k8s.DeploymentSpec(
@@ -126,8 +132,8 @@ class Grafana(ComponentChart):
                 selector=self.label_selector(),
                 template=self.pod_template(
                     containers=[container],
-                    volumes=[*(config_map_volume(suffix, f"{names.GRAFANA}-{suffix}") for suffix in provisioning),
-                             self._data_volume(), empty_dir("tmp")],
+                    volumes=[*(config_map_volume(suffix, self.name(suffix)) for suffix in provisioning),
+                             self._data_volume(config), empty_dir("tmp")],
                     # Any provisioning change (datasource, provider, dashboard) rolls the pod.
                     annotations={"checksum/provisioning": checksum(
                         *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items())))},
@@ -138,31 +144,26 @@ class Grafana(ComponentChart):
         )
         self.service = self.add_service({"http": 80}, node_ports={"http": config.node_port})
 
-    def _admin_credentials(self) -> list[k8s.EnvVar]:
-        sealed_file = self.cluster.path / names.GRAFANA_ADMIN_SECRET_FILE
-        if not sealed_file.exists():
+    def _admin_credentials(self, manifest: dict[str, Any] | None) -> list[k8s.EnvVar]:
+        if manifest is None:
             return []
-        fix = (f"re-seal it with `promstack seal --cluster {self.cluster.name} --name {names.GRAFANA_ADMIN_SECRET} "
-               "--from-file admin-password=<file>`")
-        manifest = load_sealed_input(sealed_file, name=names.GRAFANA_ADMIN_SECRET, namespace=self.stack_namespace,
-                                     required_keys=("admin-password",), fix=fix)
         add_sealed_secret(self, "admin-secret", manifest)
 
         def from_secret(variable: str, key: str, *, optional: bool) -> k8s.EnvVar:
-            ref = k8s.SecretKeySelector(name=names.GRAFANA_ADMIN_SECRET, key=key, optional=optional or None)
+            ref = k8s.SecretKeySelector(name=manifest["metadata"]["name"], key=key, optional=optional or None)
             return k8s.EnvVar(name=variable, value_from=k8s.EnvVarSource(secret_key_ref=ref))
 
         return [from_secret("GF_SECURITY_ADMIN_USER", "admin-user", optional=True),
                 from_secret("GF_SECURITY_ADMIN_PASSWORD", "admin-password", optional=False)]
 
-    def _data_volume(self) -> k8s.Volume:
+    def _data_volume(self, config: GrafanaConfig) -> k8s.Volume:
         """/var/lib/grafana: a PersistentVolumeClaim when persistence is on, else an emptyDir."""
-        persistence = self.cluster.spec.grafana.persistence
+        persistence = config.persistence
         if not persistence.enabled:
             return empty_dir("data", "1Gi")
         claim = k8s.KubePersistentVolumeClaim(
             self, "data",
-            metadata=self.meta(f"{names.GRAFANA}-data"),
+            metadata=self.meta(self.name("data")),
             spec=k8s.PersistentVolumeClaimSpec(
                 access_modes=["ReadWriteOnce"],
                 storage_class_name=persistence.storage_class,

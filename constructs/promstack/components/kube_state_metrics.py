@@ -6,13 +6,15 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.config import names, versions
-from promstack.components.base import ComponentChart, cluster_role_binding, hardened_container, http_probe
-from promstack.config.cluster import ClusterConfig
-from promstack.components.prometheus import KSM_METRICS_PORT_NAME
+from promstack.components.base import Component, StackContext, cluster_role_binding, hardened_container, http_probe
+from promstack.config.cluster import KubeStateMetricsConfig
+from promstack.config.versions import Image
 
 METRICS_PORT = 8080
 TELEMETRY_PORT = 8081
 _LIST_WATCH = ["list", "watch"]
+# Named so Prometheus' relabelling keeps only the metrics port of the Service.
+METRICS_PORT_NAME = "http-metrics"
 
 #: Upstream's examples/standard/cluster-role.yaml: list/watch on every resource it reports on.
 UPSTREAM_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -33,15 +35,19 @@ UPSTREAM_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-class KubeStateMetrics(ComponentChart):
+class KubeStateMetrics(Component):
     """kube-state-metrics on 8080 (metrics) and 8081 (its own telemetry), one replica.
 
-    ``service`` is what Prometheus discovers; probes are /livez and /readyz.
+    ``service`` (headless, port ``metrics_port_name``) is what Prometheus discovers; probes are
+    /livez and /readyz. ``deployment`` and ``cluster_role`` are the L1 objects.
     """
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig) -> None:
-        super().__init__(scope, cluster=cluster, name=names.KUBE_STATE_METRICS, component="exporter",
-                         image=versions.KUBE_STATE_METRICS)
+    metrics_port_name = METRICS_PORT_NAME
+
+    def __init__(self, scope: Construct, id_: str = names.KUBE_STATE_METRICS, *,
+                 settings: KubeStateMetricsConfig = KubeStateMetricsConfig(), context: StackContext = StackContext(),
+                 image: Image = versions.KUBE_STATE_METRICS) -> None:
+        super().__init__(scope, id_, context=context, component="exporter", image=image)
         self.service_account(automount=True)
         rules = [k8s.PolicyRule(api_groups=[group], resources=list(resources), verbs=_LIST_WATCH)
                  for group, resources in UPSTREAM_RULES]
@@ -50,23 +56,23 @@ class KubeStateMetrics(ComponentChart):
             k8s.PolicyRule(api_groups=["authentication.k8s.io"], resources=["tokenreviews"], verbs=["create"]),
             k8s.PolicyRule(api_groups=["authorization.k8s.io"], resources=["subjectaccessreviews"], verbs=["create"]),
         ]
-        k8s.KubeClusterRole(self, "cluster-role", metadata=self.meta(cluster_scoped=True), rules=rules)
+        self.cluster_role = k8s.KubeClusterRole(self, "cluster-role", metadata=self.meta(cluster_scoped=True), rules=rules)
         cluster_role_binding(self, "cluster-role-binding", meta=self.meta(cluster_scoped=True),
-                             role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, names.KUBE_STATE_METRICS)])
+                             role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, self.app_name)])
 
         container = hardened_container(
             name="kube-state-metrics",
-            image=versions.KUBE_STATE_METRICS,
-            resources=cluster.spec.kube_state_metrics.resources,
+            image=image,
+            resources=settings.resources,
             args=[f"--port={METRICS_PORT}", f"--telemetry-port={TELEMETRY_PORT}"],
             ports=[
-                k8s.ContainerPort(name=KSM_METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"),
+                k8s.ContainerPort(name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"),
                 k8s.ContainerPort(name="telemetry", container_port=TELEMETRY_PORT, protocol="TCP"),
             ],
-            liveness=http_probe("/livez", KSM_METRICS_PORT_NAME, initial_delay=5),
+            liveness=http_probe("/livez", METRICS_PORT_NAME, initial_delay=5),
             readiness=http_probe("/readyz", "telemetry", initial_delay=5),
         )
-        k8s.KubeDeployment(
+        self.deployment = k8s.KubeDeployment(
             self, "deployment",
             metadata=self.meta(),
             spec=k8s.DeploymentSpec(
@@ -76,5 +82,5 @@ class KubeStateMetrics(ComponentChart):
                                            node_selector={"kubernetes.io/os": "linux"}),
             ),
         )
-        self.service = self.add_service({KSM_METRICS_PORT_NAME: METRICS_PORT, "telemetry": TELEMETRY_PORT},
+        self.service = self.add_service({METRICS_PORT_NAME: METRICS_PORT, "telemetry": TELEMETRY_PORT},
                                            headless=True)

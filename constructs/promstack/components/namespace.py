@@ -5,20 +5,19 @@ from __future__ import annotations
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from promstack.components.base import ComponentChart
-from promstack.config.cluster import ClusterConfig
+from promstack.components.base import Component, StackContext
 
 
-class Namespace(ComponentChart):
-    """The namespace every namespaced object of the stack lives in.
+class Namespace(Component):
+    """The namespace every namespaced object of the stack lives in: ``context.namespace``.
 
     Pod Security admission enforces ``privileged`` because node-exporter needs the host's network
     and PID namespaces and read-only host mounts; every other pod meets ``restricted``, which is
-    what ``warn`` and ``audit`` report against.
+    what ``warn`` and ``audit`` report against. ``namespace_object`` is the L1 Namespace.
     """
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig) -> None:
-        super().__init__(scope, cluster=cluster, name="namespace", component="namespace", image=None)
+    def __init__(self, scope: Construct, id_: str = "namespace", *, context: StackContext = StackContext()) -> None:
+        super().__init__(scope, id_, context=context, component="namespace", image=None)
         metadata = self.meta(self.stack_namespace, cluster_scoped=True)
         self.namespace_object = k8s.KubeNamespace(
             self, "namespace",

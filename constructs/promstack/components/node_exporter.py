@@ -6,8 +6,17 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.config import names, versions
-from promstack.components.base import HARDENING_EXCEPTION, ComponentChart, hardened_container, http_probe, mount, port
-from promstack.config.cluster import ClusterConfig
+from promstack.components.base import (
+    HARDENING_EXCEPTION,
+    Component,
+    StackContext,
+    hardened_container,
+    http_probe,
+    mount,
+    port,
+)
+from promstack.config.cluster import NodeExporterConfig
+from promstack.config.versions import Image
 
 PORT = 9100
 
@@ -20,23 +29,27 @@ HARDENING_EXCEPTIONS = {
 }
 
 
-class NodeExporter(ComponentChart):
+class NodeExporter(Component):
     """node-exporter on port 9100 of every node, control planes included.
 
     Host /proc, /sys and / are mounted read-only at /host/* with the matching --path.* flags.
-    ``scrape_job`` names the Service that Prometheus discovers.
+    ``service`` (headless, port ``metrics_port_name``) is what Prometheus discovers;
+    ``daemon_set`` is the L1 DaemonSet.
     """
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig) -> None:
-        super().__init__(scope, cluster=cluster, name=names.NODE_EXPORTER, component="exporter",
-                         image=versions.NODE_EXPORTER)
-        config = cluster.spec.node_exporter
+    metrics_port_name = "metrics"
+
+    def __init__(self, scope: Construct, id_: str = names.NODE_EXPORTER, *,
+                 settings: NodeExporterConfig = NodeExporterConfig(), context: StackContext = StackContext(),
+                 image: Image = versions.NODE_EXPORTER) -> None:
+        super().__init__(scope, id_, context=context, component="exporter", image=image)
+        config = settings
         self.port = PORT
         self.service_account(automount=False)
 
         container = hardened_container(
             name="node-exporter",
-            image=versions.NODE_EXPORTER,
+            image=image,
             resources=config.resources,
             args=[
                 "--path.procfs=/host/proc",
@@ -48,7 +61,7 @@ class NodeExporter(ComponentChart):
                 "var/lib/docker/.+|var/lib/kubelet/.+)($|/)",
                 "--collector.netclass.ignored-devices=^(veth.*|cali.*|[a-f0-9]{15})$",
             ],
-            ports=[k8s.ContainerPort(name="metrics", container_port=PORT, host_port=PORT, protocol="TCP")],
+            ports=[k8s.ContainerPort(name=self.metrics_port_name, container_port=PORT, host_port=PORT, protocol="TCP")],
             volume_mounts=[
                 mount("proc", "/host/proc"),
                 mount("sys", "/host/sys"),
@@ -59,7 +72,7 @@ class NodeExporter(ComponentChart):
             liveness=http_probe("/", "metrics", initial_delay=15),
         )
         host_path = {"proc": "/proc", "sys": "/sys", "root": "/"}
-        k8s.KubeDaemonSet(
+        self.daemon_set = k8s.KubeDaemonSet(
             self, "daemon-set",
             metadata=self.meta(),
             spec=k8s.DaemonSetSpec(
@@ -85,4 +98,4 @@ class NodeExporter(ComponentChart):
                 ),
             ),
         )
-        self.service = self.add_service({"metrics": PORT}, headless=True)
+        self.service = self.add_service({self.metrics_port_name: PORT}, headless=True)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from cdk8s import JsonPatch
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.config import names, versions, yamltext
 from promstack.components.base import (
-    ComponentChart,
+    Component,
+    StackContext,
     checksum,
     cluster_role_binding,
     config_map_volume,
@@ -17,7 +20,11 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
-from promstack.config.cluster import ClusterConfig
+from promstack.components.kube_state_metrics import KubeStateMetrics
+from promstack.components.node_exporter import NodeExporter
+from promstack.config.cluster import PrometheusConfig
+from promstack.config.versions import Image
+from promstack.content.rules import AlertsConfig
 from promstack.gitops.delivery import ordering_annotations
 from promstack.content.rules import JOBS, RULE_FILES_GLOB, RULES_DIR, rule_files
 
@@ -26,8 +33,6 @@ CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-# Ports are named so relabelling keeps only the metrics port of each Service.
-KSM_METRICS_PORT_NAME = "http-metrics"
 
 
 def _token_auth(*, verify_with_cluster_ca: bool = True) -> dict[str, Any]:
@@ -49,20 +54,36 @@ def _copy(source: str, target: str) -> dict[str, Any]:
     return {"source_labels": [source], "target_label": target}
 
 
-def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str, kube_state_metrics_service: str,
-                   adapter_service: str) -> list[dict[str, Any]]:
-    """The scrape jobs; job names are the ones dashboards and rules select on."""
-    namespace = cluster.namespace
-    kubelet_verify = cluster.spec.prometheus.kubelet_tls_verify
-    slice_sd = [{"role": "endpointslice"}]
-    own_namespace_sd = [{"role": "endpointslice", "namespaces": {"names": [namespace]}}]
-    node_sd = [{"role": "node"}]
-    service_labels = [
-        _copy("__meta_kubernetes_namespace", "namespace"),
-        _copy("__meta_kubernetes_service_name", "service"),
-        _copy("__meta_kubernetes_pod_name", "pod"),
-        _copy("__meta_kubernetes_pod_node_name", "node"),
+_SERVICE_LABELS = [
+    _copy("__meta_kubernetes_namespace", "namespace"),
+    _copy("__meta_kubernetes_service_name", "service"),
+    _copy("__meta_kubernetes_pod_name", "pod"),
+    _copy("__meta_kubernetes_pod_node_name", "node"),
+]
+
+
+def service_job(job_name: str, service: k8s.KubeService, port_name: str, *, honor_labels: bool = False,
+                https: bool = False, target_labels: bool = True) -> dict[str, Any]:
+    """A job scraping the endpoints of ``service`` on its port ``port_name``, discovered in the
+    Service's namespace. ``https`` scrapes with the service-account token (no CA pinned);
+    ``target_labels`` adds namespace/service/pod/node, ``honor_labels`` keeps the target's own."""
+    job: dict[str, Any] = {"job_name": job_name}
+    if honor_labels:
+        job["honor_labels"] = True
+    job["kubernetes_sd_configs"] = [{"role": "endpointslice", "namespaces": {"names": [service.metadata.namespace]}}]
+    if https:
+        job.update(_token_auth(verify_with_cluster_ca=False))
+    job["relabel_configs"] = [
+        _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
+              f"{service.name};{port_name}"),
+        *(_SERVICE_LABELS if target_labels else []),
     ]
+    return job
+
+
+def core_jobs(*, kubelet_tls_verify: bool) -> list[dict[str, Any]]:
+    """Prometheus itself, the API servers, kubelet and cAdvisor."""
+    node_sd = [{"role": "node"}]
     return [
         {
             "job_name": JOBS["prometheus"],
@@ -81,7 +102,7 @@ def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str, kube_s
             # kubelet on 10250 over HTTPS with the service-account token (10255 is gone).
             "job_name": JOBS["kubelet"],
             "kubernetes_sd_configs": node_sd,
-            **_token_auth(verify_with_cluster_ca=kubelet_verify),
+            **_token_auth(verify_with_cluster_ca=kubelet_tls_verify),
             "relabel_configs": [_copy("__meta_kubernetes_node_name", "node")],
         },
         {
@@ -89,44 +110,19 @@ def scrape_configs(cluster: ClusterConfig, *, node_exporter_service: str, kube_s
             "job_name": JOBS["cadvisor"],
             "kubernetes_sd_configs": node_sd,
             "metrics_path": "/metrics/cadvisor",
-            **_token_auth(verify_with_cluster_ca=kubelet_verify),
+            **_token_auth(verify_with_cluster_ca=kubelet_tls_verify),
             "relabel_configs": [_copy("__meta_kubernetes_node_name", "node")],
         },
-        {
-            "job_name": JOBS["node_exporter"],
-            "kubernetes_sd_configs": own_namespace_sd,
-            "relabel_configs": [
-                _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
-                      f"{node_exporter_service};metrics"),
-                *service_labels,
-            ],
-        },
-        {
-            # kube-state-metrics' own namespace/pod labels describe the objects it reports on.
-            "job_name": JOBS["kube_state_metrics"],
-            "honor_labels": True,
-            "kubernetes_sd_configs": own_namespace_sd,
-            "relabel_configs": [
-                _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
-                      f"{kube_state_metrics_service};{KSM_METRICS_PORT_NAME}"),
-            ],
-        },
-        {
-            # The adapter serves /metrics over HTTPS behind the API server's delegated authz; its
-            # certificate depends on the TLS mode, so the scrape does not pin a CA.
-            "job_name": JOBS["adapter"],
-            "kubernetes_sd_configs": own_namespace_sd,
-            **_token_auth(verify_with_cluster_ca=False),
-            "relabel_configs": [
-                _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
-                      f"{adapter_service};https"),
-                *service_labels,
-            ],
-        },
+    ]
+
+
+def annotation_jobs() -> list[dict[str, Any]]:
+    """Every Service or pod annotated ``prometheus.io/scrape: "true"``, in any namespace."""
+    return [
         {
             "job_name": JOBS["service_endpoints"],
-            "kubernetes_sd_configs": slice_sd,
-            "relabel_configs": _annotation_relabelling("service") + service_labels,
+            "kubernetes_sd_configs": [{"role": "endpointslice"}],
+            "relabel_configs": _annotation_relabelling("service") + _SERVICE_LABELS,
         },
         {
             "job_name": JOBS["pods"],
@@ -162,12 +158,12 @@ def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
     return rules
 
 
-def render_config(cluster: ClusterConfig, scrape: list[dict[str, Any]]) -> str:
+def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str], scrape: list[dict[str, Any]]) -> str:
     config: dict[str, Any] = {
         "global": {
-            "scrape_interval": cluster.spec.prometheus.scrape_interval,
-            "evaluation_interval": cluster.spec.prometheus.scrape_interval,
-            "external_labels": {"cluster": cluster.name},
+            "scrape_interval": settings.scrape_interval,
+            "evaluation_interval": settings.scrape_interval,
+            "external_labels": dict(external_labels),
         },
     }
     config["rule_files"] = [RULE_FILES_GLOB]
@@ -175,42 +171,56 @@ def render_config(cluster: ClusterConfig, scrape: list[dict[str, Any]]) -> str:
     return yamltext.dump(config)
 
 
-class Prometheus(ComponentChart):
+class Prometheus(Component):
     """Prometheus with a PersistentVolumeClaim, read-only cluster RBAC and a NodePort Service.
+
+    It scrapes itself, the API servers, kubelet and cAdvisor, the ``node_exporter`` and
+    ``kube_state_metrics`` given (optional), anything added with ``add_scrape_job`` (the adapter
+    adds itself) and every Service or pod annotated ``prometheus.io/scrape``. ``external_labels``
+    default to ``{"cluster": context.instance}``.
 
     ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names;
     ``rule_files`` the recording and alerting rules (thresholds from ``alerts``), mounted under
-    /etc/prometheus/rules.
+    /etc/prometheus/rules. ``config_map``, ``stateful_set`` and ``service`` are the L1 objects.
     """
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig, node_exporter_service: str,
-                 kube_state_metrics_service: str, adapter_service: str) -> None:
-        super().__init__(scope, cluster=cluster, name=names.PROMETHEUS, component="server",
-                         image=versions.PROMETHEUS)
-        config = cluster.spec.prometheus
+    def __init__(self, scope: Construct, id_: str = names.PROMETHEUS, *,
+                 settings: PrometheusConfig = PrometheusConfig(), context: StackContext = StackContext(),
+                 alerts: AlertsConfig = AlertsConfig(), external_labels: Mapping[str, str] | None = None,
+                 node_exporter: NodeExporter | None = None, kube_state_metrics: KubeStateMetrics | None = None,
+                 image: Image = versions.PROMETHEUS) -> None:
+        super().__init__(scope, id_, context=context, component="server", image=image)
+        config = settings
         self.port = PORT
-        self.service_url = f"http://{names.PROMETHEUS}.{self.stack_namespace}.svc:{PORT}"
-        scrape = scrape_configs(cluster, node_exporter_service=node_exporter_service,
-                                kube_state_metrics_service=kube_state_metrics_service,
-                                adapter_service=adapter_service)
-        self.scrape_jobs = [job["job_name"] for job in scrape]
-        self.rule_files = dict(sorted(rule_files(cluster.spec.alerts).items()))
-        self.config_text = render_config(cluster, scrape)
+        self.service_url = f"http://{self.app_name}.{self.stack_namespace}.svc:{PORT}"
+        self._settings = settings
+        self._external_labels = dict(external_labels or {"cluster": context.instance})
+        self._core_jobs = core_jobs(kubelet_tls_verify=settings.kubelet_tls_verify)
+        self._component_jobs: list[dict[str, Any]] = []
+        if node_exporter:
+            self._component_jobs.append(
+                service_job(JOBS["node_exporter"], node_exporter.service, node_exporter.metrics_port_name))
+        if kube_state_metrics:
+            # kube-state-metrics' own namespace/pod labels describe the objects it reports on.
+            self._component_jobs.append(
+                service_job(JOBS["kube_state_metrics"], kube_state_metrics.service,
+                            kube_state_metrics.metrics_port_name, honor_labels=True, target_labels=False))
+        self.rule_files = dict(sorted(rule_files(alerts).items()))
 
         self.service_account(automount=True)
         self._rbac()
         self.config_map = k8s.KubeConfigMap(
-            self, "config", metadata=self.meta(f"{names.PROMETHEUS}-config"),
+            self, "config", metadata=self.meta(self.name("config")),
             data={"prometheus.yml": self.config_text},
         )
-        k8s.KubeConfigMap(self, "rules", metadata=self.meta(f"{names.PROMETHEUS}-rules"), data=self.rule_files)
-        volumes = [config_map_volume("config", f"{names.PROMETHEUS}-config"),
-                   config_map_volume("rules", f"{names.PROMETHEUS}-rules")]
+        self.rules_config_map = k8s.KubeConfigMap(self, "rules", metadata=self.meta(self.name("rules")),
+                                                  data=self.rule_files)
+        volumes = [config_map_volume("config", self.name("config")), config_map_volume("rules", self.name("rules"))]
         mounts = [mount("config", CONFIG_DIR), mount("rules", RULES_DIR), mount("data", DATA_DIR, read_only=False)]
 
         container = hardened_container(
             name="prometheus",
-            image=versions.PROMETHEUS,
+            image=image,
             resources=config.resources,
             args=[
                 f"--config.file={CONFIG_DIR}/prometheus.yml",
@@ -229,14 +239,14 @@ class Prometheus(ComponentChart):
             self, "stateful-set",
             metadata=self.meta(),
             spec=k8s.StatefulSetSpec(
-                service_name=f"{names.PROMETHEUS}-headless",
+                service_name=self.name("headless"),
                 replicas=1,
                 selector=self.label_selector(),
                 template=self.pod_template(
                     containers=[container],
                     volumes=volumes,
                     # A new prometheus.yml or rule file rolls the pod.
-                    annotations={"checksum/config": checksum(self.config_text, *self.rule_files.values())},
+                    annotations={"checksum/config": self._config_checksum()},
                     automount_token=True,
                     fs_group=65534,
                     termination_grace_period_seconds=300,
@@ -261,7 +271,8 @@ class Prometheus(ComponentChart):
                 ),
             ),
         )
-        self.add_service({"web": PORT}, id_="headless-service", name=f"{names.PROMETHEUS}-headless", headless=True)
+        self.headless_service = self.add_service({"web": PORT}, id_="headless-service", name=self.name("headless"),
+                                                 headless=True)
         self.service = self.add_service({"web": PORT}, node_ports={"web": config.node_port})
 
     def _rbac(self) -> None:
@@ -277,4 +288,30 @@ class Prometheus(ComponentChart):
             ],
         )
         cluster_role_binding(self, "cluster-role-binding", meta=self.meta(cluster_scoped=True),
-                             role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, names.PROMETHEUS)])
+                             role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, self.app_name)])
+
+    @property
+    def scrape_configs(self) -> list[dict[str, Any]]:
+        return [*self._core_jobs, *self._component_jobs, *annotation_jobs()]
+
+    @property
+    def scrape_jobs(self) -> list[str]:
+        return [job["job_name"] for job in self.scrape_configs]
+
+    @property
+    def config_text(self) -> str:
+        """prometheus.yml as rendered."""
+        return render_config(self._settings, self._external_labels, self.scrape_configs)
+
+    def _config_checksum(self) -> str:
+        return checksum(self.config_text, *self.rule_files.values())
+
+    def add_scrape_job(self, job: dict[str, Any]) -> None:
+        """Scrape one more target (e.g. ``service_job(...)``), after the component jobs given at
+        construction and before the annotation-driven jobs; the config and its checksum follow."""
+        if job["job_name"] in self.scrape_jobs:
+            raise ValueError(f"Prometheus {self.app_name!r}: a scrape job named {job['job_name']!r} exists already")
+        self._component_jobs.append(job)
+        self.config_map.add_json_patch(JsonPatch.replace("/data/prometheus.yml", self.config_text))
+        self.stateful_set.add_json_patch(
+            JsonPatch.replace("/spec/template/metadata/annotations/checksum~1config", self._config_checksum()))

@@ -20,3 +20,11 @@ SEALING_CERT_FILE = "sealing-cert.pem"
 #: Grafana's admin credentials, sealed by `promstack seal --name grafana-admin --from-file admin-password=...`.
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_SECRET_FILE = "grafana-admin.sealedsecret.yaml"
+#: The keys of the adapter's serving Secret in sealed mode (Opaque: kubernetes.io/tls would need tls.*).
+ADAPTER_SERVING_CERT_KEY = "serving.crt"
+ADAPTER_SERVING_KEY_KEY = "serving.key"
+ADAPTER_SERVING_KEYS = (ADAPTER_SERVING_CERT_KEY, ADAPTER_SERVING_KEY_KEY)
+#: The aggregated API the adapter serves, and the APIServices that register it (v1beta2 preferred).
+CUSTOM_METRICS_GROUP = "custom.metrics.k8s.io"
+CUSTOM_METRICS_VERSIONS = (("v1beta1", 100), ("v1beta2", 200))
+CUSTOM_METRICS_APISERVICES = tuple(f"{version}.{CUSTOM_METRICS_GROUP}" for version, _ in CUSTOM_METRICS_VERSIONS)

@@ -26,6 +26,8 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from promstack.config import names
+
 #: Scrape job names, keyed by what is scraped. The Prometheus scrape config and every rule and
 #: dashboard use these; a rename happens here once.
 JOBS: Final[Mapping[str, str]] = MappingProxyType(
@@ -49,7 +51,7 @@ RECORDING_RULES_FILE: Final = "recording.rules.yaml"
 ALERTING_RULES_FILE: Final = "alerts.rules.yaml"
 
 #: APIServices the adapter serves; the aggregator reports each one's availability by this name.
-CUSTOM_METRICS_APISERVICES: Final = ("v1beta1.custom.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io")
+CUSTOM_METRICS_APISERVICES: Final = names.CUSTOM_METRICS_APISERVICES
 
 #: The example app's request counter, served by the adapter as the custom metric ``http_requests``.
 HTTP_REQUESTS_METRIC: Final = "http_requests_total"

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cdk8s
 
-from promstack.config.cluster import ClusterConfig, load_all, load_cluster
+from promstack.config.cluster import ClusterConfig, ConfigError, load_all, load_cluster
+from promstack.config.inputs import load_inputs
+from promstack.content import catalog
+from promstack.content.hpa_check import check_hpas
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
 from promstack.config.fleet import FleetConfig, load_fleet
 from promstack.stack import MonitoringStack
@@ -29,10 +33,36 @@ def _annotate_ordering(app: cdk8s.App) -> None:
                 construct.metadata.add_annotation(key, value)
 
 
+def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack) -> None:
+    """Every HPA's metric is served by an adapter rule and its scale target exists (ConfigError if not)."""
+    objects = [obj for chart in stack.charts for obj in chart.to_json()]
+    problems = check_hpas(
+        [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"],
+        [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}],
+        stack.adapter.rules,
+        catalog.known_metric_names(),
+        cluster=cluster.name,
+    )
+    if problems:
+        raise ConfigError(problems)
+
+
+def warnings(cluster: ClusterConfig) -> list[str]:
+    """What synth prints about a cluster that renders but deserves a second look."""
+    if cluster.spec.adapter.tls.mode == "self-signed":
+        return [f"cluster {cluster.name}: adapter.tls.mode self-signed makes the API server skip TLS verification "
+                "of the adapter (insecureSkipTLSVerify); use sealed or cert-manager"]
+    return []
+
+
 def build_cluster(cluster: ClusterConfig, outdir: Path) -> tuple[list[cdk8s.App], MonitoringStack]:
+    """The cluster's stack in two apps (its folder and apiservice/), its inputs read here, checked."""
     folder = outdir / "clusters" / cluster.name
     apps = [_app(folder), _app(folder / APISERVICE_DIR)]
-    stack = MonitoringStack(apps[0], cluster=cluster, apiservice_scope=apps[1])
+    stack = MonitoringStack(apps[0], cluster=cluster, inputs=load_inputs(cluster), apiservice_scope=apps[1])
+    check_autoscaling(cluster, stack)
+    for warning in warnings(cluster):
+        print(f"promstack: warning: {warning}", file=sys.stderr)
     for app in apps:
         _annotate_ordering(app)
     return apps, stack

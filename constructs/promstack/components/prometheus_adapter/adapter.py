@@ -10,9 +10,10 @@ from constructs import Construct
 
 from promstack.config import names, versions, yamltext
 from promstack.components.prometheus_adapter.rules import AdapterRule
-from promstack.components.prometheus_adapter.tls import ServingTls, serving_tls
+from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
 from promstack.components.base import (
-    ComponentChart,
+    Component,
+    StackContext,
     checksum,
     cluster_role_binding,
     config_map_volume,
@@ -22,57 +23,63 @@ from promstack.components.base import (
     mount,
     port,
 )
-from promstack.config.cluster import ClusterConfig
-from promstack.components.prometheus import Prometheus
+from promstack.components.prometheus import Prometheus, service_job
+from promstack.config.cluster import PrometheusAdapterConfig
+from promstack.config.versions import Image
+from promstack.content.rules import JOBS
 
 PORT = 6443
 CONFIG_DIR = "/etc/adapter"
-GROUP = "custom.metrics.k8s.io"
+GROUP = names.CUSTOM_METRICS_GROUP
 #: (version, versionPriority): v1beta2 is preferred, v1beta1 kept for older clients.
-API_VERSIONS = (("v1beta1", 100), ("v1beta2", 200))
+API_VERSIONS = names.CUSTOM_METRICS_VERSIONS
 HPA_CONTROLLER = ("kube-system", "horizontal-pod-autoscaler")
 
 
-class PrometheusAdapter(ComponentChart):
+class PrometheusAdapter(Component):
     """The adapter Deployment on 6443 behind a Service on 443, registered through APIServices.
 
-    The APIServices go into ``apiservice_scope`` (their own folder in dist/), so Argo CD and Flux
-    register the aggregated API only after the adapter behind it is up.
+    The APIServices go into ``apiservice_scope`` (default: beside the adapter; promstack puts them
+    in their own folder of dist/, so Argo CD and Flux register the aggregated API only after the
+    adapter behind it is up).
 
-    It queries ``prometheus.service_url``; its rules are upstream's defaults, the cluster's
-    ``adapter.rules`` and ``extra_rules`` (from components that need a metric served), rendered
-    into a ConfigMap whose checksum rolls the pods.
+    It queries ``prometheus.service_url`` and asks ``prometheus`` to scrape it; its rules are
+    ``settings.all_rules`` (upstream's defaults and the cluster's ``adapter.rules``) and
+    ``extra_rules`` (from components that need a metric served), rendered into a ConfigMap whose
+    checksum rolls the pods. ``tls`` is the serving-certificate mode (default: self-signed, which
+    the APIService cannot verify). ``deployment``, ``service`` and ``api_services`` are the L1 objects.
     """
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig, prometheus: Prometheus,
-                 apiservice_scope: Construct, extra_rules: Sequence[AdapterRule] = ()) -> None:
-        super().__init__(scope, cluster=cluster, name=names.PROMETHEUS_ADAPTER, component="metrics-adapter",
-                         image=versions.PROMETHEUS_ADAPTER)
-        config = cluster.spec.adapter
+    def __init__(self, scope: Construct, id_: str = names.PROMETHEUS_ADAPTER, *, prometheus: Prometheus,
+                 settings: PrometheusAdapterConfig = PrometheusAdapterConfig(), context: StackContext = StackContext(),
+                 tls: AdapterTls = SelfSignedTls(), apiservice_scope: Construct | None = None,
+                 extra_rules: Sequence[AdapterRule] = (), image: Image = versions.PROMETHEUS_ADAPTER) -> None:
+        super().__init__(scope, id_, context=context, component="metrics-adapter", image=image)
+        config = settings
         self.rules = (*config.all_rules, *extra_rules)
         self.prometheus_url = prometheus.service_url + "/"
         self.config_text = yamltext.dump({"rules": [rule.to_adapter() for rule in self.rules]})
-        tls = serving_tls(self)
+        serving = tls.apply(self)
 
         self.service_account(automount=True)
         self._rbac()
-        config_map_name = f"{names.PROMETHEUS_ADAPTER}-config"
-        k8s.KubeConfigMap(self, "config", metadata=self.meta(config_map_name),
+        config_map_name = self.name("config")
+        self.config_map = k8s.KubeConfigMap(self, "config", metadata=self.meta(config_map_name),
                           data={"config.yaml": self.config_text})
 
         container = hardened_container(
             name="prometheus-adapter",
-            image=versions.PROMETHEUS_ADAPTER,
+            image=image,
             resources=config.resources,
             args=[
                 f"--secure-port={PORT}",
                 f"--prometheus-url={self.prometheus_url}",
                 f"--config={CONFIG_DIR}/config.yaml",
                 f"--metrics-relist-interval={config.metrics_relist_interval}",
-                *tls.args,
+                *serving.args,
             ],
             ports=[k8s.ContainerPort(name="https", container_port=PORT, protocol="TCP")],
-            volume_mounts=[mount("config", CONFIG_DIR), mount("tmp", "/tmp", read_only=False), *tls.mounts],
+            volume_mounts=[mount("config", CONFIG_DIR), mount("tmp", "/tmp", read_only=False), *serving.mounts],
             readiness=http_probe("/readyz", "https", scheme="HTTPS", initial_delay=10),
             liveness=http_probe("/livez", "https", scheme="HTTPS", initial_delay=30),
         )
@@ -88,8 +95,8 @@ class PrometheusAdapter(ComponentChart):
                 ),
                 template=self.pod_template(
                     containers=[container],
-                    volumes=[config_map_volume("config", config_map_name), empty_dir("tmp"), *tls.volumes],
-                    annotations={"checksum/config": checksum(self.config_text), **tls.pod_annotations},
+                    volumes=[config_map_volume("config", config_map_name), empty_dir("tmp"), *serving.volumes],
+                    annotations={"checksum/config": checksum(self.config_text), **serving.pod_annotations},
                     automount_token=True,
                     # The serving key is mounted 0440; fsGroup lets the non-root adapter read it.
                     fs_group=65534,
@@ -104,10 +111,12 @@ class PrometheusAdapter(ComponentChart):
                 spec=k8s.PodDisruptionBudgetSpec(min_available=port(1), selector=self.label_selector()),
             )
         self.service = self.add_service({"https": 443})
-        self.api_services = AdapterApiServices(apiservice_scope, cluster=cluster, tls=tls, service=self.service)
+        prometheus.add_scrape_job(service_job(JOBS["adapter"], self.service, "https", https=True))
+        self.api_services = AdapterApiServices(apiservice_scope or self, id_, context=context, tls=serving,
+                                               service=self.service, image=image)
 
     def _rbac(self) -> None:
-        sa = [(self.stack_namespace, names.PROMETHEUS_ADAPTER)]
+        sa = [(self.stack_namespace, self.app_name)]
         read = ["get", "list", "watch"]
         # Delegate authentication and authorization of API requests to the API server.
         cluster_role_binding(self, "auth-delegator", meta=self.meta(self.cluster_scoped_name(":system:auth-delegator"),
@@ -115,10 +124,10 @@ class PrometheusAdapter(ComponentChart):
                              role="system:auth-delegator", subjects=sa)
         k8s.KubeRoleBinding(
             self, "auth-reader",
-            metadata=self.meta(f"{self.stack_namespace}-{names.PROMETHEUS_ADAPTER}-auth-reader", namespace="kube-system"),
+            metadata=self.meta(self.cluster_scoped_name("-auth-reader"), namespace="kube-system"),
             role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
                                  name="extension-apiserver-authentication-reader"),
-            subjects=[k8s.Subject(kind="ServiceAccount", name=names.PROMETHEUS_ADAPTER, namespace=self.stack_namespace)],
+            subjects=[k8s.Subject(kind="ServiceAccount", name=self.app_name, namespace=self.stack_namespace)],
         )
         # What the adapter maps series onto.
         k8s.KubeClusterRole(
@@ -140,12 +149,13 @@ class PrometheusAdapter(ComponentChart):
                              role=self.cluster_scoped_name("-custom-metrics-reader"), subjects=[HPA_CONTROLLER])
 
 
-class AdapterApiServices(ComponentChart):
-    """The APIServices that register the adapter as custom.metrics.k8s.io (v1beta2 preferred)."""
+class AdapterApiServices(Component):
+    """The APIServices that register the adapter as custom.metrics.k8s.io (v1beta2 preferred);
+    ``objects`` are the L1 APIServices."""
 
-    def __init__(self, scope: Construct, *, cluster: ClusterConfig, tls: ServingTls, service: k8s.KubeService) -> None:
-        super().__init__(scope, cluster=cluster, name=names.PROMETHEUS_ADAPTER, component="metrics-adapter",
-                         image=versions.PROMETHEUS_ADAPTER)
+    def __init__(self, scope: Construct, id_: str, *, context: StackContext, tls: ServingTls,
+                 service: k8s.KubeService, image: Image) -> None:
+        super().__init__(scope, id_, context=context, component="metrics-adapter", image=image)
         ca_bundle = base64.b64encode(tls.ca_bundle_pem).decode() if tls.ca_bundle_pem else None
         self.objects = [
             k8s.KubeApiService(
