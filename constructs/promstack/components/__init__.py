@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from promstack.components.base import StackContext
     from promstack.components.example_app import ExampleApp
     from promstack.components.grafana import Grafana
     from promstack.components.kube_state_metrics import KubeStateMetrics
@@ -28,6 +29,7 @@ _HOMES = {
     "NodeExporter": "node_exporter",
     "Prometheus": "prometheus",
     "PrometheusAdapter": "prometheus_adapter.adapter",
+    "StackContext": "base",
 }
 __all__ = sorted(_HOMES)
 
