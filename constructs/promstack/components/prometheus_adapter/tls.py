@@ -12,8 +12,6 @@ from typing import Protocol
 
 from cdk8s import ApiObjectMetadata
 from cdk8s_plus_27 import k8s
-from certmanager_certificates.io import cert_manager as certificates
-from certmanager_issuers.io import cert_manager as issuers
 
 from promstack.certs.pki import serving_dns_names
 from promstack.components.base import Component, add_sealed_secret, checksum, empty_dir, mount
@@ -86,6 +84,11 @@ class CertManagerTls:
     """A self-signed Issuer and a Certificate; cert-manager's CA injector fills the APIService caBundle."""
 
     def apply(self, adapter: Component) -> ServingTls:
+        # Imported here: the generated bindings take a third of a second to load, for clusters
+        # that use cert-manager only.
+        from certmanager_certificates.io import cert_manager as certificates
+        from certmanager_issuers.io import cert_manager as issuers
+
         namespace, name = adapter.stack_namespace, adapter.app_name
         issuer = adapter.name("selfsigned")
         issuers.Issuer(
