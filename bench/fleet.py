@@ -2,7 +2,8 @@
 
 Makes N cluster folders (cluster-000, ...) in a temporary folder, copying clusters/demo and
 clusters/prod-example alternately, synthesizes them in-process with promstack.gitops.synth.synth
-(as many worker processes as synth picks, or --jobs J), then validates the output if promstack.validate is installed. Prints figures only.
+(as many worker processes as synth picks, or --jobs J), then validates the output if promstack.validate
+is installed. Prints figures only.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"per cluster: {wall / args.n * 1000:.0f} ms, per object: {wall / objects * 1000:.2f} ms")
 
         try:
-            from promstack.validate import validate_paths  # type: ignore[attr-defined]
+            from promstack.validate import validate_paths
         except ImportError:
             try:
                 from promstack.validate.gate import validate_paths
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             findings = validate_paths([outdir / "clusters"], run_promtool=shutil.which("promtool") is not None)
-        except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not fail
+        except Exception as exc:
             print(f"validate: failed to run: {exc}")
             return 0
         print(f"validate: {time.perf_counter() - start:.2f}s, {len(findings)} finding(s)"

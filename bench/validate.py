@@ -25,6 +25,7 @@ from typing import Any
 
 import kubernetes_validate
 import yaml
+
 from promstack.validate.gate import run
 from promstack.validate.k8s import is_builtin_group
 from promstack.validate.loader import Document, load_units

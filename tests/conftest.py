@@ -35,7 +35,8 @@ class Rendered:
 
     @property
     def namespace(self) -> str | None:
-        return self.obj["metadata"].get("namespace")
+        namespace: str | None = self.obj["metadata"].get("namespace")
+        return namespace
 
     @property
     def cluster(self) -> str:

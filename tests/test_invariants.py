@@ -19,12 +19,13 @@ HOST_FIELDS = ("hostNetwork", "hostPID", "hostIPC")
 
 def containers(template: dict[str, Any]) -> list[dict[str, Any]]:
     spec = template["spec"]
-    return spec["containers"] + spec.get("initContainers", [])
+    found: list[dict[str, Any]] = spec["containers"] + spec.get("initContainers", [])
+    return found
 
 
 def test_every_object_has_the_standard_labels(rendered: list[Rendered]) -> None:
     problems = [f"{r}: missing {sorted(LABEL_KEYS - set(r.obj['metadata'].get('labels', {})))}"
-                for r in rendered if not LABEL_KEYS <= set(r.obj["metadata"].get("labels", {}))]
+                for r in rendered if not set(r.obj["metadata"].get("labels", {})) >= LABEL_KEYS]
     assert not problems, "\n".join(problems)
 
 

@@ -19,7 +19,8 @@ def test_certs_check_passes_on_the_shipped_clusters(monkeypatch: pytest.MonkeyPa
 
 
 # A whole PEM private key block (header, base64 body, footer), not the phrase in a test's assertion.
-PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\s+[A-Za-z0-9+/=\s]{64,}-----END [A-Z ]*PRIVATE KEY-----")
+PEM_PRIVATE_KEY = re.compile(
+    rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\s+[A-Za-z0-9+/=\s]{64,}-----END [A-Z ]*PRIVATE KEY-----")
 
 
 def test_no_private_key_in_any_tracked_file() -> None:

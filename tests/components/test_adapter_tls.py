@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -38,7 +39,8 @@ def adapter_objects(cluster_dir: Path, **spec: Any) -> dict[str, dict[str, Any]]
 
 
 def pod_spec(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return objects["Deployment/prometheus-adapter"]["spec"]["template"]["spec"]
+    spec: dict[str, Any] = objects["Deployment/prometheus-adapter"]["spec"]["template"]["spec"]
+    return spec
 
 
 def test_sealed_mode_mounts_the_sealed_secret_and_trusts_the_ca_that_signed_it(rendered: list[Rendered]) -> None:
@@ -60,7 +62,8 @@ def test_sealed_mode_mounts_the_sealed_secret_and_trusts_the_ca_that_signed_it(r
         assert ca == x509.load_pem_x509_certificate(ca_pem)
 
 
-def test_self_signed_mode_skips_verification_and_warns(rendered: list[Rendered], capsys: pytest.CaptureFixture[str]) -> None:
+def test_self_signed_mode_skips_verification_and_warns(rendered: list[Rendered],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     spec = find(rendered, "demo", "APIService", "v1beta1.custom.metrics.k8s.io")["spec"]
     assert spec["insecureSkipTLSVerify"] is True and "caBundle" not in spec
     adapter_objects(CLUSTERS / "demo")
@@ -69,7 +72,8 @@ def test_self_signed_mode_skips_verification_and_warns(rendered: list[Rendered],
 
 
 def test_cert_manager_mode_issues_a_certificate_and_injects_its_ca() -> None:
-    objects = adapter_objects(CLUSTERS / "demo", adapter={"tls": {"mode": "cert-manager"}}, exampleApp={"enabled": True})
+    objects = adapter_objects(CLUSTERS / "demo", adapter={"tls": {"mode": "cert-manager"}},
+                              exampleApp={"enabled": True})
     certificate = objects["Certificate/prometheus-adapter"]
     assert certificate["spec"]["secretName"] == "cm-adapter-serving-certs"
     assert certificate["spec"]["dnsNames"] == [
@@ -100,7 +104,8 @@ def test_sealed_input_for_another_namespace_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "prod"
     shutil.copytree(CLUSTERS / "prod-example", folder)
     (folder / "cluster.yaml").write_text("namespace: metrics\n")
-    with pytest.raises(ConfigError, match="metadata.namespace: 'monitoring' is not the cluster's namespace 'metrics'"):
+    problem = "metadata.namespace: 'monitoring' is not the cluster's namespace 'metrics'"
+    with pytest.raises(ConfigError, match=re.escape(problem)):
         adapter_objects(folder)
 
 

@@ -23,7 +23,8 @@ def selects(service: dict[str, Any], workload: dict[str, Any]) -> bool:
 
 
 def args_of(workload: dict[str, Any]) -> list[str]:
-    return workload["spec"]["template"]["spec"]["containers"][0]["args"]
+    args: list[str] = workload["spec"]["template"]["spec"]["containers"][0]["args"]
+    return args
 
 
 def test_prometheus_service_targets_the_container_port_on_nodeport_30090(rendered: list[Rendered]) -> None:
@@ -76,7 +77,8 @@ def test_adapter_rbac_covers_delegation_auth_reader_resources_and_the_hpa_contro
 
 
 def test_adapter_config_holds_the_six_upstream_rules_plus_cluster_rules(rendered: list[Rendered]) -> None:
-    config = yaml.safe_load(find(rendered, "prod-example", "ConfigMap", "prometheus-adapter-config")["data"]["config.yaml"])
+    config_map = find(rendered, "prod-example", "ConfigMap", "prometheus-adapter-config")
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
     assert len(config["rules"]) == 6
     demo = yaml.safe_load(find(rendered, "demo", "ConfigMap", "prometheus-adapter-config")["data"]["config.yaml"])
     assert demo["rules"][:6] == config["rules"] and demo["rules"][6]["name"]["as"] == "${1}_per_second"

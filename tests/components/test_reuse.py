@@ -25,7 +25,8 @@ def objects(chart: cdk8s.Chart) -> dict[str, dict[str, Any]]:
 
 
 def scrape_configs(chart_objects: dict[str, dict[str, Any]], config_map: str) -> list[dict[str, Any]]:
-    return yaml.safe_load(chart_objects[config_map]["data"]["prometheus.yml"])["scrape_configs"]
+    jobs: list[dict[str, Any]] = yaml.safe_load(chart_objects[config_map]["data"]["prometheus.yml"])["scrape_configs"]
+    return jobs
 
 
 def test_every_component_builds_alone_with_defaults_without_reading_files_or_printing(
@@ -47,8 +48,8 @@ def test_two_prometheus_instances_fit_in_one_chart_named_after_their_ids() -> No
     context = StackContext(namespace="metrics", instance="team-a")
     exporter = NodeExporter(chart, context=context)
     Prometheus(chart, "prometheus-short", context=context, node_exporter=exporter,
-               settings=PrometheusConfig(retention="2d", nodePort=30091))
-    Prometheus(chart, "prometheus-long", context=context, settings=PrometheusConfig(retention="90d", nodePort=30092))
+               settings=PrometheusConfig(retention="2d", node_port=30091))
+    Prometheus(chart, "prometheus-long", context=context, settings=PrometheusConfig(retention="90d", node_port=30092))
     rendered = objects(chart)  # asserts no two objects share kind/namespace/name
     short = rendered["StatefulSet/metrics/prometheus-short"]
     assert short["spec"]["serviceName"] == "prometheus-short-headless"
@@ -78,7 +79,8 @@ def test_the_adapter_adds_its_scrape_job_and_rolls_prometheus() -> None:
     [job] = [j for j in scrape_configs(paired, "ConfigMap/monitoring/prometheus-config")
              if j["job_name"] == JOBS["adapter"]]
     assert job["relabel_configs"][0]["regex"] == "metrics-adapter;https"
-    assert JOBS["adapter"] not in [j["job_name"] for j in scrape_configs(alone, "ConfigMap/monitoring/prometheus-config")]
+    alone_jobs = [j["job_name"] for j in scrape_configs(alone, "ConfigMap/monitoring/prometheus-config")]
+    assert JOBS["adapter"] not in alone_jobs
     annotation = "checksum/config"
     assert (alone["StatefulSet/monitoring/prometheus"]["spec"]["template"]["metadata"]["annotations"][annotation]
             != paired["StatefulSet/monitoring/prometheus"]["spec"]["template"]["metadata"]["annotations"][annotation])

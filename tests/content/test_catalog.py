@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from promstack.content import catalog
 from promstack.content.catalog import (
     CATALOGS,

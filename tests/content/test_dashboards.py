@@ -13,6 +13,7 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
+
 from promstack.content.catalog import PromQLError, parse, render_grafana_query, unknown_metrics
 from promstack.content.dashboards import (
     DATASOURCE_UID,

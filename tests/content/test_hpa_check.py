@@ -9,9 +9,9 @@ import pytest
 
 from conftest import CLUSTERS, Rendered, find
 from promstack.components import example_app
-from promstack.content.catalog import known_metric_names
 from promstack.components.prometheus_adapter.rules import default_rules
 from promstack.config.cluster import ConfigError, load_cluster
+from promstack.content.catalog import known_metric_names
 from promstack.content.hpa_check import check_hpas, served_metrics
 from promstack.gitops.synth import build_cluster
 
@@ -59,8 +59,8 @@ def test_a_missing_scale_target_fails() -> None:
 
 def test_synth_fails_when_no_rule_serves_the_example_metric(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(example_app, "METRIC", "http_requests_per_minute")
-    with pytest.raises(ConfigError, match="HorizontalPodAutoscaler promstack-example/podinfo: .*"
-                                          "'http_requests_per_minute'"):
+    with pytest.raises(ConfigError, match=r"HorizontalPodAutoscaler promstack-example/podinfo: .*"
+                                          r"'http_requests_per_minute'"):
         build_cluster(load_cluster(CLUSTERS / "demo"), tmp_path)
 
 

@@ -68,7 +68,7 @@ def test_config_reads_camel_case_keys_and_is_frozen() -> None:
     assert cfg.crashloop_restarts_per_15m == 5
     assert cfg.custom_metrics_apiservices == ("v1beta2.custom.metrics.k8s.io",)
     with pytest.raises(ValidationError):
-        cfg.memory_for = "1h"
+        cfg.memory_for = "1h"  # type: ignore[misc]  # frozen: the assignment must fail
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from promstack.config.fleet import FleetConfig
 from promstack.gitops.delivery import (
     APISERVICE_DIR,
     SYNC_WAVES,
@@ -20,7 +21,6 @@ from promstack.gitops.delivery import (
     flux_names,
     ordering_annotations,
 )
-from promstack.config.fleet import FleetConfig
 
 CRDS = ROOT / "crds"
 CLUSTERS = ["demo", "prod-example", "edge-1"]

@@ -31,7 +31,16 @@ _HOMES = {
     "PrometheusAdapter": "prometheus_adapter.adapter",
     "StackContext": "base",
 }
-__all__ = sorted(_HOMES)
+__all__ = [
+    "ExampleApp",
+    "Grafana",
+    "KubeStateMetrics",
+    "Namespace",
+    "NodeExporter",
+    "Prometheus",
+    "PrometheusAdapter",
+    "StackContext",
+]
 
 
 def __getattr__(name: str) -> Any:

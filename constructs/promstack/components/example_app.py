@@ -5,9 +5,9 @@ from __future__ import annotations
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from promstack.config import versions
-from promstack.components.prometheus_adapter.rules import AdapterRule, ResourceOverride, RuleName, RuleResources
 from promstack.components.base import Component, StackContext, empty_dir, hardened_container, http_probe, mount
+from promstack.components.prometheus_adapter.rules import AdapterRule, ResourceOverride, RuleName, RuleResources
+from promstack.config import versions
 from promstack.config.cluster import ExampleAppConfig, resources
 from promstack.config.versions import Image
 

@@ -7,7 +7,6 @@ from typing import Any
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from promstack.config import names, versions, yamltext
 from promstack.components.base import (
     Component,
     StackContext,
@@ -19,10 +18,11 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
+from promstack.components.prometheus import Prometheus
+from promstack.config import names, versions, yamltext
 from promstack.config.cluster import GrafanaConfig
 from promstack.config.versions import Image
 from promstack.content.dashboards import DATASOURCE_UID, dashboards
-from promstack.components.prometheus import Prometheus
 
 PORT = 3000
 GRAFANA_UID = 472
@@ -96,7 +96,7 @@ class Grafana(Component):
         for suffix, data in provisioning.items():
             k8s.KubeConfigMap(self, suffix, metadata=self.meta(self.name(suffix)), data=data)
 
-        settings = {
+        environment = {
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
             "GF_ANALYTICS_REPORTING_ENABLED": "false",
@@ -110,7 +110,7 @@ class Grafana(Component):
             image=image,
             resources=config.resources,
             run_as_user=GRAFANA_UID,
-            env=[k8s.EnvVar(name=k, value=v) for k, v in settings.items()] + self._admin_credentials(admin_secret),
+            env=[k8s.EnvVar(name=k, value=v) for k, v in environment.items()] + self._admin_credentials(admin_secret),
             ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
             volume_mounts=[
                 mount("datasources", f"{PROVISIONING_DIR}/datasources"),

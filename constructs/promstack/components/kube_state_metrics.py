@@ -5,8 +5,8 @@ from __future__ import annotations
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from promstack.config import names, versions
 from promstack.components.base import Component, StackContext, cluster_role_binding, hardened_container, http_probe
+from promstack.config import names, versions
 from promstack.config.cluster import KubeStateMetricsConfig
 from promstack.config.versions import Image
 
@@ -56,7 +56,8 @@ class KubeStateMetrics(Component):
             k8s.PolicyRule(api_groups=["authentication.k8s.io"], resources=["tokenreviews"], verbs=["create"]),
             k8s.PolicyRule(api_groups=["authorization.k8s.io"], resources=["subjectaccessreviews"], verbs=["create"]),
         ]
-        self.cluster_role = k8s.KubeClusterRole(self, "cluster-role", metadata=self.meta(cluster_scoped=True), rules=rules)
+        self.cluster_role = k8s.KubeClusterRole(self, "cluster-role", metadata=self.meta(cluster_scoped=True),
+                                                rules=rules)
         cluster_role_binding(self, "cluster-role-binding", meta=self.meta(cluster_scoped=True),
                              role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, self.app_name)])
 

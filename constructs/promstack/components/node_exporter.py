@@ -5,7 +5,6 @@ from __future__ import annotations
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from promstack.config import names, versions
 from promstack.components.base import (
     HARDENING_EXCEPTION,
     Component,
@@ -15,6 +14,7 @@ from promstack.components.base import (
     mount,
     port,
 )
+from promstack.config import names, versions
 from promstack.config.cluster import NodeExporterConfig
 from promstack.config.versions import Image
 

@@ -9,7 +9,6 @@ from cdk8s import JsonPatch
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from promstack.config import names, versions, yamltext
 from promstack.components.base import (
     Component,
     StackContext,
@@ -22,11 +21,11 @@ from promstack.components.base import (
 )
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
+from promstack.config import names, versions, yamltext
 from promstack.config.cluster import PrometheusConfig
 from promstack.config.versions import Image
-from promstack.content.rules import AlertsConfig
+from promstack.content.rules import JOBS, RULE_FILES_GLOB, RULES_DIR, AlertsConfig, rule_files
 from promstack.gitops.delivery import ordering_annotations
-from promstack.content.rules import JOBS, RULE_FILES_GLOB, RULES_DIR, rule_files
 
 PORT = 9090
 CONFIG_DIR = "/etc/prometheus"
@@ -127,7 +126,8 @@ def annotation_jobs() -> list[dict[str, Any]]:
         {
             "job_name": JOBS["pods"],
             "kubernetes_sd_configs": [{"role": "pod"}],
-            "relabel_configs": _annotation_relabelling("pod") + [
+            "relabel_configs": [
+                *_annotation_relabelling("pod"),
                 _copy("__meta_kubernetes_namespace", "namespace"),
                 _copy("__meta_kubernetes_pod_name", "pod"),
                 _copy("__meta_kubernetes_pod_node_name", "node"),

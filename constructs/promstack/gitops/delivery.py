@@ -35,8 +35,8 @@ from typing import Any
 import cdk8s
 from constructs import Construct
 
-from promstack.config.fleet import CLUSTER_PLACEHOLDER, FleetConfig
 from promstack.components.labels import standard_labels
+from promstack.config.fleet import CLUSTER_PLACEHOLDER, FleetConfig
 
 #: Sub-folder of each cluster folder holding only the adapter's APIService objects.
 APISERVICE_DIR = "apiservice"
@@ -172,7 +172,8 @@ def build_argocd(app: cdk8s.App, fleet: FleetConfig, cluster_names: list[str]) -
             _api_object(
                 chart, api_version=ARGOCD_API, kind="Application", name=f"{argocd.app_name_prefix}{cluster}",
                 namespace=argocd.namespace, labels=_labels(cluster),
-                spec=_application_spec(fleet, path=fleet.cluster_path(cluster), destination=argocd.destination(cluster)),
+                spec=_application_spec(fleet, path=fleet.cluster_path(cluster),
+                                       destination=argocd.destination(cluster)),
             )
     return chart
 

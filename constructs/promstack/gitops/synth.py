@@ -81,11 +81,14 @@ def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path) 
 
 #: Below this many clusters a second process costs more (its own jsii runtime) than it saves.
 PARALLEL_FROM = 8
+#: Each worker holds a jsii runtime (~150 MiB); past four the parent's writes dominate anyway.
+MAX_JOBS = 4
 
 
 def default_jobs(clusters: int) -> int:
-    """Worker processes for ``clusters``: every core for a fleet, one process for a few clusters."""
-    return min(os.cpu_count() or 1, 4) if clusters >= PARALLEL_FROM else 1
+    """Worker processes for ``clusters``: one per core up to ``MAX_JOBS`` for a fleet of
+    ``PARALLEL_FROM`` clusters or more, a single process below that."""
+    return min(os.cpu_count() or 1, MAX_JOBS) if clusters >= PARALLEL_FROM else 1
 
 
 def synth_clusters(cluster_dirs: list[str], outdir: str) -> None:

@@ -8,9 +8,6 @@ from collections.abc import Sequence
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from promstack.config import names, versions, yamltext
-from promstack.components.prometheus_adapter.rules import AdapterRule
-from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
 from promstack.components.base import (
     Component,
     StackContext,
@@ -24,6 +21,9 @@ from promstack.components.base import (
     port,
 )
 from promstack.components.prometheus import Prometheus, service_job
+from promstack.components.prometheus_adapter.rules import AdapterRule
+from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
+from promstack.config import names, versions, yamltext
 from promstack.config.cluster import PrometheusAdapterConfig
 from promstack.config.versions import Image
 from promstack.content.rules import JOBS

@@ -46,7 +46,8 @@ class AdapterTls(Protocol):
     def apply(self, adapter: Component) -> ServingTls: ...
 
 
-def _secret_files(secret: str, cert_key: str, key_key: str) -> tuple[list[k8s.Volume], list[k8s.VolumeMount], list[str]]:
+def _secret_files(secret: str, cert_key: str,
+                  key_key: str) -> tuple[list[k8s.Volume], list[k8s.VolumeMount], list[str]]:
     volume = k8s.Volume(name="serving-cert", secret=k8s.SecretVolumeSource(secret_name=secret, default_mode=0o440))
     args = [f"--tls-cert-file={CERT_DIR}/{cert_key}", f"--tls-private-key-file={CERT_DIR}/{key_key}"]
     return [volume], [mount("serving-cert", CERT_DIR)], args
@@ -75,8 +76,10 @@ class SealedTls:
         manifest = self.serving_cert.manifest
         add_sealed_secret(adapter, "serving-cert", manifest)
         volumes, mounts, args = _secret_files(manifest["metadata"]["name"], *names.ADAPTER_SERVING_KEYS)
+        # A renewed certificate changes the ciphertext and so rolls the adapter's pods.
+        rolled = checksum(*manifest["spec"]["encryptedData"].values())
         return ServingTls(volumes=volumes, mounts=mounts, args=args, ca_bundle_pem=self.serving_cert.ca_pem,
-                          pod_annotations={"checksum/serving-cert": checksum(*manifest["spec"]["encryptedData"].values())})
+                          pod_annotations={"checksum/serving-cert": rolled})
 
 
 @dataclass(frozen=True)
