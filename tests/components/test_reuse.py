@@ -12,6 +12,7 @@ import yaml
 from promstack.components import Grafana, KubeStateMetrics, Namespace, NodeExporter, Prometheus, PrometheusAdapter
 from promstack.components.base import StackContext
 from promstack.config.cluster import PrometheusConfig
+from promstack.config.versions import Image
 from promstack.content.rules import JOBS
 
 
@@ -107,3 +108,16 @@ def test_the_l1_objects_are_exposed_for_patching() -> None:
 def test_an_id_that_is_no_kubernetes_name_names_the_prop() -> None:
     with pytest.raises(ValueError, match="Prometheus id 'Prometheus_1': it is the Kubernetes name"):
         Prometheus(cdk8s.Chart(cdk8s.App(), "user"), "Prometheus_1")
+
+
+def test_an_image_bump_leaves_the_statefulset_fields_kubernetes_cannot_change() -> None:
+    def stateful_set(tag: str) -> dict[str, Any]:
+        chart = cdk8s.Chart(cdk8s.App(), "user")
+        Prometheus(chart, image=Image("quay.io/prometheus/prometheus", tag))
+        return objects(chart)["StatefulSet/monitoring/prometheus"]["spec"]
+
+    old, new = stateful_set("v3.13.0"), stateful_set("v3.14.0")
+    assert old["template"] != new["template"], "the pod template carries the version and does roll"
+    for field in ("volumeClaimTemplates", "selector", "serviceName"):
+        assert old[field] == new[field], f"spec.{field} is immutable and must not change with the image"
+    assert "app.kubernetes.io/version" not in old["volumeClaimTemplates"][0]["metadata"]["labels"]

@@ -144,6 +144,12 @@ class Component(Construct):
             version=self.image.version if self.image else None,
         )
 
+    @property
+    def immutable_labels(self) -> dict[str, str]:
+        """The standard labels without ``app.kubernetes.io/version``, for fields Kubernetes never
+        lets change (StatefulSet volumeClaimTemplates): an image bump must not touch them."""
+        return std_labels.standard_labels(self.app_name, self.context.instance, component=self.component)
+
     def name(self, suffix: str = "") -> str:
         """The name of one of this component's namespaced objects: ``<id>`` or ``<id>-<suffix>``."""
         return f"{self.app_name}-{suffix}" if suffix else self.app_name

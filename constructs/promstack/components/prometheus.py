@@ -254,7 +254,8 @@ class Prometheus(Component):
                 volume_claim_templates=[
                     k8s.KubePersistentVolumeClaimProps(
                         # Claims the StatefulSet creates are never pruned by a sync: they hold the metrics.
-                        metadata=k8s.ObjectMeta(name="data", labels=self.labels,
+                        # volumeClaimTemplates are immutable: no version label, or every upgrade fails.
+                        metadata=k8s.ObjectMeta(name="data", labels=self.immutable_labels,
                                                 annotations=ordering_annotations("PersistentVolumeClaim")),
                         spec=k8s.PersistentVolumeClaimSpec(
                             access_modes=["ReadWriteOnce"],
