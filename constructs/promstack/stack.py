@@ -6,6 +6,7 @@ from cdk8s import Chart
 from constructs import Construct
 
 from promstack.components import example_app
+from promstack.components.alertmanager import Alertmanager
 from promstack.components.base import StackContext
 from promstack.components.example_app import ExampleApp
 from promstack.components.grafana import Grafana
@@ -53,9 +54,11 @@ class MonitoringStack:
         self.node_exporter = NodeExporter(chart(names.NODE_EXPORTER), settings=spec.node_exporter, context=context)
         self.kube_state_metrics = KubeStateMetrics(chart(names.KUBE_STATE_METRICS),
                                                    settings=spec.kube_state_metrics, context=context)
+        self.alertmanager = Alertmanager(chart(names.ALERTMANAGER), settings=spec.alertmanager, context=context,
+                                         receivers_secret=inputs.alertmanager_receivers)
         self.prometheus = Prometheus(chart(names.PROMETHEUS), settings=spec.prometheus, context=context,
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
-                                     kube_state_metrics=self.kube_state_metrics)
+                                     kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager)
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context)
                             if spec.example_app.enabled else None)
         self.adapter = PrometheusAdapter(
@@ -65,4 +68,4 @@ class MonitoringStack:
             extra_rules=[example_app.RULE] if self.example_app else [],
         )
         self.grafana = Grafana(chart(names.GRAFANA), prometheus=self.prometheus, settings=spec.grafana,
-                               context=context, admin_secret=inputs.grafana_admin)
+                               context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager)

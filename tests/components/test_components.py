@@ -127,10 +127,15 @@ def test_node_exporter_runs_on_every_node_with_host_access(rendered: list[Render
     assert service["spec"]["clusterIP"] == "None" and service["spec"]["ports"][0]["port"] == 9100
 
 
-def test_grafana_datasource_is_the_prometheus_service(rendered: list[Rendered]) -> None:
-    datasources = yaml.safe_load(find(rendered, "demo", "ConfigMap", "grafana-datasources")["data"]["prometheus.yaml"])
-    [source] = datasources["datasources"]
-    assert source["type"] == "prometheus" and source["url"] == "http://prometheus.monitoring.svc:9090"
+def test_grafana_datasources_are_the_prometheus_and_alertmanager_services(rendered: list[Rendered]) -> None:
+    config_map = find(rendered, "demo", "ConfigMap", "grafana-datasources")
+    datasources = yaml.safe_load(config_map["data"]["datasources.yaml"])
+    by_type = {source["type"]: source for source in datasources["datasources"]}
+    assert by_type["prometheus"]["url"] == "http://prometheus.monitoring.svc:9090"
+    assert by_type["prometheus"]["isDefault"] is True
+    alertmanager = find(rendered, "demo", "Service", "alertmanager")
+    assert by_type["alertmanager"]["url"] == f"http://alertmanager.monitoring.svc:{alertmanager['spec']['ports'][0]['port']}"
+    assert by_type["alertmanager"]["jsonData"]["implementation"] == "prometheus"
     env = {e["name"]: e.get("value") for e in
            find(rendered, "demo", "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"

@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from promstack.components.alertmanager import Alertmanager
     from promstack.components.base import StackContext
     from promstack.components.example_app import ExampleApp
     from promstack.components.grafana import Grafana
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from promstack.components.prometheus_adapter.adapter import PrometheusAdapter
 
 _HOMES = {
+    "Alertmanager": "alertmanager",
     "ExampleApp": "example_app",
     "Grafana": "grafana",
     "KubeStateMetrics": "kube_state_metrics",
@@ -32,6 +34,7 @@ _HOMES = {
     "StackContext": "base",
 }
 __all__ = [
+    "Alertmanager",
     "ExampleApp",
     "Grafana",
     "KubeStateMetrics",

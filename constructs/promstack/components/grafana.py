@@ -18,6 +18,7 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
+from promstack.components.alertmanager import Alertmanager
 from promstack.components.prometheus import Prometheus
 from promstack.config import names, versions, yamltext
 from promstack.config.cluster import GrafanaConfig
@@ -31,24 +32,35 @@ DASHBOARDS_DIR = "/var/lib/grafana-dashboards"
 DASHBOARD_FOLDER = "promstack"
 
 
-def datasources(prometheus_url: str) -> str:
-    return yamltext.dump(
+#: The Alertmanager datasource's uid (stable, so links and alert views keep working).
+ALERTMANAGER_DATASOURCE_UID = "promstack-alertmanager"
+
+
+def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str:
+    sources: list[dict[str, Any]] = [
         {
-            "apiVersion": 1,
-            "datasources": [
-                {
-                    "name": "Prometheus",
-                    "uid": DATASOURCE_UID,
-                    "type": "prometheus",
-                    "access": "proxy",
-                    "url": prometheus_url,
-                    "isDefault": True,
-                    "editable": False,
-                    "jsonData": {"httpMethod": "POST", "timeInterval": "30s"},
-                }
-            ],
+            "name": "Prometheus",
+            "uid": DATASOURCE_UID,
+            "type": "prometheus",
+            "access": "proxy",
+            "url": prometheus_url,
+            "isDefault": True,
+            "editable": False,
+            "jsonData": {"httpMethod": "POST", "timeInterval": "30s"},
         }
-    )
+    ]
+    if alertmanager_url:
+        # Grafana shows the alerts and silences of this Alertmanager; it manages no rules of its own.
+        sources.append({
+            "name": "Alertmanager",
+            "uid": ALERTMANAGER_DATASOURCE_UID,
+            "type": "alertmanager",
+            "access": "proxy",
+            "url": alertmanager_url,
+            "editable": False,
+            "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+        })
+    return yamltext.dump({"apiVersion": 1, "datasources": sources})
 
 
 def dashboard_providers() -> str:
@@ -73,7 +85,8 @@ def dashboard_providers() -> str:
 
 
 class Grafana(Component):
-    """Grafana on a NodePort Service (80 -> 3000), datasource from ``prometheus.service_url``.
+    """Grafana on a NodePort Service (80 -> 3000), datasources from ``prometheus.service_url`` and,
+    when given, ``alertmanager.url``.
 
     Anonymous access, sign-up, update checks and usage reporting are off. ``admin_secret`` is the
     sealed admin Secret (a SealedSecret manifest with keys admin-password and, optionally,
@@ -84,13 +97,14 @@ class Grafana(Component):
 
     def __init__(self, scope: Construct, id_: str = names.GRAFANA, *, prometheus: Prometheus,
                  settings: GrafanaConfig = GrafanaConfig(), context: StackContext = StackContext(),
-                 admin_secret: dict[str, Any] | None = None, image: Image = versions.GRAFANA) -> None:
+                 admin_secret: dict[str, Any] | None = None, alertmanager: Alertmanager | None = None,
+                 image: Image = versions.GRAFANA) -> None:
         super().__init__(scope, id_, context=context, component="dashboards", image=image)
         config = settings
-        self.datasources_text = datasources(prometheus.service_url)
+        self.datasources_text = datasources(prometheus.service_url, alertmanager.url if alertmanager else None)
         self.service_account(automount=False)
         self.dashboards = dashboards()
-        provisioning = {"datasources": {"prometheus.yaml": self.datasources_text},
+        provisioning = {"datasources": {"datasources.yaml": self.datasources_text},
                         "dashboard-providers": {"promstack.yaml": dashboard_providers()},
                         "dashboards": self.dashboards}
         for suffix, data in provisioning.items():

@@ -19,6 +19,7 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
+from promstack.components.alertmanager import Alertmanager
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
 from promstack.config import names, versions, yamltext
@@ -158,7 +159,20 @@ def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
     return rules
 
 
-def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str], scrape: list[dict[str, Any]]) -> str:
+def alerting(alertmanager: Alertmanager) -> dict[str, Any]:
+    """Every Alertmanager replica, discovered through the headless Service: Prometheus must send
+    each alert to each replica (the replicas deduplicate), never through a load-balanced Service."""
+    service = alertmanager.headless_service
+    return {"alertmanagers": [{
+        "api_version": "v2",
+        "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [service.metadata.namespace]}}],
+        "relabel_configs": [_keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
+                                  f"{service.name};{alertmanager.web_port_name}")],
+    }]}
+
+
+def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str], scrape: list[dict[str, Any]],
+                  alertmanager: Alertmanager | None = None) -> str:
     config: dict[str, Any] = {
         "global": {
             "scrape_interval": settings.scrape_interval,
@@ -166,6 +180,8 @@ def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str]
             "external_labels": dict(external_labels),
         },
     }
+    if alertmanager is not None:
+        config["alerting"] = alerting(alertmanager)
     config["rule_files"] = [RULE_FILES_GLOB]
     config["scrape_configs"] = scrape
     return yamltext.dump(config)
@@ -174,8 +190,9 @@ def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str]
 class Prometheus(Component):
     """Prometheus with a PersistentVolumeClaim, read-only cluster RBAC and a NodePort Service.
 
-    It scrapes itself, the API servers, kubelet and cAdvisor, the ``node_exporter`` and
-    ``kube_state_metrics`` given (optional), anything added with ``add_scrape_job`` (the adapter
+    It scrapes itself, the API servers, kubelet and cAdvisor, the ``node_exporter``,
+    ``kube_state_metrics`` and ``alertmanager`` given (each optional; alerts go to every replica of
+    the ``alertmanager``), anything added with ``add_scrape_job`` (the adapter
     adds itself) and every Service or pod annotated ``prometheus.io/scrape``. ``external_labels``
     default to ``{"cluster": context.instance}``.
 
@@ -188,7 +205,7 @@ class Prometheus(Component):
                  settings: PrometheusConfig = PrometheusConfig(), context: StackContext = StackContext(),
                  alerts: AlertsConfig = AlertsConfig(), external_labels: Mapping[str, str] | None = None,
                  node_exporter: NodeExporter | None = None, kube_state_metrics: KubeStateMetrics | None = None,
-                 image: Image = versions.PROMETHEUS) -> None:
+                 alertmanager: Alertmanager | None = None, image: Image = versions.PROMETHEUS) -> None:
         super().__init__(scope, id_, context=context, component="server", image=image)
         config = settings
         self.port = PORT
@@ -205,6 +222,10 @@ class Prometheus(Component):
             self._component_jobs.append(
                 service_job(JOBS["kube_state_metrics"], kube_state_metrics.service,
                             kube_state_metrics.metrics_port_name, honor_labels=True, target_labels=False))
+        self._alertmanager = alertmanager
+        if alertmanager:
+            self._component_jobs.append(
+                service_job(JOBS["alertmanager"], alertmanager.service, alertmanager.web_port_name))
         self.rule_files = dict(sorted(rule_files(alerts).items()))
 
         self.service_account(automount=True)
@@ -302,7 +323,7 @@ class Prometheus(Component):
     @property
     def config_text(self) -> str:
         """prometheus.yml as rendered."""
-        return render_config(self._settings, self._external_labels, self.scrape_configs)
+        return render_config(self._settings, self._external_labels, self.scrape_configs, self._alertmanager)
 
     def _config_checksum(self) -> str:
         return checksum(self.config_text, *self.rule_files.values())

@@ -212,6 +212,10 @@ class GrafanaConfig(Model):
     resources: Resources = resources("100m", "128Mi", "500m", "512Mi")
 
 
+# Here, not at the top: alerting.py builds on the scalar types and the Model base defined above.
+from promstack.config.alerting import AlertmanagerConfig  # noqa: E402
+
+
 class ClusterSpec(Model):
     """The contents of clusters/<name>/cluster.yaml: every key is optional."""
 
@@ -225,6 +229,7 @@ class ClusterSpec(Model):
     grafana: GrafanaConfig = GrafanaConfig()
     example_app: ExampleAppConfig = ExampleAppConfig()
     alerts: AlertsConfig = AlertsConfig()
+    alertmanager: AlertmanagerConfig = AlertmanagerConfig()
 
     @model_validator(mode="after")
     def _unique_node_ports(self) -> ClusterSpec:

@@ -14,7 +14,7 @@ from cryptography import x509
 
 from promstack.certs import CertError
 from promstack.certs.sealing import read_sealed_secret
-from promstack.config import names
+from promstack.config import alerting, names
 from promstack.config.cluster import ClusterConfig, ConfigError
 
 ISSUE_COMMAND = "promstack certs issue --cluster {cluster} --sealing-cert <controller-cert.pem>"
@@ -35,6 +35,7 @@ class ClusterInputs:
 
     adapter_serving_cert: SealedServingCert | None = None
     grafana_admin: dict[str, Any] | None = None
+    alertmanager_receivers: dict[str, Any] | None = None
 
 
 def load_sealed_input(path: Path, *, name: str, namespace: str, required_keys: Collection[str],
@@ -89,7 +90,23 @@ def load_grafana_admin(cluster: ClusterConfig) -> dict[str, Any] | None:
                              required_keys=("admin-password",), fix=fix)
 
 
+def load_alertmanager_receivers(cluster: ClusterConfig) -> dict[str, Any] | None:
+    """The sealed receiver secrets, holding every key the receivers in cluster.yaml name."""
+    keys = cluster.spec.alertmanager.secret_keys()
+    sealed_file = cluster.path / alerting.RECEIVERS_SECRET_FILE
+    seal = (f"promstack seal --cluster {cluster.name} --name {alerting.RECEIVERS_SECRET} "
+            + " ".join(f"--from-file {key}=<file>" for key in keys or ["<key>"]))
+    if not sealed_file.exists():
+        if keys:
+            raise ConfigError([f"{sealed_file}: (file): missing; the receivers in cluster.yaml name the sealed "
+                               f"keys {', '.join(keys)}; run `{seal}`"])
+        return None
+    return load_sealed_input(sealed_file, name=alerting.RECEIVERS_SECRET, namespace=cluster.namespace,
+                             required_keys=keys, fix=f"seal every key the receivers name: `{seal}`")
+
+
 def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
     """Every input the cluster's settings call for, or a ConfigError naming each missing or bad file."""
     serving = load_serving_cert(cluster) if cluster.spec.adapter.tls.mode == "sealed" else None
-    return ClusterInputs(adapter_serving_cert=serving, grafana_admin=load_grafana_admin(cluster))
+    return ClusterInputs(adapter_serving_cert=serving, grafana_admin=load_grafana_admin(cluster),
+                         alertmanager_receivers=load_alertmanager_receivers(cluster))

@@ -8,6 +8,7 @@ PROMETHEUS = "prometheus"
 KUBE_STATE_METRICS = "kube-state-metrics"
 PROMETHEUS_ADAPTER = "prometheus-adapter"
 GRAFANA = "grafana"
+ALERTMANAGER = "alertmanager"
 
 #: The Secret the adapter serves TLS from (sealed into a SealedSecret of the same name).
 ADAPTER_SERVING_SECRET = "cm-adapter-serving-certs"

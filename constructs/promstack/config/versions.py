@@ -24,6 +24,7 @@ NODE_EXPORTER = Image("quay.io/prometheus/node-exporter", "v1.12.1")
 PROMETHEUS = Image("quay.io/prometheus/prometheus", "v3.14.0")
 KUBE_STATE_METRICS = Image("registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.20.0")
 PROMETHEUS_ADAPTER = Image("registry.k8s.io/prometheus-adapter/prometheus-adapter", "v0.12.0")
+ALERTMANAGER = Image("quay.io/prometheus/alertmanager", "v0.34.1")
 GRAFANA = Image("docker.io/grafana/grafana", "13.1.3")
 #: The example workload: podinfo counts requests in http_requests_total{status}.
 PODINFO = Image("ghcr.io/stefanprodan/podinfo", "6.9.2")

@@ -41,6 +41,7 @@ JOBS: Final[Mapping[str, str]] = MappingProxyType(
         "service_endpoints": "kubernetes-service-endpoints",
         "pods": "kubernetes-pods",
         "adapter": "prometheus-adapter",
+        "alertmanager": "alertmanager",
     }
 )
 

@@ -49,10 +49,14 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack) -> None:
 
 def warnings(cluster: ClusterConfig) -> list[str]:
     """What synth prints about a cluster that renders but deserves a second look."""
+    found = []
     if cluster.spec.adapter.tls.mode == "self-signed":
-        return [f"cluster {cluster.name}: adapter.tls.mode self-signed makes the API server skip TLS verification "
-                "of the adapter (insecureSkipTLSVerify); use sealed or cert-manager"]
-    return []
+        found.append(f"cluster {cluster.name}: adapter.tls.mode self-signed makes the API server skip TLS "
+                     "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager")
+    if cluster.spec.alertmanager.goes_nowhere():
+        found.append(f"cluster {cluster.name}: alerts go nowhere: no alertmanager.receivers, or no "
+                     "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"")
+    return found
 
 
 def build_cluster(cluster: ClusterConfig, outdir: Path) -> tuple[list[cdk8s.App], MonitoringStack]:

@@ -1,0 +1,252 @@
+"""Alertmanager: routes Prometheus' alerts to people; replicas gossip silences and notifications."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from promstack.components.base import (
+    Component,
+    StackContext,
+    add_sealed_secret,
+    checksum,
+    config_map_volume,
+    hardened_container,
+    http_probe,
+    mount,
+    port,
+)
+from promstack.config import names, versions, yamltext
+from promstack.config.alerting import NULL_RECEIVER, AlertmanagerConfig, Receiver, Route, RoutingConfig
+from promstack.config.versions import Image
+from promstack.gitops.delivery import ordering_annotations
+
+WEB_PORT = 9093
+MESH_PORT = 9094
+CONFIG_DIR = "/etc/alertmanager"
+SECRETS_DIR = "/etc/alertmanager/secrets"
+DATA_DIR = "/alertmanager"
+#: The always-firing alert that proves the pipeline works end to end (content.rules renders it).
+WATCHDOG = "Watchdog"
+#: The alert whose firing makes every other alert on the same node noise.
+NODE_DOWN = "KubeNodeNotReady"
+
+
+def matcher(label: str, value: str, op: str = "=") -> str:
+    """One Alertmanager matcher; the value is quoted and escaped, so no value can inject another."""
+    return f"{label}{op}{json.dumps(value)}"
+
+
+def _integrations(receiver: Receiver) -> dict[str, Any]:
+    def secret(key: str) -> str:
+        return f"{SECRETS_DIR}/{key}"
+
+    out: dict[str, Any] = {"name": receiver.name}
+    if receiver.slack:
+        out["slack_configs"] = [
+            {"api_url_file": secret(s.api_url_secret), **({"channel": s.channel} if s.channel else {}),
+             "send_resolved": s.send_resolved} for s in receiver.slack]
+    if receiver.pagerduty:
+        out["pagerduty_configs"] = [
+            {"routing_key_file": secret(p.routing_key_secret), "send_resolved": p.send_resolved}
+            for p in receiver.pagerduty]
+    if receiver.email:
+        out["email_configs"] = [
+            {"to": e.to, "from": e.from_, "smarthost": e.smarthost,
+             **({"auth_username": e.auth_username, "auth_password_file": secret(e.auth_password_secret)}
+                if e.auth_username and e.auth_password_secret else {}),
+             "require_tls": e.require_tls, "send_resolved": e.send_resolved} for e in receiver.email]
+    if receiver.webhook:
+        out["webhook_configs"] = [
+            {"url_file": secret(w.url_secret),
+             **({"http_config": {"authorization": {"credentials_file": secret(w.credentials_secret)}}}
+                if w.credentials_secret else {}),
+             "send_resolved": w.send_resolved} for w in receiver.webhook]
+    return out
+
+
+def _route(route: Route) -> dict[str, Any]:
+    out: dict[str, Any] = {"receiver": route.receiver,
+                           "matchers": [matcher(k, v) for k, v in sorted(route.matchers.items())]}
+    if route.group_by is not None:
+        out["group_by"] = list(route.group_by)
+    if route.continue_:
+        out["continue"] = True
+    return out
+
+
+def routes(routing: RoutingConfig) -> list[dict[str, Any]]:
+    """The Watchdog to the heartbeat receiver (every minute), the user's routes, then by severity."""
+    tree: list[dict[str, Any]] = [{
+        "receiver": routing.heartbeat or NULL_RECEIVER,
+        "matchers": [matcher("alertname", WATCHDOG)],
+        "group_wait": "0s",
+        "group_interval": "1m",
+        "repeat_interval": "1m",
+    }]
+    tree += [_route(route) for route in routing.routes]
+    for severity, receiver in (("critical", routing.critical), ("warning", routing.warning)):
+        if receiver:
+            tree.append({"receiver": receiver, "matchers": [matcher("severity", severity)]})
+    return tree
+
+
+def inhibit_rules() -> list[dict[str, Any]]:
+    """A critical alert silences the warning of the same alert and namespace; a node that is not
+    ready silences every other alert about that node."""
+    return [
+        {"source_matchers": [matcher("severity", "critical")], "target_matchers": [matcher("severity", "warning")],
+         "equal": ["alertname", "namespace"]},
+        {"source_matchers": [matcher("alertname", NODE_DOWN)],
+         "target_matchers": [matcher("alertname", NODE_DOWN, "!=")], "equal": ["node"]},
+    ]
+
+
+def render_config(settings: AlertmanagerConfig) -> str:
+    """alertmanager.yml: secrets only as ``*_file`` paths under the sealed Secret's mount."""
+    routing = settings.routing
+    config = {
+        "global": {"resolve_timeout": "5m"},
+        "route": {
+            "receiver": routing.default,
+            "group_by": list(routing.group_by),
+            "group_wait": routing.group_wait,
+            "group_interval": routing.group_interval,
+            "repeat_interval": routing.repeat_interval,
+            "routes": routes(routing),
+        },
+        "inhibit_rules": inhibit_rules(),
+        "receivers": [{"name": NULL_RECEIVER}, *(_integrations(r) for r in settings.receivers)],
+    }
+    return yamltext.dump(config)
+
+
+class Alertmanager(Component):
+    """Alertmanager as a StatefulSet of ``settings.replicas`` peers on a claim each.
+
+    ``service`` (ClusterIP, port ``web`` 9093) is the API and UI; ``headless_service`` publishes
+    every replica (also before it is ready) for the gossip mesh on 9094 and for Prometheus, which
+    must send every alert to every replica. ``receivers_secret`` is the sealed Secret of receiver
+    secrets (a SealedSecret manifest named ``alertmanager-receivers``), mounted read-only at
+    /etc/alertmanager/secrets; it must hold every key the receivers name.
+    ``stateful_set`` and ``config_map`` are the L1 objects.
+    """
+
+    web_port_name = "web"
+
+    def __init__(self, scope: Construct, id_: str = names.ALERTMANAGER, *,
+                 settings: AlertmanagerConfig = AlertmanagerConfig(), context: StackContext = StackContext(),
+                 receivers_secret: dict[str, Any] | None = None, image: Image = versions.ALERTMANAGER) -> None:
+        super().__init__(scope, id_, context=context, component="alert-router", image=image)
+        missing = sorted(set(settings.secret_keys()) - set(
+            (receivers_secret or {}).get("spec", {}).get("encryptedData", {})))
+        if missing:
+            raise ValueError(f"Alertmanager {id_!r}: receivers_secret lacks the keys {', '.join(missing)} "
+                             "that the receivers name")
+        self.replicas = settings.replicas
+        self.config_text = render_config(settings)
+        self.service_account(automount=False)
+        self.config_map = k8s.KubeConfigMap(self, "config", metadata=self.meta(self.name("config")),
+                                            data={"alertmanager.yml": self.config_text})
+        volumes = [config_map_volume("config", self.name("config"))]
+        mounts = [mount("config", CONFIG_DIR), mount("data", DATA_DIR, read_only=False)]
+        annotations = {"checksum/config": checksum(self.config_text)}
+        if receivers_secret is not None:
+            add_sealed_secret(self, "receivers", receivers_secret)
+            secret_name = receivers_secret["metadata"]["name"]
+            volumes.append(k8s.Volume(name="receivers", secret=k8s.SecretVolumeSource(
+                secret_name=secret_name, default_mode=0o440)))
+            mounts.append(mount("receivers", SECRETS_DIR))
+            annotations["checksum/receivers"] = checksum(*receivers_secret["spec"]["encryptedData"].values())
+
+        headless = self.name("headless")
+        mesh = [f"--cluster.listen-address=:{MESH_PORT}",
+                f"--cluster.advertise-address=$(POD_IP):{MESH_PORT}",
+                *(f"--cluster.peer={self.app_name}-{i}.{headless}.{self.stack_namespace}.svc:{MESH_PORT}"
+                  for i in range(settings.replicas))]
+        container = hardened_container(
+            name="alertmanager",
+            image=image,
+            resources=settings.resources,
+            args=[
+                f"--config.file={CONFIG_DIR}/alertmanager.yml",
+                f"--storage.path={DATA_DIR}",
+                f"--data.retention={settings.retention}",
+                f"--web.listen-address=:{WEB_PORT}",
+                # One replica has no peers: an empty listen address turns the mesh off.
+                *(mesh if settings.replicas > 1 else ["--cluster.listen-address="]),
+            ],
+            env=[k8s.EnvVar(name="POD_IP", value_from=k8s.EnvVarSource(
+                field_ref=k8s.ObjectFieldSelector(field_path="status.podIP")))],
+            ports=[k8s.ContainerPort(name=self.web_port_name, container_port=WEB_PORT, protocol="TCP"),
+                   *([k8s.ContainerPort(name="mesh-tcp", container_port=MESH_PORT, protocol="TCP"),
+                      k8s.ContainerPort(name="mesh-udp", container_port=MESH_PORT, protocol="UDP")]
+                     if settings.replicas > 1 else [])],
+            volume_mounts=mounts,
+            readiness=http_probe("/-/ready", self.web_port_name, initial_delay=5),
+            liveness=http_probe("/-/healthy", self.web_port_name, initial_delay=15),
+        )
+        self.stateful_set = k8s.KubeStatefulSet(
+            self, "stateful-set",
+            metadata=self.meta(),
+            spec=k8s.StatefulSetSpec(
+                service_name=headless,
+                replicas=settings.replicas,
+                # Peers find each other by DNS: start them all at once.
+                pod_management_policy="Parallel",
+                selector=self.label_selector(),
+                template=self.pod_template(
+                    containers=[container],
+                    volumes=volumes,
+                    annotations=annotations,
+                    fs_group=65534,
+                    affinity=self._spread() if settings.replicas > 1 else None,
+                ),
+                volume_claim_templates=[
+                    k8s.KubePersistentVolumeClaimProps(
+                        # Immutable field: no version label. Claims hold silences: never pruned.
+                        metadata=k8s.ObjectMeta(name="data", labels=self.immutable_labels,
+                                                annotations=ordering_annotations("PersistentVolumeClaim")),
+                        spec=k8s.PersistentVolumeClaimSpec(
+                            access_modes=["ReadWriteOnce"],
+                            storage_class_name=settings.storage.storage_class,
+                            resources=k8s.ResourceRequirements(
+                                requests={"storage": k8s.Quantity.from_string(settings.storage.size)}),
+                        ),
+                    )
+                ],
+                persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
+                    when_deleted="Retain", when_scaled="Retain"),
+            ),
+        )
+        if settings.replicas > 1:
+            k8s.KubePodDisruptionBudget(
+                self, "pod-disruption-budget", metadata=self.meta(),
+                spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector()))
+        mesh_ports = {"mesh-tcp": MESH_PORT} if settings.replicas > 1 else {}
+        self.headless_service = self._headless_service(headless, mesh_ports)
+        self.service = self.add_service({self.web_port_name: WEB_PORT})
+        self.url = f"http://{self.app_name}.{self.stack_namespace}.svc:{WEB_PORT}"
+
+    def _spread(self) -> k8s.Affinity:
+        """Replicas on different nodes where the scheduler can: one node's loss leaves a quorum."""
+        return k8s.Affinity(pod_anti_affinity=k8s.PodAntiAffinity(
+            preferred_during_scheduling_ignored_during_execution=[k8s.WeightedPodAffinityTerm(
+                weight=100,
+                pod_affinity_term=k8s.PodAffinityTerm(topology_key="kubernetes.io/hostname",
+                                                      label_selector=self.label_selector()))]))
+
+    def _headless_service(self, name: str, mesh_ports: dict[str, int]) -> k8s.KubeService:
+        ports = [k8s.ServicePort(name=self.web_port_name, port=WEB_PORT, target_port=port(self.web_port_name),
+                                 protocol="TCP")]
+        if mesh_ports:
+            ports += [k8s.ServicePort(name="mesh-tcp", port=MESH_PORT, target_port=port("mesh-tcp"), protocol="TCP"),
+                      k8s.ServicePort(name="mesh-udp", port=MESH_PORT, target_port=port("mesh-udp"), protocol="UDP")]
+        return k8s.KubeService(
+            self, "headless-service", metadata=self.meta(name),
+            spec=k8s.ServiceSpec(cluster_ip="None", selector=self.selector, ports=ports,
+                                 # Peers must resolve each other while they start, before they are ready.
+                                 publish_not_ready_addresses=True))
