@@ -37,10 +37,12 @@ synth: bootstrap
 	mv .build/dist dist
 	rm -rf .build/dist.old
 
-# promtool (Debian's prometheus package) checks the rendered configuration and rules.
+# promtool and amtool (Debian's prometheus and prometheus-alertmanager packages) check the rendered
+# Prometheus and Alertmanager configuration and rules.
 promtool:
-	command -v promtool >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	command -v promtool >/dev/null && command -v amtool >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-alertmanager >/dev/null; }
 
 # The gate over the committed dist/ and every tracked file, then the test suite.
 test: bootstrap promtool

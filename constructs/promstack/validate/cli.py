@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REPO",
         help="also scan every git-tracked file of REPO (default: .) for private keys",
     )
-    parser.add_argument("--skip-promtool", action="store_true", help="do not run promtool (default: run it)")
+    parser.add_argument("--skip-promtool", action="store_true", help="do not run promtool and amtool (default: run them)")
     parser.add_argument("--promtool", default=None, metavar="PATH", help="promtool binary (default: promtool on PATH)")
 
 

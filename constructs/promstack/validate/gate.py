@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promstack.validate import policy, promtool, schemas, wiring
+from promstack.validate import amtool, policy, promtool, schemas, wiring
 from promstack.validate.findings import Finding
 from promstack.validate.loader import Unit, load_units
 from promstack.validate.report import ordered
@@ -53,6 +53,7 @@ def _check_unit(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collection[s
     findings += policy.check_policy(unit.objects)
     if binary is not None:
         findings += promtool.check_prometheus(unit.objects, binary)
+        findings += amtool.check_alertmanager(unit.objects, amtool.find_amtool())
     findings += policy.scan_private_keys((f, Path(f)) for f in unit.files)
     return findings
 
@@ -80,7 +81,8 @@ def run(
     if run_promtool:
         try:
             binary = promtool.find_promtool(promtool_binary)
-        except promtool.PromtoolMissing as exc:
+            amtool.find_amtool()
+        except (promtool.PromtoolMissing, amtool.AmtoolMissing) as exc:
             raise UsageError(str(exc)) from exc
     units = load_units(paths)
     findings: list[Finding] = []
