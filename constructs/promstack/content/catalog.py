@@ -210,6 +210,13 @@ PROMETHEUS = _catalog(
     summary=("prometheus_target_interval_length_seconds",),
 )
 
+ALERTMANAGER = _catalog(
+    "alertmanager",
+    "prometheus/alertmanager notify/notify.go, config/coordinator.go, cluster/cluster.go",
+    counter=("alertmanager_notifications_failed_total", "alertmanager_notifications_total"),
+    gauge=("alertmanager_cluster_members", "alertmanager_config_last_reload_successful"),
+)
+
 SYNTHETIC = _catalog(
     "prometheus-synthetic",
     "series Prometheus writes itself: per scrape target (scrape loop) and per alert (rule manager)",
@@ -255,6 +262,7 @@ CATALOGS: Final[Mapping[str, Catalog]] = MappingProxyType(
             KUBE_APISERVER,
             PROMETHEUS_ADAPTER,
             PROMETHEUS,
+            ALERTMANAGER,
             SYNTHETIC,
             GO_PROCESS,
             EXAMPLE_APP,

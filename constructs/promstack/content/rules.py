@@ -86,6 +86,10 @@ class AlertsConfig(BaseModel):
       badConfigFor 10m: PrometheusBadConfig.
       tsdbFailuresFor 4h: PrometheusTSDBCompactionsFailing, PrometheusTSDBReloadsFailing (a single
       failure is retried; only failures that persist past one block cycle are worth a human).
+      retentionSizeUsedPercent 90, retentionSizeFor 1h: PrometheusStorageNearRetentionSize.
+      volumeFreePercentWarning 10, volumeFreePercentCritical 3, volumeFor 5m: KubePersistentVolumeFillingUp.
+      nodeNotReadyFor 15m: KubeNodeNotReady (it also silences every other alert about that node).
+      notificationsFailedPercent 1, notificationsFailedFor 5m: AlertmanagerFailedToSendAlerts.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, strict=True)
@@ -106,6 +110,14 @@ class AlertsConfig(BaseModel):
     rule_failures_for: Duration = "15m"
     bad_config_for: Duration = "10m"
     tsdb_failures_for: Duration = "4h"
+    retention_size_used_percent: Percent = 90.0
+    retention_size_for: Duration = "1h"
+    volume_free_percent_warning: Percent = 10.0
+    volume_free_percent_critical: Percent = 3.0
+    volume_for: Duration = "5m"
+    node_not_ready_for: Duration = "15m"
+    notifications_failed_percent: Percent = 1.0
+    notifications_failed_for: Duration = "5m"
 
     @model_validator(mode="after")
     def _warning_before_critical(self) -> AlertsConfig:
@@ -113,6 +125,11 @@ class AlertsConfig(BaseModel):
             raise ValueError(
                 "filesystemFreePercentCritical must be below filesystemFreePercentWarning "
                 f"(got {self.filesystem_free_percent_critical} >= {self.filesystem_free_percent_warning})"
+            )
+        if self.volume_free_percent_critical >= self.volume_free_percent_warning:
+            raise ValueError(
+                "volumeFreePercentCritical must be below volumeFreePercentWarning "
+                f"(got {self.volume_free_percent_critical} >= {self.volume_free_percent_warning})"
             )
         return self
 
@@ -138,7 +155,8 @@ class AlertingRule:
 
     alert: str
     expr: str
-    severity: Literal["warning", "critical"]
+    #: ``none`` only for the Watchdog, which is a heartbeat and never a page.
+    severity: Literal["warning", "critical", "none"]
     summary: str
     description: str
     for_: str | None = None
@@ -308,6 +326,26 @@ def alerting_groups(cfg: AlertsConfig, *, jobs: Mapping[str, str] = JOBS) -> tup
     fs_writable = f"node_filesystem_readonly{{{fs}}} == 0"
     apiservices = promql_regex_alternatives(cfg.custom_metrics_apiservices)
 
+    kubelet = f'job="{_job(jobs, "kubelet")}"'
+    am_job = _job(jobs, "alertmanager")
+    am = f'job="{am_job}"'
+    volume_free = (f"kubelet_volume_stats_available_bytes{{{kubelet}}} / kubelet_volume_stats_capacity_bytes{{{kubelet}}}"
+                   " * 100")
+
+    def volume(severity: Literal["warning", "critical"], percent: float) -> AlertingRule:
+        return AlertingRule(
+            alert="KubePersistentVolumeFillingUp",
+            expr=f"max by (namespace, persistentvolumeclaim) (\n  {volume_free} < {percent:g}\n)",
+            for_=cfg.volume_for,
+            severity=severity,
+            summary=f"A PersistentVolume has less than {percent:g}% space left.",
+            description=(
+                "The volume of claim {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} has "
+                f'{{{{ printf "%.1f" $value }}}}% space left (threshold {percent:g}%); Prometheus and '
+                "Alertmanager stop writing when theirs is full."
+            ),
+        )
+
     def filesystem(severity: Literal["warning", "critical"], percent: float) -> AlertingRule:
         return AlertingRule(
             alert="NodeFilesystemAlmostFull",
@@ -322,6 +360,22 @@ def alerting_groups(cfg: AlertsConfig, *, jobs: Mapping[str, str] = JOBS) -> tup
         )
 
     return (
+        RuleGroup(
+            "promstack.meta.alerts",
+            (
+                AlertingRule(
+                    alert="Watchdog",
+                    expr="vector(1)",
+                    severity="none",
+                    summary="The alerting pipeline is alive.",
+                    description=(
+                        "Always firing, on purpose: Alertmanager sends it to the heartbeat receiver every "
+                        "minute. When that receiver stops hearing it, Prometheus, Alertmanager or the path "
+                        "between them is broken, and no other alert can reach anyone."
+                    ),
+                ),
+            ),
+        ),
         RuleGroup(
             "promstack.targets.alerts",
             (
@@ -354,6 +408,19 @@ def alerting_groups(cfg: AlertsConfig, *, jobs: Mapping[str, str] = JOBS) -> tup
                 ),
                 filesystem("warning", cfg.filesystem_free_percent_warning),
                 filesystem("critical", cfg.filesystem_free_percent_critical),
+                AlertingRule(
+                    alert="KubeNodeNotReady",
+                    expr=(f'max by (node) (kube_node_status_condition{{job="{ksm_job}", condition="Ready", '
+                          'status="true"}) == 0'),
+                    for_=cfg.node_not_ready_for,
+                    severity="warning",
+                    summary="A node is not ready.",
+                    description=(
+                        "Node {{ $labels.node }} has not been Ready for "
+                        f"{cfg.node_not_ready_for}; its pods are being evicted or cannot run. Other alerts "
+                        "about this node are held back while this one fires."
+                    ),
+                ),
                 AlertingRule(
                     alert="NodeMemoryPressure",
                     expr=(
@@ -435,6 +502,89 @@ def alerting_groups(cfg: AlertsConfig, *, jobs: Mapping[str, str] = JOBS) -> tup
                     description=(
                         "prometheus-adapter {{ $labels.instance }} does not answer scrapes; if no replica "
                         "is left, CustomMetricsAPIServiceUnavailable follows."
+                    ),
+                ),
+            ),
+        ),
+        RuleGroup(
+            "promstack.storage.alerts",
+            (
+                volume("warning", cfg.volume_free_percent_warning),
+                volume("critical", cfg.volume_free_percent_critical),
+                AlertingRule(
+                    alert="PrometheusStorageNearRetentionSize",
+                    expr=(
+                        f"prometheus_tsdb_storage_blocks_bytes{{{prom}}}\n"
+                        f"  / (prometheus_tsdb_retention_limit_bytes{{{prom}}} > 0) * 100\n"
+                        f"  > {cfg.retention_size_used_percent:g}"
+                    ),
+                    for_=cfg.retention_size_for,
+                    severity="warning",
+                    summary="Prometheus storage is close to its retention size.",
+                    description=(
+                        'Prometheus {{ $labels.instance }} uses {{ printf "%.0f" $value }}% of its retention '
+                        "size: it now deletes the oldest blocks to stay under it, so it keeps less history "
+                        "than its retention time. Grow the volume or shorten the retention."
+                    ),
+                ),
+            ),
+        ),
+        RuleGroup(
+            "promstack.alertmanager.alerts",
+            (
+                AlertingRule(
+                    alert="AlertmanagerDown",
+                    expr=_down_or_absent(am_job),
+                    for_=cfg.exporter_down_for,
+                    severity="critical",
+                    summary="Alertmanager is down.",
+                    description=(
+                        f"Alertmanager target {_TARGET} is not being scraped; if no replica is left, no "
+                        "alert reaches anyone (the heartbeat receiver notices)."
+                    ),
+                ),
+                AlertingRule(
+                    alert="AlertmanagerFailedToSendAlerts",
+                    expr=(
+                        f"rate(alertmanager_notifications_failed_total{{{am}}}[5m])\n"
+                        "  / ignoring (reason) group_left\n"
+                        f"rate(alertmanager_notifications_total{{{am}}}[5m]) * 100\n"
+                        f"  > {cfg.notifications_failed_percent:g}"
+                    ),
+                    for_=cfg.notifications_failed_for,
+                    severity="warning",
+                    summary="Alertmanager fails to send notifications.",
+                    description=(
+                        'Alertmanager {{ $labels.instance }} failed to send {{ printf "%.1f" $value }}% of its '
+                        "{{ $labels.integration }} notifications in the last 5 minutes; check the receiver's "
+                        "sealed secret and the network path to it."
+                    ),
+                ),
+                AlertingRule(
+                    alert="AlertmanagerFailedReload",
+                    expr=f"max_over_time(alertmanager_config_last_reload_successful{{{am}}}[5m]) == 0",
+                    for_=cfg.bad_config_for,
+                    severity="critical",
+                    summary="Alertmanager failed to reload its configuration.",
+                    description=(
+                        "Alertmanager {{ $labels.instance }} rejected its last configuration and keeps "
+                        "routing with the previous one; the committed routing is not in effect."
+                    ),
+                ),
+                AlertingRule(
+                    alert="AlertmanagerMembersInconsistent",
+                    expr=(
+                        f"max_over_time(alertmanager_cluster_members{{{am}}}[5m])\n"
+                        "  < on (job) group_left\n"
+                        f"count by (job) (max_over_time(alertmanager_cluster_members{{{am}}}[5m]))"
+                    ),
+                    for_=cfg.exporter_down_for,
+                    severity="critical",
+                    summary="Alertmanager replicas do not see each other.",
+                    description=(
+                        "Alertmanager {{ $labels.instance }} sees {{ $value }} members of its mesh, fewer than "
+                        "the replicas scraped: silences and notification state are no longer shared, so "
+                        "alerts may be sent twice or silenced only on some replicas."
                     ),
                 ),
             ),
