@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,18 +14,43 @@ from promstack.config.cluster import ConfigError, json_schema
 from promstack.diff import register as register_diff
 from promstack.validate.cli import register as register_validate
 
+#: Scratch space of a project (beside clusters/ and dist/): synth renders and takes its lock here.
+BUILD_DIR = ".build"
 
-def run_synth(clusters_dir: Path) -> int:
-    """Synthesize every cluster; on bad input print one line per problem and return 2."""
-    from promstack.gitops.synth import default_outdir, synth  # jsii starts here, not at import time
+
+def _use_project_node(project: Path) -> None:
+    """Run jsii on the project's pinned Node (node_modules/.bin/node, package.json), not whatever
+    `node` comes first on PATH: an old one makes jsii print an end-of-life banner."""
+    node = project / "node_modules" / ".bin" / "node"
+    if "JSII_NODE" not in os.environ and node.exists():
+        os.environ["JSII_NODE"] = str(node.resolve())
+
+
+def run_synth(clusters_dir: Path, dist: Path | None = None, *, copy_to: Path | None = None) -> int:
+    """Render every cluster and swap the result into ``dist`` (default: dist/ beside ``clusters_dir``)
+    only if the whole run succeeded; on bad input print one line per problem and return 2.
+
+    What `make synth` and `cdk8s synth` (main.py) run. Every line goes to stderr:
+    under `cdk8s synth` the app's stdout is swallowed.
+    """
+    project = clusters_dir.parent
+    dist = project / "dist" if dist is None else dist
+    _use_project_node(project)
+    from promstack.gitops.synth import synth_and_swap  # jsii starts here, not at import time
+
+    def waiting() -> None:
+        print(f"promstack: another synth of {project.resolve()} is running; waiting for it to finish",
+              file=sys.stderr)
 
     try:
-        clusters = synth(clusters_dir, default_outdir())
+        clusters = synth_and_swap(clusters_dir, dist, build_dir=project / BUILD_DIR, copy_to=copy_to,
+                                  on_wait=waiting)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"promstack: error: {problem}", file=sys.stderr)
         return 2
-    print(f"promstack: synthesized {len(clusters)} cluster(s): {', '.join(c.name for c in clusters)}")
+    names = ", ".join(c.name for c in clusters)
+    print(f"promstack: synthesized {len(clusters)} cluster(s) into {dist}/: {names}", file=sys.stderr)
     return 0
 
 
