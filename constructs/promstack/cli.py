@@ -1,4 +1,4 @@
-"""The `promstack` command: schema, and the subcommands the cert helper and the gate add."""
+"""The `promstack` command: synth, schema, and the subcommands the cert helper, diff and the gate add."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from promstack.certs.cli import register as register_certs
@@ -30,7 +31,7 @@ def run_synth(clusters_dir: Path, dist: Path | None = None, *, copy_to: Path | N
     """Render every cluster and swap the result into ``dist`` (default: dist/ beside ``clusters_dir``)
     only if the whole run succeeded; on bad input print one line per problem and return 2.
 
-    What `make synth` and `cdk8s synth` (main.py) run. Every line goes to stderr:
+    What `make synth`, `cdk8s synth` (main.py) and `promstack synth` run. Every line goes to stderr:
     under `cdk8s synth` the app's stdout is swallowed.
     """
     project = clusters_dir.parent
@@ -54,6 +55,10 @@ def run_synth(clusters_dir: Path, dist: Path | None = None, *, copy_to: Path | N
     return 0
 
 
+def _synth(args: argparse.Namespace) -> int:
+    return run_synth(Path(args.clusters_dir))
+
+
 def schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
@@ -67,9 +72,32 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    try:
+        return version("promstack")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promstack", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="promstack",
+        description="GitOps manifest compiler for a Kubernetes custom-metrics monitoring stack (cdk8s).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)
+    synth = subparsers.add_parser(
+        "synth",
+        help="render every clusters/<name>/cluster.yaml into dist/, as `make synth` does",
+        description=(
+            "Render every cluster into a new folder under .build/ and swap it into dist/ (beside the "
+            "clusters folder) only if the whole run succeeded. Exit 0 done, 2 bad input (one line per "
+            "problem; dist/ untouched)."
+        ),
+    )
+    synth.add_argument("--clusters-dir", default="clusters", metavar="DIR",
+                       help="folder holding one folder per cluster (default: clusters)")
+    synth.set_defaults(func=_synth)
     schema = subparsers.add_parser("schema", help="print the JSON Schema of clusters/<name>/cluster.yaml")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     schema.set_defaults(func=_schema)

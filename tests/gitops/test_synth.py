@@ -3,15 +3,19 @@ the synth commands swap dist/ only after a whole successful run, one run at a ti
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 from conftest import CLUSTERS, ROOT, read_tree
+from promstack.cli import build_parser, main
 from promstack.config.cluster import ConfigError
 from promstack.gitops.synth import default_jobs, exclusive, synth
 
@@ -101,7 +105,7 @@ def test_plain_cdk8s_synth_with_a_broken_cluster_leaves_dist_as_it_was(tmp_path:
     assert scratch_left(project) == []
 
 
-def test_make_synth_shows_promstack_lines_only(tmp_path: Path) -> None:
+def test_make_synth_shows_promstack_lines_only_and_promstack_synth_the_same(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
     make = ["make", "--no-print-directory", *BOOTSTRAPPED, "synth"]
     done = subprocess.run(make, cwd=project, capture_output=True, text=True, check=False)
@@ -118,6 +122,9 @@ def test_make_synth_shows_promstack_lines_only(tmp_path: Path) -> None:
     lines = [line for line in (failed.stdout + failed.stderr).splitlines() if not line.startswith("make: *** ")]
     assert lines and lines[0].startswith(BROKEN_LINE)  # no Node stack trace either
     assert len(lines) == 1, lines
+    same = subprocess.run([str(project / ".venv" / "bin" / "promstack"), "synth"], cwd=project,
+                          capture_output=True, text=True, check=False)
+    assert (same.returncode, same.stderr.splitlines()) == (2, lines)
     assert read_tree(project / "dist") == read_tree(ROOT / "dist")
 
 
@@ -160,3 +167,39 @@ def test_concurrent_synths_take_turns_each_in_its_own_folder(tmp_path: Path) -> 
     assert [run.wait(timeout=120) for run in runs] == [0, 0], [log.read_text() for log in logs]
     assert read_tree(project / "dist") == read_tree(ROOT / "dist")
     assert scratch_left(project) == []
+
+
+def test_promstack_synth_swaps_in_process_and_exits_2_on_bad_input(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(CLUSTERS, tmp_path / "clusters")
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "stale.yaml").write_text("kind: Stale\n")
+    assert main(["synth", "--clusters-dir", str(tmp_path / "clusters")]) == 0
+    assert read_tree(tmp_path / "dist") == read_tree(ROOT / "dist")
+    (tmp_path / "clusters" / "broken").mkdir()
+    (tmp_path / "clusters" / "broken" / "cluster.yaml").write_text(BROKEN)
+    capsys.readouterr()
+    assert main(["synth", "--clusters-dir", str(tmp_path / "clusters")]) == 2
+    assert "broken/cluster.yaml: prometheus.nodePort: 1 is outside the NodePort range" in capsys.readouterr().err
+    assert read_tree(tmp_path / "dist") == read_tree(ROOT / "dist")
+
+
+def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"promstack {version('promstack')}\n"
+
+
+def test_every_subcommand_has_a_one_line_description() -> None:
+    def subcommands(parser: argparse.ArgumentParser, prefix: str) -> Iterator[tuple[str, str | None]]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
+                for name, sub in action.choices.items():
+                    yield f"{prefix}{name}", helps.get(name)
+                    yield from subcommands(sub, f"{prefix}{name} ")
+
+    found = dict(subcommands(build_parser(), ""))
+    assert {"synth", "schema", "certs", "certs issue", "certs check", "seal", "diff", "validate"} <= set(found)
+    assert not [name for name, text in found.items() if not text or "\n" in text], found
