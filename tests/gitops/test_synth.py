@@ -7,6 +7,7 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -167,6 +168,48 @@ def test_concurrent_synths_take_turns_each_in_its_own_folder(tmp_path: Path) -> 
     assert [run.wait(timeout=120) for run in runs] == [0, 0], [log.read_text() for log in logs]
     assert read_tree(project / "dist") == read_tree(ROOT / "dist")
     assert scratch_left(project) == []
+
+
+def test_adding_and_removing_a_cluster_the_readme_way_needs_no_other_step(tmp_path: Path) -> None:
+    """README's "Adding a cluster": mkdir, cluster.yaml, `make synth`, `make test`. Here `make test`
+    is its part that reads dist/: `promstack validate dist` and the snapshot and drift tests. Every
+    other test reads a fresh render of clusters/ (conftest's out_dir) or fixtures of its own, never
+    dist/, so what they say of a new cluster depends on the cluster, not on a step after `make synth`.
+    Then `rm -r` of the folder and `make synth` alone give back exactly the committed dist/ (which
+    this suite's own run checks)."""
+    project = copy_project(tmp_path / "project", "tests/conftest.py", "tests/test_snapshots.py", "tests/test_drift.py")
+    promstack = str(project / ".venv" / "bin" / "promstack")
+    (project / "clusters" / "edge").mkdir()
+    (project / "clusters" / "edge" / "cluster.yaml").write_text(
+        "# yaml-language-server: $schema=../../schema/cluster.schema.json\n{}\n"
+    )
+    # README step 3, sealed for the example controller certificate committed beside prod-example.
+    for step in (["certs", "issue", "--cluster", "edge", "--sealing-cert", "clusters/prod-example/sealing-cert.pem"],
+                 ["certs", "check"]):
+        done = subprocess.run([promstack, *step], cwd=project, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def make_synth(clusters: str) -> None:
+        synth = subprocess.run(["make", "-s", *BOOTSTRAPPED, "synth"], cwd=project, capture_output=True, text=True,
+                               check=False)
+        assert synth.returncode == 0, synth.stdout + synth.stderr
+        assert f"promstack: synthesized {clusters}" in synth.stdout + synth.stderr
+
+    make_synth("3 cluster(s) into dist/: demo, edge, prod-example")
+    assert (project / "dist" / "clusters" / "edge" / "prometheus.yaml").is_file()
+    assert "dist/clusters/edge" in (project / "dist" / "bootstrap" / "flux" / "promstack.yaml").read_text()
+    validate = [promstack, "validate", "dist", *([] if shutil.which("promtool") else ["--skip-promtool"])]
+    checked = subprocess.run(validate, cwd=project, capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_snapshots.py",
+                            "tests/test_drift.py::test_dist_holds_exactly_the_rendered_files"],
+                           cwd=project, capture_output=True, text=True, check=False)
+    assert tests.returncode == 0, tests.stdout
+    assert "25 passed" in tests.stdout  # 24 rendered files (7 of them edge's) and the drift test
+
+    shutil.rmtree(project / "clusters" / "edge")
+    make_synth("2 cluster(s) into dist/: demo, prod-example")
+    assert read_tree(project / "dist") == read_tree(ROOT / "dist")
 
 
 def test_promstack_synth_swaps_in_process_and_exits_2_on_bad_input(tmp_path: Path,
