@@ -63,12 +63,17 @@ def copy_project(dest: Path, *files: str) -> Path:
     return dest
 
 
+def user_env(**extra: str) -> dict[str, str]:
+    """This environment as a user's shell has it: not that of a make recipe (`make test` runs us)."""
+    return {**{k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}, **extra}
+
+
 def plain_env() -> dict[str, str]:
     """The environment of a CI job that runs node_modules/.bin/cdk8s by path: the system Node
     (20 here) first on PATH, nothing of the project's; only the upgrade check switched off."""
     ours = {str(ROOT / "node_modules" / ".bin"), str(ROOT / ".venv" / "bin")}
     path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p not in ours)
-    env = {k: v for k, v in os.environ.items() if k not in {"JSII_NODE", "CDK8S_OUTDIR", "VIRTUAL_ENV"}}
+    env = {k: v for k, v in user_env().items() if k not in {"JSII_NODE", "CDK8S_OUTDIR", "VIRTUAL_ENV"}}
     return {**env, "PATH": path, "CDK8S_CHECK_UPGRADE": "false"}
 
 
@@ -109,7 +114,7 @@ def test_plain_cdk8s_synth_with_a_broken_cluster_leaves_dist_as_it_was(tmp_path:
 def test_make_synth_shows_promstack_lines_only_and_promstack_synth_the_same(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
     make = ["make", "--no-print-directory", *BOOTSTRAPPED, "synth"]
-    done = subprocess.run(make, cwd=project, capture_output=True, text=True, check=False)
+    done = subprocess.run(make, cwd=project, env=user_env(), capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (done.stdout + done.stderr).splitlines() == [
         "promstack: warning: cluster demo: adapter.tls.mode self-signed makes the API server skip TLS "
@@ -118,7 +123,7 @@ def test_make_synth_shows_promstack_lines_only_and_promstack_synth_the_same(tmp_
     ]  # no recipe lines, no CLI listing
     (project / "clusters" / "broken").mkdir()
     (project / "clusters" / "broken" / "cluster.yaml").write_text(BROKEN)
-    failed = subprocess.run(make, cwd=project, capture_output=True, text=True, check=False)
+    failed = subprocess.run(make, cwd=project, env=user_env(), capture_output=True, text=True, check=False)
     assert failed.returncode != 0
     lines = [line for line in (failed.stdout + failed.stderr).splitlines() if not line.startswith("make: *** ")]
     assert lines and lines[0].startswith(BROKEN_LINE)  # no Node stack trace either
@@ -141,7 +146,7 @@ def test_make_synth_shows_a_python_crash_and_leaves_dist_as_it_was(tmp_path: Pat
     (project / "dist" / "keep.yaml").write_text("kind: Previous\n")
     before = read_tree(project / "dist")
     result = subprocess.run(["make", *BOOTSTRAPPED, "synth"], cwd=project, capture_output=True, text=True,
-                            check=False, env={**os.environ, "PYTHONPATH": str(inject)})
+                            check=False, env=user_env(PYTHONPATH=str(inject)))
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Traceback (most recent call last):" in out and "RuntimeError: injected crash inside synth" in out
@@ -190,8 +195,8 @@ def test_adding_and_removing_a_cluster_the_readme_way_needs_no_other_step(tmp_pa
         assert done.returncode == 0, done.stdout + done.stderr
 
     def make_synth(clusters: str) -> None:
-        synth = subprocess.run(["make", "-s", *BOOTSTRAPPED, "synth"], cwd=project, capture_output=True, text=True,
-                               check=False)
+        synth = subprocess.run(["make", "-s", *BOOTSTRAPPED, "synth"], cwd=project, env=user_env(),
+                               capture_output=True, text=True, check=False)
         assert synth.returncode == 0, synth.stdout + synth.stderr
         assert f"promstack: synthesized {clusters}" in synth.stdout + synth.stderr
 
