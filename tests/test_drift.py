@@ -68,3 +68,15 @@ def test_the_snapshot_store_reports_and_accepts_a_rendering_change(out_dir: Path
     assert not (dist / "clusters" / "gone").exists()
 
     assert pytest_run().returncode == 0
+
+
+def test_dist_diffs_are_not_collapsed_in_pull_requests() -> None:
+    """GitHub collapses linguist-generated files; the rendered diff of dist/ is the review."""
+    paths = ["dist/clusters/demo/prometheus.yaml", "dist/bootstrap/argocd/promstack.yaml", "imports/x.py"]
+    out = subprocess.run(["git", "check-attr", "linguist-generated", "--", *paths], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [
+        "dist/clusters/demo/prometheus.yaml: linguist-generated: unspecified",
+        "dist/bootstrap/argocd/promstack.yaml: linguist-generated: unspecified",
+        "imports/x.py: linguist-generated: true",
+    ]
