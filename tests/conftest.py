@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +53,34 @@ def read_tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="session")
-def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh synth of the shipped clusters, in-process."""
-    from promstack.gitops.synth import synth
+_FRESH_RENDER = pytest.StashKey[tuple[Path, BaseException | None]]()
 
-    out = tmp_path_factory.mktemp("synth")
-    synth(CLUSTERS, out)
+
+def fresh_render(config: pytest.Config) -> tuple[Path, BaseException | None]:
+    """One in-process synth of the shipped clusters per session, and the error if it failed.
+
+    Shared by collection (test_snapshots is parametrised by the files it writes) and the tests.
+    """
+    if _FRESH_RENDER not in config.stash:
+        from promstack.gitops.synth import synth
+
+        out = Path(tempfile.mkdtemp(prefix="promstack-render-"))
+        config.add_cleanup(lambda: shutil.rmtree(out, ignore_errors=True))
+        error: BaseException | None = None
+        try:
+            synth(CLUSTERS, out)
+        except Exception as exc:  # reported by every test that uses out_dir, not as a collection error
+            error = exc
+        config.stash[_FRESH_RENDER] = (out, error)
+    return config.stash[_FRESH_RENDER]
+
+
+@pytest.fixture(scope="session")
+def out_dir(pytestconfig: pytest.Config) -> Path:
+    """A fresh synth of the shipped clusters, in-process."""
+    out, error = fresh_render(pytestconfig)
+    if error is not None:
+        raise error
     return out
 
 

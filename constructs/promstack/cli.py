@@ -1,11 +1,13 @@
-"""The `promstack` command: schema, and the subcommands the cert helper and the gate add."""
+"""The `promstack` command: synth, schema, and the subcommands the cert helper, diff and the gate add."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from promstack.certs.cli import register as register_certs
@@ -13,19 +15,48 @@ from promstack.config.cluster import ConfigError, json_schema
 from promstack.diff import register as register_diff
 from promstack.validate.cli import register as register_validate
 
+#: Scratch space of a project (beside clusters/ and dist/): synth renders and takes its lock here.
+BUILD_DIR = ".build"
 
-def run_synth(clusters_dir: Path) -> int:
-    """Synthesize every cluster; on bad input print one line per problem and return 2."""
-    from promstack.gitops.synth import default_outdir, synth  # jsii starts here, not at import time
+
+def _use_project_node(project: Path) -> None:
+    """Run jsii on the project's pinned Node (node_modules/.bin/node, package.json), not whatever
+    `node` comes first on PATH: an old one makes jsii print an end-of-life banner."""
+    node = project / "node_modules" / ".bin" / "node"
+    if "JSII_NODE" not in os.environ and node.exists():
+        os.environ["JSII_NODE"] = str(node.resolve())
+
+
+def run_synth(clusters_dir: Path, dist: Path | None = None, *, copy_to: Path | None = None) -> int:
+    """Render every cluster and swap the result into ``dist`` (default: dist/ beside ``clusters_dir``)
+    only if the whole run succeeded; on bad input print one line per problem and return 2.
+
+    What `make synth`, `cdk8s synth` (main.py) and `promstack synth` run. Every line goes to stderr:
+    under `cdk8s synth` the app's stdout is swallowed.
+    """
+    project = clusters_dir.parent
+    dist = project / "dist" if dist is None else dist
+    _use_project_node(project)
+    from promstack.gitops.synth import synth_and_swap  # jsii starts here, not at import time
+
+    def waiting() -> None:
+        print(f"promstack: another synth of {project.resolve()} is running; waiting for it to finish",
+              file=sys.stderr)
 
     try:
-        clusters = synth(clusters_dir, default_outdir())
+        clusters = synth_and_swap(clusters_dir, dist, build_dir=project / BUILD_DIR, copy_to=copy_to,
+                                  on_wait=waiting)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"promstack: error: {problem}", file=sys.stderr)
         return 2
-    print(f"promstack: synthesized {len(clusters)} cluster(s): {', '.join(c.name for c in clusters)}")
+    names = ", ".join(c.name for c in clusters)
+    print(f"promstack: synthesized {len(clusters)} cluster(s) into {dist}/: {names}", file=sys.stderr)
     return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    return run_synth(Path(args.clusters_dir))
 
 
 def schema_text() -> str:
@@ -41,9 +72,32 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    try:
+        return version("promstack")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promstack", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="promstack",
+        description="GitOps manifest compiler for a Kubernetes custom-metrics monitoring stack (cdk8s).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)
+    synth = subparsers.add_parser(
+        "synth",
+        help="render every clusters/<name>/cluster.yaml into dist/, as `make synth` does",
+        description=(
+            "Render every cluster into a new folder under .build/ and swap it into dist/ (beside the "
+            "clusters folder) only if the whole run succeeded. Exit 0 done, 2 bad input (one line per "
+            "problem; dist/ untouched)."
+        ),
+    )
+    synth.add_argument("--clusters-dir", default="clusters", metavar="DIR",
+                       help="folder holding one folder per cluster (default: clusters)")
+    synth.set_defaults(func=_synth)
     schema = subparsers.add_parser("schema", help="print the JSON Schema of clusters/<name>/cluster.yaml")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     schema.set_defaults(func=_schema)

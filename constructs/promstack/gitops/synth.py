@@ -3,10 +3,16 @@ the adapter's APIServices under apiservice/), and the Argo CD / Flux objects int
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import cdk8s
@@ -125,6 +131,57 @@ def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[
     return clusters
 
 
-def default_outdir() -> Path:
-    """cdk8s synth passes its output folder in CDK8S_OUTDIR; plain runs write to dist/."""
-    return Path(os.environ.get("CDK8S_OUTDIR", "dist"))
+@contextmanager
+def exclusive(lock_file: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an flock on ``lock_file`` (created, never deleted); ``on_wait`` runs if another holder makes us wait."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock, also when the process dies
+
+
+def _move(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst`` (which must not exist); copy and delete across file systems."""
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(src, dst, symlinks=True)
+        shutil.rmtree(src)
+
+
+def synth_and_swap(clusters_dir: Path, dist: Path, *, build_dir: Path, copy_to: Path | None = None,
+                   jobs: int | None = None, on_wait: Callable[[], None] | None = None) -> list[ClusterConfig]:
+    """Render every cluster into a new folder under ``build_dir`` and, only if the whole run
+    succeeded, put it in place of ``dist``: bad input or a crash leaves ``dist`` as it was.
+
+    Runs that share ``build_dir`` take turns (an flock on ``build_dir/synth.lock``) and each renders
+    into its own temporary folder, so concurrent runs never share a scratch folder or interleave
+    their swaps. ``copy_to`` also gets a copy of the render (the cdk8s CLI lists its output folder).
+    """
+    with exclusive(build_dir / "synth.lock", on_wait):
+        work = Path(tempfile.mkdtemp(prefix="synth-", dir=build_dir))
+        try:
+            rendered = work / "dist"
+            rendered.mkdir()
+            clusters = synth(clusters_dir, rendered, jobs=jobs)
+            if copy_to is not None:
+                shutil.copytree(rendered, copy_to, dirs_exist_ok=True)
+            previous = work / "previous"
+            if dist.exists():
+                _move(dist, previous)
+            try:
+                _move(rendered, dist)
+            except BaseException:
+                if previous.exists() and not dist.exists():
+                    _move(previous, dist)
+                raise
+            return clusters
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
