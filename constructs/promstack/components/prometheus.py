@@ -12,7 +12,6 @@ from constructs import Construct
 from promstack.components.base import (
     Component,
     StackContext,
-    checksum,
     cluster_role_binding,
     config_map_volume,
     hardened_container,
@@ -31,6 +30,8 @@ PORT = 9090
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: How often Prometheus checks prometheus.yml and the rule files it references for changes.
+CONFIG_RELOAD_INTERVAL = "30s"
 
 
 
@@ -182,6 +183,12 @@ class Prometheus(Component):
     ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names;
     ``rule_files`` the recording and alerting rules (thresholds from ``alerts``), mounted under
     /etc/prometheus/rules. ``config_map``, ``stateful_set`` and ``service`` are the L1 objects.
+
+    A new prometheus.yml or rule file does not restart the pod: both ConfigMaps are mounted as
+    whole directories (never subPath), so the kubelet swaps the files in place, and Prometheus'
+    ``auto-reload-config`` feature reloads when the checksum of prometheus.yml or of any rule file
+    it references changes. Only what Prometheus reads at start (flags, image, resources) is in the
+    pod template.
     """
 
     def __init__(self, scope: Construct, id_: str = names.PROMETHEUS, *,
@@ -224,6 +231,9 @@ class Prometheus(Component):
             resources=config.resources,
             args=[
                 f"--config.file={CONFIG_DIR}/prometheus.yml",
+                # Reload prometheus.yml and every rule file it references when their checksum changes.
+                "--enable-feature=auto-reload-config",
+                f"--config.auto-reload-interval={CONFIG_RELOAD_INTERVAL}",
                 f"--storage.tsdb.path={DATA_DIR}",
                 f"--storage.tsdb.retention.time={config.retention}",
                 f"--web.listen-address=:{PORT}",
@@ -245,8 +255,6 @@ class Prometheus(Component):
                 template=self.pod_template(
                     containers=[container],
                     volumes=volumes,
-                    # A new prometheus.yml or rule file rolls the pod.
-                    annotations={"checksum/config": self._config_checksum()},
                     automount_token=True,
                     fs_group=65534,
                     termination_grace_period_seconds=300,
@@ -304,15 +312,11 @@ class Prometheus(Component):
         """prometheus.yml as rendered."""
         return render_config(self._settings, self._external_labels, self.scrape_configs)
 
-    def _config_checksum(self) -> str:
-        return checksum(self.config_text, *self.rule_files.values())
-
     def add_scrape_job(self, job: dict[str, Any]) -> None:
         """Scrape one more target (e.g. ``service_job(...)``), after the component jobs given at
-        construction and before the annotation-driven jobs; the config and its checksum follow."""
+        construction and before the annotation-driven jobs. Only the ConfigMap changes: the running
+        Prometheus reloads it, the pod template stays as it is."""
         if job["job_name"] in self.scrape_jobs:
             raise ValueError(f"Prometheus {self.app_name!r}: a scrape job named {job['job_name']!r} exists already")
         self._component_jobs.append(job)
         self.config_map.add_json_patch(JsonPatch.replace("/data/prometheus.yml", self.config_text))
-        self.stateful_set.add_json_patch(
-            JsonPatch.replace("/spec/template/metadata/annotations/checksum~1config", self._config_checksum()))
