@@ -236,6 +236,8 @@ class Prometheus(Component):
                 f"--config.auto-reload-interval={CONFIG_RELOAD_INTERVAL}",
                 f"--storage.tsdb.path={DATA_DIR}",
                 f"--storage.tsdb.retention.time={config.retention}",
+                # Whichever limit is reached first deletes the oldest blocks.
+                f"--storage.tsdb.retention.size={config.effective_retention_size}",
                 f"--web.listen-address=:{PORT}",
             ],
             ports=[k8s.ContainerPort(name="web", container_port=PORT, protocol="TCP")],
