@@ -117,7 +117,10 @@ def core_jobs(*, kubelet_tls_verify: bool) -> list[dict[str, Any]]:
 
 
 def annotation_jobs() -> list[dict[str, Any]]:
-    """Every Service or pod annotated ``prometheus.io/scrape: "true"``, in any namespace."""
+    """Every Service or pod annotated ``prometheus.io/scrape: "true"``, in any namespace.
+
+    One job owns each target: an endpoint whose pod carries its own ``prometheus.io/scrape: "true"``
+    is left to the pods job (its annotations say how to scrape it), so it is scraped once."""
     return [
         {
             "job_name": JOBS["service_endpoints"],
@@ -156,6 +159,11 @@ def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
         # Only running pods; a completed Job's pod would show up as a target that is down.
         rules.insert(1, {"source_labels": ["__meta_kubernetes_pod_phase"], "action": "drop",
                          "regex": "Pending|Succeeded|Failed|Unknown"})
+    else:
+        # A pod annotated itself is the pods job's target: scraped by both jobs, every series would
+        # be stored twice and every rate the adapter serves (a sum over both) doubled.
+        rules.insert(1, {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                         "action": "drop", "regex": "true"})
     return rules
 
 
