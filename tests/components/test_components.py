@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import fnmatch
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import cdk8s
 import yaml
 
 from conftest import Rendered, find
-from promstack.components.prometheus import Prometheus
-from promstack.config.cluster import PrometheusConfig
+from promstack.config.cluster import ClusterConfig, parse_spec
+from promstack.config.inputs import ClusterInputs
+from promstack.stack import MonitoringStack
 
 
 def container_ports(workload: dict[str, Any]) -> dict[str, int]:
@@ -142,18 +145,57 @@ def test_grafana_datasources_are_the_prometheus_and_alertmanager_services(render
     assert not any("INFLUX" in k for k in env)
 
 
-def _render_prometheus(**settings: Any) -> dict[str, Any]:
-    chart = cdk8s.Chart(cdk8s.App(), "test")
-    Prometheus(chart, settings=PrometheusConfig.model_validate(settings))
-    return next(o for o in chart.to_json() if o["kind"] == "StatefulSet")
+def _render_stack(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The whole stack of a cluster whose cluster.yaml is ``spec``, keyed by kind/name."""
+    data = {"adapter": {"tls": {"mode": "self-signed"}}, **spec}
+    cluster = ClusterConfig(name="reload", path=Path("clusters/reload"), spec=parse_spec(data, "cluster.yaml"))
+    app = cdk8s.App()
+    MonitoringStack(app, cluster=cluster, inputs=ClusterInputs())
+    objects: dict[str, dict[str, Any]] = {}
+    for chart in app.charts:
+        for obj in chart.to_json():
+            objects[f"{obj['kind']}/{obj['metadata']['name']}"] = obj
+    return objects
 
 
-def test_a_prometheus_config_change_rolls_the_pod() -> None:
-    before = _render_prometheus()
-    after = _render_prometheus(scrapeInterval="15s")
-    key = "checksum/config"
-    assert before["spec"]["template"]["metadata"]["annotations"][key] != \
-        after["spec"]["template"]["metadata"]["annotations"][key]
+def test_rules_thresholds_and_scrape_config_reach_prometheus_without_a_pod_restart() -> None:
+    """A new alert threshold or scrape interval changes only a ConfigMap: the StatefulSet's pod
+    template (what Kubernetes compares to decide on a rollout) is byte for byte the same, so the
+    running pod keeps its TSDB head and reloads the files the kubelet swaps in."""
+    base = _render_stack({})
+    threshold = _render_stack({"alerts": {"filesystemFreePercentWarning": 20.0}})
+    interval = _render_stack({"prometheus": {"scrapeInterval": "15s"}})
+    pod_template = base["StatefulSet/prometheus"]["spec"]["template"]
+    for changed, config_map in ((threshold, "ConfigMap/prometheus-rules"), (interval, "ConfigMap/prometheus-config")):
+        assert changed[config_map]["data"] != base[config_map]["data"], f"{config_map} must carry the change"
+        assert changed["StatefulSet/prometheus"]["spec"]["template"] == pod_template
+    assert "Filesystem has less than 20% space left." in threshold["ConfigMap/prometheus-rules"]["data"][
+        "alerts.rules.yaml"]
+    assert "checksum/config" not in base["StatefulSet/prometheus"]["spec"]["template"]["metadata"].get(
+        "annotations", {})
+
+
+def test_prometheus_reloads_its_config_and_rules_from_whole_directory_mounts(rendered: list[Rendered]) -> None:
+    statefulset = find(rendered, "demo", "StatefulSet", "prometheus")
+    pod = statefulset["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    args = container["args"]
+    assert "--enable-feature=auto-reload-config" in args
+    assert "--config.auto-reload-interval=30s" in args
+    config_file = next(a.split("=", 1)[1] for a in args if a.startswith("--config.file="))
+    config = yaml.safe_load(find(rendered, "demo", "ConfigMap", "prometheus-config")["data"]["prometheus.yml"])
+    [rule_glob] = config["rule_files"]
+    rules = find(rendered, "demo", "ConfigMap", "prometheus-rules")["data"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for path, config_map, keys in ((config_file, "prometheus-config", ["prometheus.yml"]),
+                                   (rule_glob, "prometheus-rules", list(rules))):
+        directory = str(PurePosixPath(path).parent)
+        [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+        # A subPath mount is a bind mount of one file: the kubelet never updates it.
+        assert "subPath" not in mount and "subPathExpr" not in mount, mount
+        assert volumes[mount["name"]]["configMap"]["name"] == config_map
+        # The glob Prometheus loads (and checksums) matches every key of the rules ConfigMap.
+        assert all(fnmatch.fnmatch(f"{directory}/{key}", path) for key in keys)
 
 
 def test_grafana_admin_password_comes_from_the_sealed_secret(rendered: list[Rendered]) -> None:

@@ -205,3 +205,37 @@ def test_promtool_parses_every_panel_query(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: prometheus-adapter v0.12's own labels on its query histogram (pkg/client/metrics/metrics.go):
+#: ``path`` (the Prometheus API path queried) and ``server`` (the Prometheus URL); ``le`` on buckets.
+ADAPTER_QUERY_HISTOGRAM = "prometheus_adapter_prometheus_client_request_duration_seconds"
+ADAPTER_QUERY_LABELS = {"path", "server", "le"}
+#: Labels the adapter's scrape job adds to every series (job, instance and service_job's target labels).
+ADAPTER_TARGET_LABELS = {"job", "instance", "namespace", "service", "pod", "node"}
+
+
+def _grouping_labels(expr: str) -> set[str]:
+    labels: set[str] = set()
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None:
+            labels.update(node.modifier.labels)
+
+    promql_parser.walk(parse(render_grafana_query(expr)), visit)
+    return labels
+
+
+def test_adapter_query_latency_groups_by_labels_the_adapter_exports() -> None:
+    queries = [q for q in QUERIES if ADAPTER_QUERY_HISTOGRAM in q.expr]
+    assert queries, "a panel shows the adapter's query latency"
+    for query in queries:
+        grouping = _grouping_labels(query.expr)
+        assert "path" in grouping, f"{query}: group by the API path queried"
+        assert grouping <= ADAPTER_QUERY_LABELS | ADAPTER_TARGET_LABELS, (
+            f"{query}: groups by {sorted(grouping - ADAPTER_QUERY_LABELS - ADAPTER_TARGET_LABELS)}, "
+            "labels no series of this histogram carries")
+    panels = [panel for model in MODELS.values() for panel in _panels(model)
+              if any(ADAPTER_QUERY_HISTOGRAM in t.get("expr", "") for t in panel.get("targets", []))]
+    legends = {t["legendFormat"] for panel in panels for t in panel["targets"]}
+    assert legends == {"{{path}}"}

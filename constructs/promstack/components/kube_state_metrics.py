@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -16,27 +19,37 @@ _LIST_WATCH = ["list", "watch"]
 # Named so Prometheus' relabelling keeps only the metrics port of the Service.
 METRICS_PORT_NAME = "http-metrics"
 
-#: Upstream's examples/standard/cluster-role.yaml: list/watch on every resource it reports on.
-UPSTREAM_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("", ("configmaps", "endpoints", "limitranges", "namespaces", "nodes", "persistentvolumeclaims",
-          "persistentvolumes", "pods", "replicationcontrollers", "resourcequotas", "secrets", "serviceaccounts",
-          "services")),
-    ("admissionregistration.k8s.io", ("mutatingwebhookconfigurations", "validatingwebhookconfigurations")),
-    ("apps", ("daemonsets", "deployments", "replicasets", "statefulsets")),
-    ("autoscaling", ("horizontalpodautoscalers",)),
-    ("batch", ("cronjobs", "jobs")),
-    ("certificates.k8s.io", ("certificatesigningrequests",)),
-    ("coordination.k8s.io", ("leases",)),
-    ("discovery.k8s.io", ("endpointslices",)),
-    ("networking.k8s.io", ("ingressclasses", "ingresses", "networkpolicies")),
-    ("policy", ("poddisruptionbudgets",)),
-    ("rbac.authorization.k8s.io", ("clusterrolebindings", "clusterroles", "rolebindings", "roles")),
-    ("storage.k8s.io", ("storageclasses", "volumeattachments")),
-)
+#: The resources the pinned kube-state-metrics (v2.20) enables by default (its
+#: pkg/options/resource.go DefaultResources), by API group. The one list both the ClusterRole
+#: (list/watch on each) and ``--resources`` are made from, so kube-state-metrics never watches a
+#: resource it may not read. Review it on every image bump: new defaults are not picked up unless
+#: they are added here.
+ENABLED_RESOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "": ("configmaps", "limitranges", "namespaces", "nodes", "persistentvolumeclaims", "persistentvolumes", "pods",
+         "replicationcontrollers", "resourcequotas", "secrets", "services"),
+    "admissionregistration.k8s.io": ("mutatingadmissionpolicies", "mutatingadmissionpolicybindings",
+                                     "mutatingwebhookconfigurations", "validatingadmissionpolicies",
+                                     "validatingadmissionpolicybindings", "validatingwebhookconfigurations"),
+    "apps": ("daemonsets", "deployments", "replicasets", "statefulsets"),
+    "autoscaling": ("horizontalpodautoscalers",),
+    "batch": ("cronjobs", "jobs"),
+    "certificates.k8s.io": ("certificatesigningrequests",),
+    "coordination.k8s.io": ("leases",),
+    "discovery.k8s.io": ("endpointslices",),
+    "networking.k8s.io": ("ingresses", "networkpolicies"),
+    "policy": ("poddisruptionbudgets",),
+    "storage.k8s.io": ("storageclasses", "volumeattachments"),
+})
+
+
+def resources_flag() -> str:
+    """``--resources``: every resource of :data:`ENABLED_RESOURCES`, sorted."""
+    return "--resources=" + ",".join(sorted(r for resources in ENABLED_RESOURCES.values() for r in resources))
 
 
 class KubeStateMetrics(Component):
-    """kube-state-metrics on 8080 (metrics) and 8081 (its own telemetry), one replica.
+    """kube-state-metrics on 8080 (metrics) and 8081 (its own telemetry), one replica, watching
+    :data:`ENABLED_RESOURCES` with list/watch on exactly those.
 
     ``service`` (headless, port ``metrics_port_name``) is what Prometheus discovers; probes are
     /livez and /readyz. ``deployment`` and ``cluster_role`` are the L1 objects.
@@ -50,7 +63,7 @@ class KubeStateMetrics(Component):
         super().__init__(scope, id_, context=context, component="exporter", image=image)
         self.service_account(automount=True)
         rules = [k8s.PolicyRule(api_groups=[group], resources=list(resources), verbs=_LIST_WATCH)
-                 for group, resources in UPSTREAM_RULES]
+                 for group, resources in ENABLED_RESOURCES.items()]
         # Upstream's authn/authz rules let kube-state-metrics protect its own endpoints.
         rules += [
             k8s.PolicyRule(api_groups=["authentication.k8s.io"], resources=["tokenreviews"], verbs=["create"]),
@@ -65,7 +78,7 @@ class KubeStateMetrics(Component):
             name="kube-state-metrics",
             image=image,
             resources=settings.resources,
-            args=[f"--port={METRICS_PORT}", f"--telemetry-port={TELEMETRY_PORT}"],
+            args=[f"--port={METRICS_PORT}", f"--telemetry-port={TELEMETRY_PORT}", resources_flag()],
             ports=[
                 k8s.ContainerPort(name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"),
                 k8s.ContainerPort(name="telemetry", container_port=TELEMETRY_PORT, protocol="TCP"),

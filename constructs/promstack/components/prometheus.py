@@ -12,7 +12,6 @@ from constructs import Construct
 from promstack.components.base import (
     Component,
     StackContext,
-    checksum,
     cluster_role_binding,
     config_map_volume,
     hardened_container,
@@ -32,6 +31,8 @@ PORT = 9090
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: How often Prometheus checks prometheus.yml and the rule files it references for changes.
+CONFIG_RELOAD_INTERVAL = "30s"
 
 
 
@@ -117,7 +118,10 @@ def core_jobs(*, kubelet_tls_verify: bool) -> list[dict[str, Any]]:
 
 
 def annotation_jobs() -> list[dict[str, Any]]:
-    """Every Service or pod annotated ``prometheus.io/scrape: "true"``, in any namespace."""
+    """Every Service or pod annotated ``prometheus.io/scrape: "true"``, in any namespace.
+
+    One job owns each target: an endpoint whose pod carries its own ``prometheus.io/scrape: "true"``
+    is left to the pods job (its annotations say how to scrape it), so it is scraped once."""
     return [
         {
             "job_name": JOBS["service_endpoints"],
@@ -156,6 +160,11 @@ def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
         # Only running pods; a completed Job's pod would show up as a target that is down.
         rules.insert(1, {"source_labels": ["__meta_kubernetes_pod_phase"], "action": "drop",
                          "regex": "Pending|Succeeded|Failed|Unknown"})
+    else:
+        # A pod annotated itself is the pods job's target: scraped by both jobs, every series would
+        # be stored twice and every rate the adapter serves (a sum over both) doubled.
+        rules.insert(1, {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                         "action": "drop", "regex": "true"})
     return rules
 
 
@@ -199,6 +208,12 @@ class Prometheus(Component):
     ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names;
     ``rule_files`` the recording and alerting rules (thresholds from ``alerts``), mounted under
     /etc/prometheus/rules. ``config_map``, ``stateful_set`` and ``service`` are the L1 objects.
+
+    A new prometheus.yml or rule file does not restart the pod: both ConfigMaps are mounted as
+    whole directories (never subPath), so the kubelet swaps the files in place, and Prometheus'
+    ``auto-reload-config`` feature reloads when the checksum of prometheus.yml or of any rule file
+    it references changes. Only what Prometheus reads at start (flags, image, resources) is in the
+    pod template.
     """
 
     def __init__(self, scope: Construct, id_: str = names.PROMETHEUS, *,
@@ -245,8 +260,13 @@ class Prometheus(Component):
             resources=config.resources,
             args=[
                 f"--config.file={CONFIG_DIR}/prometheus.yml",
+                # Reload prometheus.yml and every rule file it references when their checksum changes.
+                "--enable-feature=auto-reload-config",
+                f"--config.auto-reload-interval={CONFIG_RELOAD_INTERVAL}",
                 f"--storage.tsdb.path={DATA_DIR}",
                 f"--storage.tsdb.retention.time={config.retention}",
+                # Whichever limit is reached first deletes the oldest blocks.
+                f"--storage.tsdb.retention.size={config.effective_retention_size}",
                 f"--web.listen-address=:{PORT}",
             ],
             ports=[k8s.ContainerPort(name="web", container_port=PORT, protocol="TCP")],
@@ -266,8 +286,6 @@ class Prometheus(Component):
                 template=self.pod_template(
                     containers=[container],
                     volumes=volumes,
-                    # A new prometheus.yml or rule file rolls the pod.
-                    annotations={"checksum/config": self._config_checksum()},
                     automount_token=True,
                     fs_group=65534,
                     termination_grace_period_seconds=300,
@@ -325,15 +343,11 @@ class Prometheus(Component):
         """prometheus.yml as rendered."""
         return render_config(self._settings, self._external_labels, self.scrape_configs, self._alertmanager)
 
-    def _config_checksum(self) -> str:
-        return checksum(self.config_text, *self.rule_files.values())
-
     def add_scrape_job(self, job: dict[str, Any]) -> None:
         """Scrape one more target (e.g. ``service_job(...)``), after the component jobs given at
-        construction and before the annotation-driven jobs; the config and its checksum follow."""
+        construction and before the annotation-driven jobs. Only the ConfigMap changes: the running
+        Prometheus reloads it, the pod template stays as it is."""
         if job["job_name"] in self.scrape_jobs:
             raise ValueError(f"Prometheus {self.app_name!r}: a scrape job named {job['job_name']!r} exists already")
         self._component_jobs.append(job)
         self.config_map.add_json_patch(JsonPatch.replace("/data/prometheus.yml", self.config_text))
-        self.stateful_set.add_json_patch(
-            JsonPatch.replace("/spec/template/metadata/annotations/checksum~1config", self._config_checksum()))

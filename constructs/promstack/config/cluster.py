@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
+from promstack.config import sizes
 from promstack.content.rules import AlertsConfig
 
 CLUSTER_FILE = "cluster.yaml"
@@ -73,6 +74,15 @@ Duration = Annotated[str, AfterValidator(_duration)]
 NodePort = Annotated[int, AfterValidator(_node_port)]
 
 
+def _prometheus_size(value: str) -> str:
+    if sizes.prometheus_size_bytes(value) <= 0:
+        raise ValueError(f"{value!r} is no size; give a positive one, e.g. 8GB")
+    return value
+
+
+PrometheusSize = Annotated[str, AfterValidator(_prometheus_size)]
+
+
 class Model(BaseModel):
     """Frozen, strict about unknown keys, camelCase in YAML."""
 
@@ -120,14 +130,40 @@ class PrometheusConfig(Model):
     requested and 2/4Gi limit, kubelet's serving certificate not verified (kubeadm's kubelets
     serve a self-signed certificate; set ``kubeletTlsVerify: true`` where kubelet certificates are
     signed by the cluster CA, e.g. with serverTLSBootstrap).
+
+    ``retentionSize`` caps the TSDB by size as well as by age, so a busy cluster deletes its oldest
+    blocks instead of filling the claim and stopping: default 85% of ``storage.size`` (``8704MB``
+    for 10Gi), an explicit value in Prometheus' units (B, KB, MB, GB, TB, PB, EB; 1KB = 1024B) no
+    larger than the claim.
     """
 
     node_port: NodePort = 30090
     retention: Duration = "15d"
+    retention_size: PrometheusSize | None = Field(
+        default=None,
+        description="--storage.tsdb.retention.size in Prometheus' units (B, KB, MB, GB, TB, PB, EB; 1KB = 1024B), "
+        "at most storage.size; default 85% of storage.size",
+    )
     storage: StorageConfig = StorageConfig()
     scrape_interval: Duration = "30s"
     kubelet_tls_verify: bool = False
     resources: Resources = resources("500m", "2Gi", "2", "4Gi")
+
+    @model_validator(mode="after")
+    def _retention_size_fits_the_claim(self) -> PrometheusConfig:
+        if self.retention_size is not None and (
+                sizes.prometheus_size_bytes(self.retention_size) > sizes.quantity_bytes(self.storage.size)):
+            raise ValueError(
+                f"retentionSize {self.retention_size} is larger than storage.size {self.storage.size}; Prometheus "
+                f"would fill the claim before deleting blocks: leave it out (default "
+                f"{sizes.retention_size_for_claim(self.storage.size)}) or lower it"
+            )
+        return self
+
+    @property
+    def effective_retention_size(self) -> str:
+        """``retentionSize``, or 85% of ``storage.size`` when it is not set."""
+        return self.retention_size or sizes.retention_size_for_claim(self.storage.size)
 
 
 class KubeStateMetricsConfig(Model):

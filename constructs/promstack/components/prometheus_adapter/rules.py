@@ -89,7 +89,11 @@ class AdapterRule(_Rule):
         return re.sub(r"\$\{?(\d+)\}?", lambda m: match.group(int(m.group(1))) or "", template)
 
 
-_CONTAINER_SERIES = '{__name__=~"^container_.*",container!="POD",namespace!="",pod!=""}'
+# cAdvisor reports each pod's own cgroup as container="" next to its containers: summed with them,
+# every container_* metric is about twice the pod's real usage. Upstream's rules drop only the pause
+# container (container="POD"); these also drop container="", as the recording rules do.
+_CONTAINERS_ONLY = 'container!="",container!="POD",pod!=""'
+_CONTAINER_SERIES = f'{{__name__=~"^container_.*",{_CONTAINERS_ONLY},namespace!=""}}'
 _NAMESPACED_SERIES = '{namespace!="",__name__!~"^container_.*"}'
 _POD_NAMESPACE = RuleResources(
     overrides={"namespace": ResourceOverride(resource="namespace"), "pod": ResourceOverride(resource="pod")}
@@ -99,27 +103,28 @@ _RATE = "sum(rate(<<.Series>>{<<.LabelMatchers>>}[5m])) by (<<.GroupBy>>)"
 
 
 def default_rules() -> tuple[AdapterRule, ...]:
-    """Upstream's default rule set (the prometheus-adapter chart's six ``rules.default`` rules)."""
+    """Upstream's default rule set (the prometheus-adapter chart's six ``rules.default`` rules), except
+    that the three ``container_*`` rules also drop pod-level cgroup series (``container=""``)."""
     return (
         AdapterRule(
             series_query=_CONTAINER_SERIES,
             resources=_POD_NAMESPACE,
             name=RuleName(matches="^container_(.*)_seconds_total$"),
-            metrics_query='sum(rate(<<.Series>>{<<.LabelMatchers>>,container!="POD"}[5m])) by (<<.GroupBy>>)',
+            metrics_query=f"sum(rate(<<.Series>>{{<<.LabelMatchers>>,{_CONTAINERS_ONLY}}}[5m])) by (<<.GroupBy>>)",
         ),
         AdapterRule(
             series_query=_CONTAINER_SERIES,
             series_filters=(SeriesFilter(is_not="^container_.*_seconds_total$"),),
             resources=_POD_NAMESPACE,
             name=RuleName(matches="^container_(.*)_total$"),
-            metrics_query='sum(rate(<<.Series>>{<<.LabelMatchers>>,container!="POD"}[5m])) by (<<.GroupBy>>)',
+            metrics_query=f"sum(rate(<<.Series>>{{<<.LabelMatchers>>,{_CONTAINERS_ONLY}}}[5m])) by (<<.GroupBy>>)",
         ),
         AdapterRule(
             series_query=_CONTAINER_SERIES,
             series_filters=(SeriesFilter(is_not="^container_.*_total$"),),
             resources=_POD_NAMESPACE,
             name=RuleName(matches="^container_(.*)$"),
-            metrics_query='sum(<<.Series>>{<<.LabelMatchers>>,container!="POD"}) by (<<.GroupBy>>)',
+            metrics_query=f"sum(<<.Series>>{{<<.LabelMatchers>>,{_CONTAINERS_ONLY}}}) by (<<.GroupBy>>)",
         ),
         AdapterRule(
             series_query=_NAMESPACED_SERIES,

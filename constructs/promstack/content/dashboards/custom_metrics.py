@@ -68,13 +68,15 @@ def build() -> dashboard_builders.Dashboard:
         .with_panel(
             timeseries_panel(
                 "Adapter queries to Prometheus (p99 latency)",
-                "99th percentile latency of the adapter's queries to Prometheus, by API endpoint.",
+                "99th percentile latency of the adapter's queries to Prometheus, by Prometheus API path.",
                 [
+                    # The adapter labels this histogram path (/api/v1/query, /api/v1/series ...) and
+                    # server (the Prometheus URL): pkg/client/metrics/metrics.go.
                     target(
-                        "histogram_quantile(0.99, sum by (le, endpoint) ("
+                        "histogram_quantile(0.99, sum by (le, path) ("
                         "rate(prometheus_adapter_prometheus_client_request_duration_seconds_bucket"
                         f"{{{_ADAPTER}}}[$__rate_interval])))",
-                        "{{endpoint}}",
+                        "{{path}}",
                     )
                 ],
                 unit="s",

@@ -1,0 +1,56 @@
+"""Byte sizes in the two notations the stack uses: Kubernetes quantities (a claim's ``10Gi``) and
+Prometheus' ``--storage.tsdb.retention.size`` (``8704MB``, where 1KB is 1024B)."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Final
+
+# Kubernetes resource.Quantity, as apimachinery parses it.
+QUANTITY: Final = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[mkMGTPE]|[eE][+-]?\d+)?$")
+_QUANTITY_SUFFIX: Final = {
+    "": Fraction(1), "m": Fraction(1, 1000),
+    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9),
+    "T": Fraction(10**12), "P": Fraction(10**15), "E": Fraction(10**18),
+    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30),
+    "Ti": Fraction(2**40), "Pi": Fraction(2**50), "Ei": Fraction(2**60),
+}
+
+#: Prometheus' size units (alecthomas/units base-2 bytes, as its --help lists them): 1KB = 1024B.
+PROMETHEUS_SIZE_UNITS: Final = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
+_PROMETHEUS_SIZE: Final = re.compile(rf"^(\d+(?:\.\d+)?)({'|'.join(PROMETHEUS_SIZE_UNITS)})$")
+
+#: Share of the volume claim that size-based retention may fill by default. The rest is headroom:
+#: Prometheus deletes blocks only when it next applies retention (after a compaction), so the data
+#: directory grows past the limit in between and while a compaction writes its new block.
+DEFAULT_RETENTION_SHARE: Final = Fraction(85, 100)
+
+
+def quantity_bytes(quantity: str) -> Fraction:
+    """Bytes in a Kubernetes quantity such as ``10Gi``, ``500M`` or ``1e9``."""
+    match = QUANTITY.match(quantity)
+    if not match:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
+    number, suffix = Fraction(match.group(1)), match.group(3) or ""
+    if suffix[:1] in {"e", "E"}:
+        return number * Fraction(10) ** int(suffix[1:])
+    return number * _QUANTITY_SUFFIX[suffix]
+
+
+def prometheus_size_bytes(size: str) -> Fraction:
+    """Bytes in a Prometheus size such as ``8704MB`` (base 2: 1KB = 1024B)."""
+    match = _PROMETHEUS_SIZE.match(size)
+    if not match:
+        raise ValueError(
+            f"{size!r} is not a Prometheus size; write a number and one of {', '.join(PROMETHEUS_SIZE_UNITS)} "
+            "(base 2: 1KB = 1024B), e.g. 8GB or 8704MB"
+        )
+    return Fraction(match.group(1)) * (1 << 10 * PROMETHEUS_SIZE_UNITS.index(match.group(2)))
+
+
+def retention_size_for_claim(claim: str, share: Fraction = DEFAULT_RETENTION_SHARE) -> str:
+    """``share`` of the claim ``claim`` as a Prometheus size, rounded down to whole MB (``10Gi`` -> ``8704MB``)."""
+    limit = int(quantity_bytes(claim) * share)
+    mebibyte = 1024**2
+    return f"{limit // mebibyte}MB" if limit >= mebibyte else f"{max(limit, 1)}B"
