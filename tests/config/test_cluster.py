@@ -11,7 +11,8 @@ import pytest
 
 from conftest import ROOT, read_tree
 from promstack.cli import run_synth, schema_text
-from promstack.config.cluster import ConfigError, load_cluster
+from promstack.config.cluster import load_cluster
+from promstack.config.model import ConfigError
 
 
 def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CLUSTERS
-from promstack.config.cluster import ConfigError
+from promstack.config.model import ConfigError
 from promstack.config.fleet import FleetConfig, load_fleet
 
 REPO = "https://git.example.com/platform/promstack.git"

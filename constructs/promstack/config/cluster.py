@@ -7,50 +7,33 @@ once, each as ``<file>: <field.path>: <what is wrong>; <what is allowed>``, and 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
+from promstack.config.model import (
+    ConfigError,
+    DnsLabel,
+    Duration,
+    Model,
+    Quantity,
+    is_dns_label,
+    validate_model,
+)
+from promstack.config.yamlio import read_yaml
 from promstack.content.rules import AlertsConfig
+
+# Re-exported for modules that import them from here.
+__all__ = ["ConfigError", "Duration", "Model", "Quantity", "read_yaml", "validate_model"]
 
 CLUSTER_FILE = "cluster.yaml"
 #: Where the exported JSON Schema lives, relative to the repository root.
 SCHEMA_PATH = Path("schema") / "cluster.schema.json"
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Kubernetes resource.Quantity, as apimachinery parses it.
-_QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[mkMGTPE]|[eE][+-]?\d+)?$")
-# Prometheus duration (model.ParseDuration), e.g. 15d or 1w2d.
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
 NODE_PORT_RANGE = (30000, 32767)
-
-
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid name; use at most 63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
-    return value
-
-
-def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity; write e.g. 250m, 1, 512Mi or 10Gi")
-    return value
-
-
-def _duration(value: str) -> str:
-    if not value or not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration; write e.g. 15d, 12h or 2w")
-    return value
 
 
 def _node_port(value: int) -> int:
@@ -60,25 +43,7 @@ def _node_port(value: int) -> int:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-def _number_as_text(value: Any) -> Any:
-    # YAML reads `cpu: 2` as a number; Kubernetes accepts it, so do we.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity)]
-Duration = Annotated[str, AfterValidator(_duration)]
 NodePort = Annotated[int, AfterValidator(_node_port)]
-
-
-class Model(BaseModel):
-    """Frozen, strict about unknown keys, camelCase in YAML."""
-
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, strict=True
-    )
 
 
 class ResourceAmounts(Model):
@@ -258,92 +223,6 @@ class ClusterConfig:
         return self.path / CLUSTER_FILE
 
 
-class ConfigError(Exception):
-    """One or more problems in a cluster's input; each line names the file, the field and the fix."""
-
-    def __init__(self, problems: Iterable[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[str]]]:
-        # Raised in synth's worker processes and re-raised in the parent: keep the problem list.
-        return ConfigError, (self.problems,)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}; keep one", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(top level)"
-
-
-def _describe(error: dict[str, Any]) -> str:
-    kind, msg = error["type"], error["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key; remove it or check its spelling against schema/cluster.schema.json"
-    if kind == "value_error":
-        return msg.removeprefix("Value error, ")
-    if kind == "missing":
-        return "required here; add it"
-    if kind == "literal_error":
-        return msg.replace("Input should be", "must be")
-    return f"{msg.replace('Input should be', 'must be')} (got {error.get('input')!r})"
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def validate_model(model: type[M], data: dict[str, Any], source: str,
-                   describe: Callable[[dict[str, Any]], str] = _describe) -> M:
-    """``model`` from parsed YAML, or a ConfigError with one ``source: field.path: problem`` per error."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            # Validator wrappers (function-after[...]) are pydantic's, not a field a user wrote.
-            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-            problems.append(f"{source}: {_field_path(loc)}: {describe(dict(error))}")
-        raise ConfigError(problems) from None
-
-
-def read_yaml(file: Path, *, if_missing: str) -> Any:
-    """Parsed YAML (duplicate keys refused), or a ConfigError naming the file, the line and the fix."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{file}: (file): missing; {if_missing}"]) from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{file}: {where}: not valid YAML: {problem}"]) from None
-
-
 def parse_spec(data: Any, source: str) -> ClusterSpec:
     """Validate already-parsed YAML; raise ConfigError listing every problem."""
     if data is None:
@@ -358,7 +237,7 @@ def load_cluster(cluster_dir: Path) -> ClusterConfig:
     cluster_dir = Path(cluster_dir)
     file = cluster_dir / CLUSTER_FILE
     name = cluster_dir.name
-    if not _DNS1123_LABEL.match(name) or len(name) > 63:
+    if not is_dns_label(name):
         raise ConfigError(
             [f"{cluster_dir}: (folder name): {name!r} is not a valid cluster name; rename the folder "
              "to lowercase letters, digits and '-'"]

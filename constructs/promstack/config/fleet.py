@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from promstack.config.cluster import ConfigError, DnsLabel, Model, _describe, read_yaml, validate_model
+from promstack.config.model import ConfigError, DnsLabel, Model, describe, validate_model
+from promstack.config.yamlio import read_yaml
 
 FLEET_FILE = "fleet.yaml"
 #: The placeholder destination templates may contain.
@@ -167,8 +168,8 @@ class FleetConfig(Model):
 
 def _describe_fleet(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
-        return "unknown key; remove it or check its spelling (see promstack/fleet.py)"
-    return _describe(error)
+        return "unknown key; remove it or check its spelling (see promstack/config/fleet.py)"
+    return describe(error)
 
 
 def parse_fleet(data: Any, source: str) -> FleetConfig:

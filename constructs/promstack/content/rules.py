@@ -23,8 +23,9 @@ from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
+
+from promstack.config.model import Duration, Model
 
 #: Scrape job names, keyed by what is scraped. The Prometheus scrape config and every rule and
 #: dashboard use these; a rename happens here once.
@@ -54,21 +55,10 @@ CUSTOM_METRICS_APISERVICES: Final = ("v1beta1.custom.metrics.k8s.io", "v1beta2.c
 #: The example app's request counter, served by the adapter as the custom metric ``http_requests``.
 HTTP_REQUESTS_METRIC: Final = "http_requests_total"
 
-# Prometheus' model.ParseDuration syntax, e.g. 15m or 1h30m.
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
-
-
-def _duration(value: str) -> str:
-    if not value or not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration; write e.g. 5m, 15m or 1h")
-    return value
-
-
-Duration = Annotated[str, AfterValidator(_duration)]
 Percent = Annotated[float, Field(gt=0, lt=100)]
 
 
-class AlertsConfig(BaseModel):
+class AlertsConfig(Model):
     """Alert thresholds and ``for`` durations. Every field has a default; a cluster overrides a few.
 
     Defaults:
@@ -84,8 +74,6 @@ class AlertsConfig(BaseModel):
       tsdbFailuresFor 4h: PrometheusTSDBCompactionsFailing, PrometheusTSDBReloadsFailing (a single
       failure is retried; only failures that persist past one block cycle are worth a human).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, strict=True)
 
     target_down_percent: Percent = 10.0
     target_down_for: Duration = "10m"

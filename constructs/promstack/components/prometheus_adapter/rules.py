@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from promstack.config.model import Model
 
 
-class _Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True)
-
-
-class SeriesFilter(_Rule):
+class SeriesFilter(Model):
     """Keep (``is``) or drop (``isNot``) discovered series by a regular expression on their name."""
 
     is_: str | None = Field(default=None, alias="is")
@@ -29,19 +27,19 @@ class SeriesFilter(_Rule):
         return self
 
 
-class ResourceOverride(_Rule):
+class ResourceOverride(Model):
     resource: str
     group: str | None = None
 
 
-class RuleResources(_Rule):
+class RuleResources(Model):
     """How series labels map to Kubernetes resources: a ``template`` or explicit ``overrides``."""
 
     template: str | None = None
     overrides: dict[str, ResourceOverride] | None = None
 
 
-class RuleName(_Rule):
+class RuleName(Model):
     """``matches`` selects part of the series name; ``as`` names the metric (default: first group)."""
 
     matches: str = ""
@@ -57,7 +55,7 @@ class RuleName(_Rule):
         return value
 
 
-class AdapterRule(_Rule):
+class AdapterRule(Model):
     """One entry of the adapter's ``rules:`` list."""
 
     series_query: str = Field(alias="seriesQuery", min_length=1)
