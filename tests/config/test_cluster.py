@@ -41,6 +41,24 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
         ("prometheus:\n  retention: 1d\n  retention: 2d\n", "line 3: not valid YAML: duplicate key 'retention'"),
         ("prometheus: {\n", "not valid YAML"),
         ("- a\n", "(top level): must be a mapping of settings"),
+        ("prometheus:\n  on: 1\n", "prometheus: the key True is not text; quote it or remove it"),
+        # Anchored patterns: Python's `$` also matches before a trailing newline.
+        ('namespace: "monitoring\\n"\n', "namespace: 'monitoring\\n' is not a valid name"),
+        ('prometheus:\n  retention: "15d\\n"\n', "prometheus.retention: '15d\\n' is not a Prometheus duration"),
+        ('prometheus:\n  resources:\n    requests: {cpu: "100m\\n", memory: 1Gi}\n    limits: {cpu: 1, memory: 1Gi}\n',
+         "prometheus.resources.requests.cpu: '100m\\n' is not a Kubernetes quantity"),
+        ('prometheus:\n  storage:\n    size: "10Gi\\n"\n', "prometheus.storage.size: '10Gi\\n' is not a Kubernetes quantity"),
+        ('adapter:\n  metricsRelistInterval: "1m\\n"\n', "adapter.metricsRelistInterval: '1m\\n' is not a "),
+        ("prometheus:\n  storage:\n    storageClass: Fast_SSD\n", "prometheus.storage.storageClass: 'Fast_SSD' is not a valid name"),
+        ("grafana:\n  persistence:\n    storageClass: " + "a" * 254 + "\n", "grafana.persistence.storageClass: 'aaa"),
+        ("prometheus:\n  retention: 15D\n", "prometheus.retention: '15D' is not a Prometheus duration"),
+        ("alerts:\n  targetDownFor: 1h\n  memoryFor: 10m\n  crashloopFor: 5m\n  badConfigFor: 10 m\n",
+         "alerts.badConfigFor: '10 m' is not a Prometheus duration"),
+        ("alerts:\n  customMetricsApiservices: []\n", "alerts.customMetricsApiservices: must have at least 1 item"),
+        ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {template: a},"
+         " seriesFilters: [{isNot: '(('}]}\n", "adapter.rules[0].seriesFilters[0].isNot: '((' is not a valid regular"),
+        ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {overrides: {a.b: {resource: pod}}}}\n",
+         "adapter.rules[0].resources.overrides: 'a.b' is not a Prometheus label name"),
     ],
 )
 def test_bad_input_gives_one_clear_error(tmp_path: Path, text: str, expected: str) -> None:

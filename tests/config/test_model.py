@@ -36,7 +36,7 @@ def test_every_input_model_is_a_config_model() -> None:
 def test_one_of_each_scalar_type() -> None:
     assert alert_rules.AlertsConfig.model_fields["target_down_for"].metadata == \
         cluster.PrometheusConfig.model_fields["retention"].metadata[:1]
-    for name in ("Duration", "Quantity", "DnsLabel"):
+    for name in ("Duration", "Quantity", "DnsLabel", "DnsSubdomain"):
         homes = {getattr(m, name) for m in (cluster, fleet, alert_rules, adapter_rules) if hasattr(m, name)}
         assert homes <= {getattr(model, name)}, name
 
@@ -51,3 +51,16 @@ def test_one_reader_one_writer_one_error() -> None:
 def test_field_path() -> None:
     assert model.field_path(("adapter", "rules", 0, "name", "matches")) == "adapter.rules[0].name.matches"
     assert model.field_path(()) == "(top level)"
+
+
+def test_field_path_quotes_odd_keys_and_never_echoes_a_long_one() -> None:
+    assert model.field_path(("overrides", "a.b\n")) == 'overrides["a.b\\n"]'
+    assert model.field_path(("x", "k" * 100)) == 'x["' + "k" * 30 + '..."]'
+
+
+def test_show_keeps_messages_short_and_on_one_line() -> None:
+    assert model.show("a\nb") == "'a\\nb'"
+    assert model.show("x" * 1000) == "'" + "x" * 60 + "'... (1000 characters)"
+    assert model.show(10**5000) == "a number of about 5001 digits"
+    assert model.show(10**70) == "a 71-digit number"
+    assert model.show(["a"] * 5) == "a list of 5"

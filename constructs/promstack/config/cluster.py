@@ -20,7 +20,10 @@ from promstack.config.model import (
     Duration,
     Model,
     Quantity,
+    dns_subdomain,
     is_dns_label,
+    show,
+    show_path,
     validate_model,
 )
 from promstack.config.yamlio import read_yaml
@@ -39,11 +42,20 @@ NODE_PORT_RANGE = (30000, 32767)
 def _node_port(value: int) -> int:
     low, high = NODE_PORT_RANGE
     if not low <= value <= high:
-        raise ValueError(f"{value} is outside the NodePort range; use {low}-{high}")
+        raise ValueError(f"{show(value)} is outside the NodePort range; use {low}-{high}")
     return value
 
 
 NodePort = Annotated[int, AfterValidator(_node_port)]
+
+
+def _storage_class(value: str) -> str:
+    # "" is Kubernetes' own "no class": the claim binds only to a volume provisioned beforehand.
+    return value if value == "" else dns_subdomain(value)
+
+
+#: A StorageClass name (a DNS-1123 subdomain), or "" for no dynamic provisioning.
+StorageClassName = Annotated[str, AfterValidator(_storage_class)]
 
 
 class ResourceAmounts(Model):
@@ -72,10 +84,13 @@ class NodeExporterConfig(Model):
 
 
 class StorageConfig(Model):
-    """Prometheus' volumeClaimTemplate. Defaults: 10Gi, the cluster's default StorageClass."""
+    """Prometheus' volumeClaimTemplate. Defaults: 10Gi, the cluster's default StorageClass.
+
+    ``storageClass`` names a StorageClass; "" asks for no class (a volume provisioned beforehand).
+    """
 
     size: Quantity = "10Gi"
-    storage_class: str | None = None
+    storage_class: StorageClassName | None = None
 
 
 class PrometheusConfig(Model):
@@ -165,7 +180,7 @@ class GrafanaPersistenceConfig(Model):
 
     enabled: bool = False
     size: Quantity = "1Gi"
-    storage_class: str | None = None
+    storage_class: StorageClassName | None = None
 
 
 class GrafanaConfig(Model):
@@ -239,11 +254,11 @@ def load_cluster(cluster_dir: Path) -> ClusterConfig:
     name = cluster_dir.name
     if not is_dns_label(name):
         raise ConfigError(
-            [f"{cluster_dir}: (folder name): {name!r} is not a valid cluster name; rename the folder "
-             "to lowercase letters, digits and '-'"]
+            [f"{show_path(cluster_dir)}: (folder name): {show(name)} is not a valid cluster name; rename the "
+             "folder to at most 63 lowercase letters, digits and '-'"]
         )
     data = read_yaml(file, if_missing="create it (an empty file means all defaults)")
-    return ClusterConfig(name=name, path=cluster_dir, spec=parse_spec(data, str(file)))
+    return ClusterConfig(name=name, path=cluster_dir, spec=parse_spec(data, show_path(file)))
 
 
 def discover_clusters(clusters_dir: Path) -> list[Path]:

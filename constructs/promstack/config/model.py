@@ -1,18 +1,23 @@
 """What every input model shares: the ``Model`` base, the scalar types, ``ConfigError`` and ``validate_model``.
 
-cluster.yaml, fleet.yaml, the alert thresholds and the adapter rules are all read through these,
-so a name, a quantity or a duration is checked one way and every problem is reported as one
-``<file>: <field.path>: <what is wrong>; <what is allowed>`` line.
+Each scalar type checks the whole value (``re.fullmatch``, never ``re.match`` with ``$``, which
+also matches before a trailing newline) and its length before its grammar, so a 10 MB value or
+one ending in ``\\n`` is refused in one line. A message quotes at most ``SHOWN`` characters of the
+value it refuses (:func:`show`), so no error line ever carries a whole input.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
+
+#: How many characters of a refused value an error message quotes.
+SHOWN = 60
 
 
 class ConfigError(Exception):
@@ -37,14 +42,48 @@ class Model(BaseModel):
 
 # -- messages -------------------------------------------------------------------------------------
 
+def show(value: Any, limit: int = SHOWN) -> str:
+    """``value`` for an error message: one line, at most about ``limit`` characters of it."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        if value.bit_length() > 10_000:  # str() refuses ints past 4300 digits
+            return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+        text = str(value)
+        return text if len(text) <= limit else f"a {len(text)}-digit number"
+    if isinstance(value, str):
+        shown = repr(value[:limit])  # repr escapes newlines, tabs, NULs and other unprintables
+        return shown if len(value) <= limit else f"{shown}... ({len(value)} characters)"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)}"
+    text = repr(value)
+    return text if len(text) <= limit and text.isprintable() else f"a {type(value).__name__}"
+
+
+def show_path(path: Any) -> str:
+    """A file or folder path for an error line: as is, unless it holds control characters or is very long."""
+    text = str(path)
+    return text if len(text) <= 1024 and text.isprintable() else show(text, 200)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# pydantic's validator wrappers in an error location, not a key a user wrote.
+_PYDANTIC_STEP = re.compile(r"function-(after|before|wrap|plain)\[.*\]")
+
+
 def field_path(loc: Iterable[int | str]) -> str:
-    """``adapter.rules[0].name.matches``."""
+    """``adapter.rules[0].name.matches``; a key that is not a plain word as ``overrides["a.b"]``."""
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif len(part) <= 30 and _PLAIN_KEY.fullmatch(part):
+            path += f".{part}" if path else part
         else:
-            path += f".{part}" if path else str(part)
+            quoted = json.dumps(part[:30])  # escapes newlines and controls; a key is never echoed whole
+            path += f"[{quoted[:-1]}...\"]" if len(part) > 30 else f"[{quoted}]"
     return path or "(top level)"
 
 
@@ -54,12 +93,15 @@ def describe(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "unknown key; remove it or check its spelling against schema/cluster.schema.json"
     if kind == "value_error":
-        return msg.removeprefix("Value error, ")
+        return str(msg).removeprefix("Value error, ")
     if kind == "missing":
         return "required here; add it"
+    if kind == "invalid_key":
+        return f"the key {show(error.get('input'))} is not text; quote it or remove it"
+    msg = re.sub(r"^(Input|String|Tuple|List|Dictionary|Value) should ", "must ", str(msg))
     if kind == "literal_error":
-        return msg.replace("Input should be", "must be")
-    return f"{msg.replace('Input should be', 'must be')} (got {error.get('input')!r})"
+        return msg
+    return f"{msg} (got {show(error.get('input'))})"
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -71,52 +113,76 @@ def validate_model(model: type[M], data: dict[str, Any], source: str,
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        errors = []
         for error in exc.errors():
-            # Validator wrappers (function-after[...]) are pydantic's, not a field a user wrote.
-            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-            problems.append(f"{source}: {field_path(loc)}: {describe(dict(error))}")
-        raise ConfigError(problems) from None
+            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and _PYDANTIC_STEP.fullmatch(p)))
+            if loc[-1:] == ("[key]",):  # a bad mapping key: the message quotes it, the path stops at its mapping
+                loc = loc[:-2]
+            elif error["type"] == "invalid_key":
+                loc = loc[:-1]
+            errors.append((loc, error))
+        # "too few items after validation" only repeats that an item was refused: keep the item's error.
+        refused = {loc[:-1] for loc, _ in errors if loc and isinstance(loc[-1], int)}
+        raise ConfigError(
+            f"{source}: {field_path(loc)}: {describe(dict(error))}"
+            for loc, error in errors
+            if not (error["type"] == "too_short" and loc in refused)
+        ) from None
 
 
 # -- names ----------------------------------------------------------------------------------------
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def is_dns_label(value: str) -> bool:
     """A Kubernetes DNS-1123 label: what namespaces and most object names must be."""
-    return bool(_DNS1123_LABEL.match(value)) and len(value) <= 63
+    return len(value) <= 63 and _DNS1123_LABEL.fullmatch(value) is not None
 
 
 def _dns_label(value: str) -> str:
     if not is_dns_label(value):
         raise ValueError(
-            f"{value!r} is not a valid name; use at most 63 lowercase letters, digits and '-', "
+            f"{show(value)} is not a valid name; use at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def dns_subdomain(value: str) -> str:
+    """``value`` if it is a Kubernetes DNS-1123 subdomain (at most 253 characters), else a ValueError."""
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(value):
+        raise ValueError(
+            f"{show(value)} is not a valid name; use at most 253 lowercase letters, digits, '-' and '.', "
             "starting and ending with a letter or digit"
         )
     return value
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(dns_subdomain)]
 
 
 # -- Kubernetes quantities ------------------------------------------------------------------------
 
-# resource.Quantity, as apimachinery parses it.
-_QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[mkMGTPE]|[eE][+-]?\d+)?$")
+# resource.Quantity as apimachinery parses it (no sign: nothing here is negative).
+_QUANTITY = re.compile(r"(?P<number>\+?([0-9]+(\.[0-9]*)?|\.[0-9]+))(?P<suffix>[KMGTPE]i|[mkMGTPE]|[eE][+-]?[0-9]+)?")
+_QUANTITY_MAX_LENGTH = 40
 
 
 def _number_as_text(value: Any) -> Any:
     # YAML reads `cpu: 2` as a number; Kubernetes accepts it, so do we.
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) and value.bit_length() > 256:
+            return value  # refused as not text, without spelling out its digits
         return str(value)
     return value
 
 
 def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity; write e.g. 250m, 1, 512Mi or 10Gi")
+    if len(value) > _QUANTITY_MAX_LENGTH or not _QUANTITY.fullmatch(value):
+        raise ValueError(f"{show(value)} is not a Kubernetes quantity; write e.g. 250m, 1, 512Mi or 10Gi")
     return value
 
 
@@ -127,14 +193,31 @@ Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quan
 # -- durations ------------------------------------------------------------------------------------
 
 # Prometheus' model.ParseDuration: units largest first, each at most once (15d, 1w2d, 1h30m).
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
+_DURATION = re.compile(r"(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?")
+_DURATION_MAX_LENGTH = 32
 
 
 def _duration(value: str) -> str:
-    if not value or not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration; write e.g. 5m, 12h, 15d or 2w")
+    if not value or len(value) > _DURATION_MAX_LENGTH or not _DURATION.fullmatch(value):
+        raise ValueError(f"{show(value)} is not a Prometheus duration; write e.g. 5m, 12h, 15d or 2w")
     return value
 
 
 #: A Prometheus duration (``15m``, ``1h30m``, ``15d``, ``2w``).
 Duration = Annotated[str, AfterValidator(_duration)]
+
+
+# -- free text ------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def text_problem(value: str, *, max_length: int, multiline: bool = False) -> str | None:
+    """Why ``value`` is no acceptable free text (too long, a control character), or None."""
+    if len(value) > max_length:
+        return f"is {len(value)} characters long; keep it to {max_length}"
+    control = (_CONTROL_BUT_WHITESPACE if multiline else _CONTROL).search(value)
+    if control:
+        return f"holds the control character {control.group()!r} at position {control.start()}; remove it"
+    return None

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Final, Literal
 import yaml
 from pydantic import Field, model_validator
 
-from promstack.config.model import Duration, Model
+from promstack.config.model import DnsSubdomain, Duration, Model
 
 #: Scrape job names, keyed by what is scraped. The Prometheus scrape config and every rule and
 #: dashboard use these; a rename happens here once.
@@ -87,7 +87,9 @@ class AlertsConfig(Model):
     crashloop_for: Duration = "5m"
     apiservice_unavailable_for: Duration = "5m"
     # strict=False: YAML gives a list.
-    custom_metrics_apiservices: tuple[str, ...] = Field(default=CUSTOM_METRICS_APISERVICES, min_length=1, strict=False)
+    custom_metrics_apiservices: tuple[DnsSubdomain, ...] = Field(
+        default=CUSTOM_METRICS_APISERVICES, min_length=1, max_length=10, strict=False
+    )
     rule_failures_for: Duration = "15m"
     bad_config_for: Duration = "10m"
     tsdb_failures_for: Duration = "4h"
