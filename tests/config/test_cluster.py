@@ -59,6 +59,21 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
          " seriesFilters: [{isNot: '(('}]}\n", "adapter.rules[0].seriesFilters[0].isNot: '((' is not a valid regular"),
         ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {overrides: {a.b: {resource: pod}}}}\n",
          "adapter.rules[0].resources.overrides: 'a.b' is not a Prometheus label name"),
+        # Bounds.
+        ("prometheus:\n  storage:\n    size: 0Gi\n", "prometheus.storage.size: '0Gi' is not above zero"),
+        ("prometheus:\n  resources:\n    requests: {cpu: 0, memory: 1Gi}\n    limits: {cpu: 1, memory: 1Gi}\n",
+         "prometheus.resources.requests.cpu: '0' is not above zero"),
+        ("prometheus:\n  storage:\n    size: 1e40\n", "prometheus.storage.size: '1e40' is not a Kubernetes quantity"),
+        ("prometheus:\n  storage:\n    size: 9Ei\n", "prometheus.storage.size: '9Ei' is too large"),
+        ("exampleApp:\n  targetAverageValue: '0'\n", "exampleApp.targetAverageValue: '0' is not above zero"),
+        ("prometheus:\n  retention: 300y\n", "prometheus.retention: '300y' is not a Prometheus duration"),
+        ("prometheus:\n  retention: " + "9" * 100_000 + "d\n", "prometheus.retention: '999"),
+        ("prometheus:\n  scrapeInterval: 0s\n", "prometheus.scrapeInterval: '0s' is zero"),
+        ("adapter:\n  metricsRelistInterval: 1d\n", "adapter.metricsRelistInterval: '1d' is not a Go duration"),
+        ("adapter:\n  replicas: 2147483648\n", "adapter.replicas: must be less than or equal to 10"),
+        ("exampleApp:\n  maxReplicas: 2147483648\n", "exampleApp.maxReplicas: must be less than or equal to 100"),
+        ("alerts:\n  crashloopRestartsPer15m: 100000\n", "alerts.crashloopRestartsPer15m: must be less than or equal to 1000"),
+        ("alerts:\n  targetDownPercent: .nan\n", "alerts.targetDownPercent: must be a finite number"),
     ],
 )
 def test_bad_input_gives_one_clear_error(tmp_path: Path, text: str, expected: str) -> None:

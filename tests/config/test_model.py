@@ -36,7 +36,7 @@ def test_every_input_model_is_a_config_model() -> None:
 def test_one_of_each_scalar_type() -> None:
     assert alert_rules.AlertsConfig.model_fields["target_down_for"].metadata == \
         cluster.PrometheusConfig.model_fields["retention"].metadata[:1]
-    for name in ("Duration", "Quantity", "DnsLabel", "DnsSubdomain"):
+    for name in ("Duration", "PositiveDuration", "GoDuration", "Quantity", "DnsLabel", "DnsSubdomain"):
         homes = {getattr(m, name) for m in (cluster, fleet, alert_rules, adapter_rules) if hasattr(m, name)}
         assert homes <= {getattr(model, name)}, name
 
@@ -64,3 +64,12 @@ def test_show_keeps_messages_short_and_on_one_line() -> None:
     assert model.show(10**5000) == "a number of about 5001 digits"
     assert model.show(10**70) == "a 71-digit number"
     assert model.show(["a"] * 5) == "a list of 5"
+
+
+def test_durations_are_bounded() -> None:
+    assert model.duration_ms("1h30m") == 5_400_000
+    assert model.duration_ms("0s") == 0
+    assert model.duration_ms("292y") is not None and model.duration_ms("293y") is None
+    assert model.duration_ms("9" * 10_000_000 + "d") is None
+    assert model.go_duration_ns("1.5h") == 5400 * 10**9
+    assert model.go_duration_ns("1d") is None and model.go_duration_ns("2562048h") is None

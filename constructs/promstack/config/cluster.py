@@ -18,7 +18,9 @@ from promstack.config.model import (
     ConfigError,
     DnsLabel,
     Duration,
+    GoDuration,
     Model,
+    PositiveDuration,
     Quantity,
     dns_subdomain,
     is_dns_label,
@@ -103,9 +105,9 @@ class PrometheusConfig(Model):
     """
 
     node_port: NodePort = 30090
-    retention: Duration = "15d"
+    retention: PositiveDuration = "15d"
     storage: StorageConfig = StorageConfig()
-    scrape_interval: Duration = "30s"
+    scrape_interval: PositiveDuration = "30s"
     kubelet_tls_verify: bool = False
     resources: Resources = resources("500m", "2Gi", "2", "4Gi")
 
@@ -133,14 +135,15 @@ class TlsConfig(Model):
 class PrometheusAdapterConfig(Model):
     """prometheus-adapter Deployment and its APIService.
 
-    Defaults: 1 replica (2 or more adds a PodDisruptionBudget), metrics relisted every 1m,
-    100m/128Mi requested and 500m/512Mi limit, upstream's six default rules plus ``rules``.
+    Defaults: 1 replica (2 or more adds a PodDisruptionBudget), metrics relisted every 1m (a Go
+    duration: the adapter's --metrics-relist-interval flag, so no d or w), 100m/128Mi requested and
+    500m/512Mi limit, upstream's six default rules plus ``rules`` (at most 100).
     """
 
     replicas: int = Field(default=1, ge=1, le=10)
-    metrics_relist_interval: Duration = "1m"
+    metrics_relist_interval: GoDuration = "1m"
     default_rules: bool = True
-    rules: tuple[AdapterRule, ...] = Field(default=(), strict=False)  # YAML gives a list
+    rules: tuple[AdapterRule, ...] = Field(default=(), max_length=100, strict=False)  # YAML gives a list
     tls: TlsConfig = TlsConfig()
     resources: Resources = resources("100m", "128Mi", "500m", "512Mi")
 
@@ -154,14 +157,14 @@ class ExampleAppConfig(Model):
 
     podinfo counts requests in http_requests_total; an adapter rule serves its rate as
     ``http_requests_per_second`` and an autoscaling/v2 HPA keeps it near ``targetAverageValue``
-    per pod, between ``minReplicas`` (1) and ``maxReplicas`` (5). Lives in its own namespace
-    (default ``promstack-example``).
+    per pod, between ``minReplicas`` (1) and ``maxReplicas`` (5), both at most 100. Lives in its
+    own namespace (default ``promstack-example``).
     """
 
     enabled: bool = False
     namespace: DnsLabel = "promstack-example"
-    min_replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=5, ge=1)
+    min_replicas: int = Field(default=1, ge=1, le=100)
+    max_replicas: int = Field(default=5, ge=1, le=100)
     target_average_value: Quantity = "10"
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, Field, model_validator
 from promstack.config.model import (
     ConfigError,
     DnsLabel,
+    GoDuration,
     Model,
     describe,
     show,
@@ -47,8 +48,6 @@ _REPO_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 _GIT_REF = re.compile(r"(?!.*\.\.)(?!/)(?!.*//)(?!.*/\Z)[A-Za-z0-9._/-]+")
 _NAME_PREFIX = re.compile(r"([a-z0-9][-a-z0-9]*)?")
 _NAME_TEMPLATE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
-# Go time.Duration as the Flux CRDs accept it; a Prometheus duration (15d, 1w) is not one.
-_GO_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+")
 _URL_MAX_LENGTH = 2048
 
 
@@ -58,12 +57,6 @@ def _git_url(value: str) -> str:
             f"{show(value)} is not a git URL; write https://host/org/repo.git, ssh://git@host/org/repo.git "
             "or git@host:org/repo.git"
         )
-    return value
-
-
-def _go_duration(value: str) -> str:
-    if len(value) > 32 or not _GO_DURATION.fullmatch(value):
-        raise ValueError(f"{show(value)} is not a Flux duration; write e.g. 30s, 5m or 1h (no d or w)")
     return value
 
 
@@ -108,7 +101,6 @@ def _api_server(value: str) -> str:
 
 
 GitUrl = Annotated[str, AfterValidator(_git_url)]
-GoDuration = Annotated[str, AfterValidator(_go_duration)]
 RepoPath = Annotated[str, AfterValidator(_repo_path)]
 GitRef = Annotated[str, AfterValidator(_git_ref)]
 NamePrefix = Annotated[str, AfterValidator(_name_prefix)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -18,6 +19,8 @@ from pydantic.alias_generators import to_camel
 
 #: How many characters of a refused value an error message quotes.
 SHOWN = 60
+#: Largest value an int64 holds: Kubernetes and Go store counts, quantities and durations in one.
+INT64_MAX = 2**63 - 1
 
 
 class ConfigError(Exception):
@@ -33,10 +36,11 @@ class ConfigError(Exception):
 
 
 class Model(BaseModel):
-    """Frozen, strict about unknown keys and types, camelCase in YAML (explicit aliases win)."""
+    """Frozen, strict about unknown keys and types, finite numbers, camelCase in YAML (explicit aliases win)."""
 
     model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, strict=True
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, strict=True,
+        allow_inf_nan=False,
     )
 
 
@@ -169,6 +173,26 @@ DnsSubdomain = Annotated[str, AfterValidator(dns_subdomain)]
 # resource.Quantity as apimachinery parses it (no sign: nothing here is negative).
 _QUANTITY = re.compile(r"(?P<number>\+?([0-9]+(\.[0-9]*)?|\.[0-9]+))(?P<suffix>[KMGTPE]i|[mkMGTPE]|[eE][+-]?[0-9]+)?")
 _QUANTITY_MAX_LENGTH = 40
+_SUFFIXES = {
+    "": Decimal(1), "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}
+
+
+def quantity_value(text: str) -> Decimal | None:
+    """The number a Kubernetes quantity stands for (``250m`` -> 0.25, ``1Ki`` -> 1024), or None."""
+    if len(text) > _QUANTITY_MAX_LENGTH or not (match := _QUANTITY.fullmatch(text)):
+        return None
+    number, suffix = Decimal(match["number"]), match["suffix"] or ""
+    if suffix not in _SUFFIXES:  # e3, E-2: a decimal exponent (a lone E is exa, Ei exbi)
+        exponent = int(suffix[1:])
+        if abs(exponent) > 30:  # far beyond any cpu, memory or disk size
+            return None
+        return number.scaleb(exponent)
+    return number * _SUFFIXES[suffix]
 
 
 def _number_as_text(value: Any) -> Any:
@@ -181,12 +205,17 @@ def _number_as_text(value: Any) -> Any:
 
 
 def _quantity(value: str) -> str:
-    if len(value) > _QUANTITY_MAX_LENGTH or not _QUANTITY.fullmatch(value):
+    amount = quantity_value(value)
+    if amount is None:
         raise ValueError(f"{show(value)} is not a Kubernetes quantity; write e.g. 250m, 1, 512Mi or 10Gi")
+    if amount <= 0:
+        raise ValueError(f"{show(value)} is not above zero; write e.g. 250m, 1, 512Mi or 10Gi")
+    if amount > INT64_MAX:
+        raise ValueError(f"{show(value)} is too large; write e.g. 250m, 1, 512Mi or 10Gi")
     return value
 
 
-#: A Kubernetes quantity (``250m``, ``1``, ``512Mi``, ``10Gi``); a YAML number is read as its text.
+#: A Kubernetes quantity above zero (``250m``, ``1``, ``512Mi``, ``10Gi``); a YAML number is read as its text.
 Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity)]
 
 
@@ -194,17 +223,60 @@ Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quan
 
 # Prometheus' model.ParseDuration: units largest first, each at most once (15d, 1w2d, 1h30m).
 _DURATION = re.compile(r"(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?")
+_DURATION_UNITS_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
+# Go's time.ParseDuration as Kubernetes CRDs (Flux) and Go flags accept it, without d, w or y.
+_GO_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+")
+_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_GO_UNITS_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 _DURATION_MAX_LENGTH = 32
 
 
+def duration_ms(text: str) -> int | None:
+    """Milliseconds of a Prometheus duration, or None when it is not one or overflows int64 nanoseconds."""
+    if not text or len(text) > _DURATION_MAX_LENGTH or not (match := _DURATION.fullmatch(text)):
+        return None
+    counts = match.groups()[1::2]
+    total = sum(int(n) * unit for n, unit in zip(counts, _DURATION_UNITS_MS, strict=True) if n is not None)
+    return total if total * 1_000_000 <= INT64_MAX else None
+
+
+def go_duration_ns(text: str) -> Decimal | None:
+    """Nanoseconds of a Go duration (``90s``, ``1h30m``, ``1.5h``), or None when it is not one or overflows."""
+    if len(text) > _DURATION_MAX_LENGTH or not _GO_DURATION.fullmatch(text):
+        return None
+    total = sum(Decimal(n) * _GO_UNITS_NS[unit] for n, unit in _GO_PART.findall(text))
+    return total if total <= INT64_MAX else None
+
+
 def _duration(value: str) -> str:
-    if not value or len(value) > _DURATION_MAX_LENGTH or not _DURATION.fullmatch(value):
-        raise ValueError(f"{show(value)} is not a Prometheus duration; write e.g. 5m, 12h, 15d or 2w")
+    if duration_ms(value) is None:
+        raise ValueError(
+            f"{show(value)} is not a Prometheus duration; write e.g. 30s, 15m, 12h, 15d or 2w (at most 292y)"
+        )
     return value
 
 
-#: A Prometheus duration (``15m``, ``1h30m``, ``15d``, ``2w``).
+def _positive(value: str) -> str:
+    if duration_ms(value) == 0:
+        raise ValueError(f"{show(value)} is zero; write e.g. 30s, 1m or 15d")
+    return value
+
+
+def _go_duration(value: str) -> str:
+    ns = go_duration_ns(value)
+    if ns is None:
+        raise ValueError(f"{show(value)} is not a Go duration; write e.g. 30s, 5m or 1h (no d or w, at most 2562047h)")
+    if ns == 0:
+        raise ValueError(f"{show(value)} is zero; write e.g. 30s, 5m or 1h")
+    return value
+
+
+#: A Prometheus duration (``15m``, ``1h30m``, ``15d``, ``2w``); zero (``0s``) allowed, e.g. an alert's ``for``.
 Duration = Annotated[str, AfterValidator(_duration)]
+#: A Prometheus duration above zero: intervals and retention.
+PositiveDuration = Annotated[str, AfterValidator(_duration), AfterValidator(_positive)]
+#: A Go duration above zero (``30s``, ``5m``, ``1h``): Go flags and Flux fields; a ``d`` or ``w`` is not one.
+GoDuration = Annotated[str, AfterValidator(_go_duration)]
 
 
 # -- free text ------------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ class AlertsConfig(Model):
       badConfigFor 10m: PrometheusBadConfig.
       tsdbFailuresFor 4h: PrometheusTSDBCompactionsFailing, PrometheusTSDBReloadsFailing (a single
       failure is retried; only failures that persist past one block cycle are worth a human).
+    Durations are Prometheus durations (``0s``: fire at the first failing evaluation).
     """
 
     target_down_percent: Percent = 10.0
@@ -83,7 +84,7 @@ class AlertsConfig(Model):
     filesystem_for: Duration = "15m"
     memory_available_percent: Percent = 10.0
     memory_for: Duration = "15m"
-    crashloop_restarts_per_15m: int = Field(default=3, ge=1, alias="crashloopRestartsPer15m")
+    crashloop_restarts_per_15m: int = Field(default=3, ge=1, le=1000, alias="crashloopRestartsPer15m")
     crashloop_for: Duration = "5m"
     apiservice_unavailable_for: Duration = "5m"
     # strict=False: YAML gives a list.
