@@ -74,6 +74,11 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
         ("exampleApp:\n  maxReplicas: 2147483648\n", "exampleApp.maxReplicas: must be less than or equal to 100"),
         ("alerts:\n  crashloopRestartsPer15m: 100000\n", "alerts.crashloopRestartsPer15m: must be less than or equal to 1000"),
         ("alerts:\n  targetDownPercent: .nan\n", "alerts.targetDownPercent: must be a finite number"),
+        # Requests above limits, compared as quantities.
+        ("prometheus:\n  resources:\n    requests: {cpu: 2500m, memory: 1Gi}\n    limits: {cpu: 2, memory: 1Gi}\n",
+         "prometheus.resources: requests.cpu 2500m is above limits.cpu 2; lower the requests or raise the limits"),
+        ("grafana:\n  resources:\n    requests: {cpu: 1, memory: 1Gi}\n    limits: {cpu: 1, memory: 1G}\n",
+         "grafana.resources: requests.memory 1Gi is above limits.memory 1G"),
     ],
 )
 def test_bad_input_gives_one_clear_error(tmp_path: Path, text: str, expected: str) -> None:

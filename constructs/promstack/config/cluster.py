@@ -8,10 +8,11 @@ once, each as ``<file>: <field.path>: <what is wrong>; <what is allowed>``, and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
 from promstack.config.model import (
@@ -24,6 +25,7 @@ from promstack.config.model import (
     Quantity,
     dns_subdomain,
     is_dns_label,
+    quantity_value,
     show,
     show_path,
     validate_model,
@@ -61,15 +63,65 @@ StorageClassName = Annotated[str, AfterValidator(_storage_class)]
 
 
 class ResourceAmounts(Model):
+    """An amount of cpu and memory, each a Kubernetes quantity above zero."""
+
     cpu: Quantity
     memory: Quantity
 
 
+def _larger(a: str, b: str) -> str:
+    """The larger of two quantities, as written."""
+    return b if (quantity_value(b) or Decimal(0)) > (quantity_value(a) or Decimal(0)) else a
+
+
+def _amounts(value: Any) -> ResourceAmounts | None:
+    try:
+        return ResourceAmounts.model_validate(value)
+    except ValidationError:
+        return None  # validated again in place, where its errors get their field path
+
+
 class Resources(Model):
-    """Container requests and limits; both are always rendered (no cdk8s-plus defaults)."""
+    """Container requests and limits; both are always rendered (no cdk8s-plus defaults).
+
+    Give both, one, or neither: without ``limits`` the limits are the component's default limits,
+    raised to the requests where those are higher; without ``requests`` the requests equal the
+    limits (as Kubernetes itself defaults them); without either, the component's defaults apply.
+    Requests above limits (cpu or memory) are an error.
+    """
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: schema.pop("required", None))
 
     requests: ResourceAmounts
     limits: ResourceAmounts
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        above = [
+            f"requests.{kind} {getattr(self.requests, kind)} is above limits.{kind} {getattr(self.limits, kind)}"
+            for kind in ("cpu", "memory")
+            if (quantity_value(getattr(self.requests, kind)) or 0) > (quantity_value(getattr(self.limits, kind)) or 0)
+        ]
+        if above:
+            raise ValueError(f"{' and '.join(above)}; lower the requests or raise the limits")
+        return self
+
+    def complete(self, given: Any) -> Any:
+        """``given`` (a component's ``resources`` as written) with what it leaves out taken from
+        ``self`` (the component's defaults), as the class docstring says."""
+        if not isinstance(given, dict) or ("requests" in given and "limits" in given):
+            return given
+        if "limits" in given:
+            limits = _amounts(given["limits"])
+            return {**given, "requests": limits if limits is not None else self.requests}
+        if "requests" in given:
+            requests = _amounts(given["requests"])
+            if requests is None:
+                return {**given, "limits": self.limits}
+            limits = ResourceAmounts(cpu=_larger(self.limits.cpu, requests.cpu),
+                                     memory=_larger(self.limits.memory, requests.memory))
+            return {**given, "limits": limits}
+        return {**given, "requests": self.requests, "limits": self.limits}
 
 
 def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
@@ -79,10 +131,17 @@ def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resou
     )
 
 
+NODE_EXPORTER_RESOURCES = resources("50m", "64Mi", "250m", "180Mi")
+PROMETHEUS_RESOURCES = resources("500m", "2Gi", "2", "4Gi")
+KUBE_STATE_METRICS_RESOURCES = resources("100m", "190Mi", "500m", "512Mi")
+ADAPTER_RESOURCES = resources("100m", "128Mi", "500m", "512Mi")
+GRAFANA_RESOURCES = resources("100m", "128Mi", "500m", "512Mi")
+
+
 class NodeExporterConfig(Model):
     """node-exporter DaemonSet. Default resources: 50m/64Mi requested, 250m/180Mi limit."""
 
-    resources: Resources = resources("50m", "64Mi", "250m", "180Mi")
+    resources: Annotated[Resources, BeforeValidator(NODE_EXPORTER_RESOURCES.complete)] = NODE_EXPORTER_RESOURCES
 
 
 class StorageConfig(Model):
@@ -109,13 +168,15 @@ class PrometheusConfig(Model):
     storage: StorageConfig = StorageConfig()
     scrape_interval: PositiveDuration = "30s"
     kubelet_tls_verify: bool = False
-    resources: Resources = resources("500m", "2Gi", "2", "4Gi")
+    resources: Annotated[Resources, BeforeValidator(PROMETHEUS_RESOURCES.complete)] = PROMETHEUS_RESOURCES
 
 
 class KubeStateMetricsConfig(Model):
     """kube-state-metrics Deployment. Default resources: 100m/190Mi requested, 500m/512Mi limit."""
 
-    resources: Resources = resources("100m", "190Mi", "500m", "512Mi")
+    resources: Annotated[Resources, BeforeValidator(KUBE_STATE_METRICS_RESOURCES.complete)] = (
+        KUBE_STATE_METRICS_RESOURCES
+    )
 
 
 class TlsConfig(Model):
@@ -145,7 +206,7 @@ class PrometheusAdapterConfig(Model):
     default_rules: bool = True
     rules: tuple[AdapterRule, ...] = Field(default=(), max_length=100, strict=False)  # YAML gives a list
     tls: TlsConfig = TlsConfig()
-    resources: Resources = resources("100m", "128Mi", "500m", "512Mi")
+    resources: Annotated[Resources, BeforeValidator(ADAPTER_RESOURCES.complete)] = ADAPTER_RESOURCES
 
     @property
     def all_rules(self) -> tuple[AdapterRule, ...]:
@@ -192,7 +253,7 @@ class GrafanaConfig(Model):
 
     node_port: NodePort = 30300
     persistence: GrafanaPersistenceConfig = GrafanaPersistenceConfig()
-    resources: Resources = resources("100m", "128Mi", "500m", "512Mi")
+    resources: Annotated[Resources, BeforeValidator(GRAFANA_RESOURCES.complete)] = GRAFANA_RESOURCES
 
 
 class ClusterSpec(Model):
