@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT, read_tree
 from promstack.cli import run_synth, schema_text
-from promstack.config.cluster import load_cluster
+from promstack.config.cluster import discover_clusters, load_all, load_cluster
 from promstack.config.model import ConfigError
 
 
@@ -162,3 +162,56 @@ def test_determinism_across_hash_seeds(tmp_path: Path) -> None:
         subprocess.run([sys.executable, str(ROOT / "main.py")], env=env, check=True, capture_output=True)
         trees.append(read_tree(out))
     assert trees[0] == trees[1] and trees[0]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (["cluster.yml"], "stray: (folder): no cluster.yaml, so it is not a cluster; rename 'cluster.yml' to cluster.yaml"),
+        (["grafana-admin.sealedsecret.yaml"], "stray: (folder): no cluster.yaml, so it is not a cluster; add cluster.yaml "
+                                              "(an empty file means all defaults) or move the folder out of clusters/"),
+        ([], "stray: (folder): no cluster.yaml"),
+    ],
+)
+def test_a_cluster_folder_without_cluster_yaml_is_an_error(tmp_path: Path, files: list[str], expected: str) -> None:
+    write_cluster(tmp_path, "{}", name="good")
+    write_cluster(tmp_path, "namespace: BAD\n", name="bad")
+    stray = tmp_path / "clusters" / "stray"
+    stray.mkdir()
+    for name in files:
+        (stray / name).write_text("{}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_all(tmp_path / "clusters")
+    # The stray folder and the other clusters' problems are reported together.
+    stray_problem, bad_problem = (p.removeprefix(f"{tmp_path / 'clusters'}/") for p in caught.value.problems)
+    assert stray_problem.startswith(expected)
+    assert bad_problem.startswith("bad/cluster.yaml: namespace: 'BAD' is not a valid name")
+    with pytest.raises(ConfigError):
+        discover_clusters(tmp_path / "clusters")
+
+
+def test_hidden_folders_and_files_are_not_clusters(tmp_path: Path) -> None:
+    write_cluster(tmp_path, "{}", name="good")
+    clusters = tmp_path / "clusters"
+    (clusters / ".git").mkdir()
+    (clusters / ".cache" / "x").mkdir(parents=True)
+    (clusters / "fleet.yaml").write_text("repoURL: x\n")
+    (clusters / "README.md").write_text("hi\n")
+    assert discover_clusters(clusters) == [clusters / "good"]
+    assert [c.name for c in load_all(clusters)] == ["good"]
+
+
+def test_a_missing_clusters_folder_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nowhere: \(folder\): missing or not a folder; create it"):
+        load_all(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"empty: \(folder\): no <name>/cluster.yaml found"):
+        load_all(tmp_path / "empty")
+
+
+def test_an_odd_folder_name_stays_on_one_line(tmp_path: Path) -> None:
+    folder = write_cluster(tmp_path, "{}", name="bad\nname")
+    with pytest.raises(ConfigError) as caught:
+        load_cluster(folder)
+    [problem] = caught.value.problems
+    assert "\n" not in problem and "'bad\\nname' is not a valid cluster name" in problem

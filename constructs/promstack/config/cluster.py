@@ -325,17 +325,43 @@ def load_cluster(cluster_dir: Path) -> ClusterConfig:
     return ClusterConfig(name=name, path=cluster_dir, spec=parse_spec(data, show_path(file)))
 
 
+def _scan(clusters_dir: Path) -> tuple[list[Path], list[str]]:
+    """The cluster folders under ``clusters_dir`` and one problem per folder that is none."""
+    clusters_dir = Path(clusters_dir)
+    if not clusters_dir.is_dir():
+        return [], [f"{show_path(clusters_dir)}: (folder): missing or not a folder; create it with one "
+                    f"<name>/{CLUSTER_FILE} per cluster"]
+    folders, problems = [], []
+    for entry in sorted(clusters_dir.iterdir()):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue  # hidden entries, fleet.yaml and other files
+        file = entry / CLUSTER_FILE
+        if file.exists() or file.is_symlink():  # a cluster.yaml that cannot be read is load_cluster's to report
+            folders.append(entry)
+            continue
+        near = sorted(p.name for p in entry.iterdir() if p.name.lower().startswith("cluster."))
+        fix = (f"rename {show(near[0])} to {CLUSTER_FILE}" if near else
+               f"add {CLUSTER_FILE} (an empty file means all defaults) or move the folder out of {clusters_dir.name}/")
+        problems.append(f"{show_path(entry)}: (folder): no {CLUSTER_FILE}, so it is not a cluster; {fix}")
+    return folders, problems
+
+
 def discover_clusters(clusters_dir: Path) -> list[Path]:
-    """Every folder under clusters/ holding a cluster.yaml, sorted by name."""
-    return sorted(p.parent for p in Path(clusters_dir).glob(f"*/{CLUSTER_FILE}"))
+    """Every cluster folder under clusters/, sorted by name; a ConfigError names each folder that
+    lacks a cluster.yaml. Hidden entries and plain files (fleet.yaml) are skipped."""
+    folders, problems = _scan(clusters_dir)
+    if problems:
+        raise ConfigError(problems)
+    return folders
 
 
 def load_all(clusters_dir: Path) -> list[ClusterConfig]:
-    """Load every cluster, collecting the problems of all of them before failing."""
-    configs, problems = [], []
-    folders = discover_clusters(clusters_dir)
-    if not folders:
-        raise ConfigError([f"{clusters_dir}: (folder): no <name>/{CLUSTER_FILE} found; add a cluster folder"])
+    """Load every cluster, collecting the problems of all of them (and of stray folders) before failing."""
+    folders, problems = _scan(clusters_dir)
+    if not folders and not problems:
+        raise ConfigError([f"{show_path(clusters_dir)}: (folder): no <name>/{CLUSTER_FILE} found; "
+                           "add a cluster folder"])
+    configs = []
     for folder in folders:
         try:
             configs.append(load_cluster(folder))
