@@ -11,7 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from promstack.certs.cli import register as register_certs
-from promstack.config.cluster import ConfigError, json_schema
+from promstack.config.cluster import json_schema
+from promstack.config.model import ConfigError
 from promstack.diff import register as register_diff
 from promstack.validate.cli import register as register_validate
 

@@ -11,7 +11,8 @@ import pytest
 
 from conftest import ROOT, read_tree
 from promstack.cli import run_synth, schema_text
-from promstack.config.cluster import ConfigError, load_cluster
+from promstack.config.cluster import discover_clusters, load_all, load_cluster
+from promstack.config.model import ConfigError
 
 
 def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
@@ -40,6 +41,44 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
         ("prometheus:\n  retention: 1d\n  retention: 2d\n", "line 3: not valid YAML: duplicate key 'retention'"),
         ("prometheus: {\n", "not valid YAML"),
         ("- a\n", "(top level): must be a mapping of settings"),
+        ("prometheus:\n  on: 1\n", "prometheus: the key True is not text; quote it or remove it"),
+        # Anchored patterns: Python's `$` also matches before a trailing newline.
+        ('namespace: "monitoring\\n"\n', "namespace: 'monitoring\\n' is not a valid name"),
+        ('prometheus:\n  retention: "15d\\n"\n', "prometheus.retention: '15d\\n' is not a Prometheus duration"),
+        ('prometheus:\n  resources:\n    requests: {cpu: "100m\\n", memory: 1Gi}\n    limits: {cpu: 1, memory: 1Gi}\n',
+         "prometheus.resources.requests.cpu: '100m\\n' is not a Kubernetes quantity"),
+        ('prometheus:\n  storage:\n    size: "10Gi\\n"\n', "prometheus.storage.size: '10Gi\\n' is not a Kubernetes quantity"),
+        ('adapter:\n  metricsRelistInterval: "1m\\n"\n', "adapter.metricsRelistInterval: '1m\\n' is not a "),
+        ("prometheus:\n  storage:\n    storageClass: Fast_SSD\n", "prometheus.storage.storageClass: 'Fast_SSD' is not a valid name"),
+        ("grafana:\n  persistence:\n    storageClass: " + "a" * 254 + "\n", "grafana.persistence.storageClass: 'aaa"),
+        ("prometheus:\n  retention: 15D\n", "prometheus.retention: '15D' is not a Prometheus duration"),
+        ("alerts:\n  targetDownFor: 1h\n  memoryFor: 10m\n  crashloopFor: 5m\n  badConfigFor: 10 m\n",
+         "alerts.badConfigFor: '10 m' is not a Prometheus duration"),
+        ("alerts:\n  customMetricsApiservices: []\n", "alerts.customMetricsApiservices: must have at least 1 item"),
+        ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {template: a},"
+         " seriesFilters: [{isNot: '(('}]}\n", "adapter.rules[0].seriesFilters[0].isNot: '((' is not a valid regular"),
+        ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {overrides: {a.b: {resource: pod}}}}\n",
+         "adapter.rules[0].resources.overrides: 'a.b' is not a Prometheus label name"),
+        # Bounds.
+        ("prometheus:\n  storage:\n    size: 0Gi\n", "prometheus.storage.size: '0Gi' is not above zero"),
+        ("prometheus:\n  resources:\n    requests: {cpu: 0, memory: 1Gi}\n    limits: {cpu: 1, memory: 1Gi}\n",
+         "prometheus.resources.requests.cpu: '0' is not above zero"),
+        ("prometheus:\n  storage:\n    size: 1e40\n", "prometheus.storage.size: '1e40' is not a Kubernetes quantity"),
+        ("prometheus:\n  storage:\n    size: 9Ei\n", "prometheus.storage.size: '9Ei' is too large"),
+        ("exampleApp:\n  targetAverageValue: '0'\n", "exampleApp.targetAverageValue: '0' is not above zero"),
+        ("prometheus:\n  retention: 300y\n", "prometheus.retention: '300y' is not a Prometheus duration"),
+        ("prometheus:\n  retention: " + "9" * 100_000 + "d\n", "prometheus.retention: '999"),
+        ("prometheus:\n  scrapeInterval: 0s\n", "prometheus.scrapeInterval: '0s' is zero"),
+        ("adapter:\n  metricsRelistInterval: 1d\n", "adapter.metricsRelistInterval: '1d' is not a Go duration"),
+        ("adapter:\n  replicas: 2147483648\n", "adapter.replicas: must be less than or equal to 10"),
+        ("exampleApp:\n  maxReplicas: 2147483648\n", "exampleApp.maxReplicas: must be less than or equal to 100"),
+        ("alerts:\n  crashloopRestartsPer15m: 100000\n", "alerts.crashloopRestartsPer15m: must be less than or equal to 1000"),
+        ("alerts:\n  targetDownPercent: .nan\n", "alerts.targetDownPercent: must be a finite number"),
+        # Requests above limits, compared as quantities.
+        ("prometheus:\n  resources:\n    requests: {cpu: 2500m, memory: 1Gi}\n    limits: {cpu: 2, memory: 1Gi}\n",
+         "prometheus.resources: requests.cpu 2500m is above limits.cpu 2; lower the requests or raise the limits"),
+        ("grafana:\n  resources:\n    requests: {cpu: 1, memory: 1Gi}\n    limits: {cpu: 1, memory: 1G}\n",
+         "grafana.resources: requests.memory 1Gi is above limits.memory 1G"),
     ],
 )
 def test_bad_input_gives_one_clear_error(tmp_path: Path, text: str, expected: str) -> None:
@@ -123,3 +162,56 @@ def test_determinism_across_hash_seeds(tmp_path: Path) -> None:
         subprocess.run([sys.executable, str(ROOT / "main.py")], env=env, check=True, capture_output=True)
         trees.append(read_tree(out))
     assert trees[0] == trees[1] and trees[0]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (["cluster.yml"], "stray: (folder): no cluster.yaml, so it is not a cluster; rename 'cluster.yml' to cluster.yaml"),
+        (["grafana-admin.sealedsecret.yaml"], "stray: (folder): no cluster.yaml, so it is not a cluster; add cluster.yaml "
+                                              "(an empty file means all defaults) or move the folder out of clusters/"),
+        ([], "stray: (folder): no cluster.yaml"),
+    ],
+)
+def test_a_cluster_folder_without_cluster_yaml_is_an_error(tmp_path: Path, files: list[str], expected: str) -> None:
+    write_cluster(tmp_path, "{}", name="good")
+    write_cluster(tmp_path, "namespace: BAD\n", name="bad")
+    stray = tmp_path / "clusters" / "stray"
+    stray.mkdir()
+    for name in files:
+        (stray / name).write_text("{}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_all(tmp_path / "clusters")
+    # The stray folder and the other clusters' problems are reported together.
+    stray_problem, bad_problem = (p.removeprefix(f"{tmp_path / 'clusters'}/") for p in caught.value.problems)
+    assert stray_problem.startswith(expected)
+    assert bad_problem.startswith("bad/cluster.yaml: namespace: 'BAD' is not a valid name")
+    with pytest.raises(ConfigError):
+        discover_clusters(tmp_path / "clusters")
+
+
+def test_hidden_folders_and_files_are_not_clusters(tmp_path: Path) -> None:
+    write_cluster(tmp_path, "{}", name="good")
+    clusters = tmp_path / "clusters"
+    (clusters / ".git").mkdir()
+    (clusters / ".cache" / "x").mkdir(parents=True)
+    (clusters / "fleet.yaml").write_text("repoURL: x\n")
+    (clusters / "README.md").write_text("hi\n")
+    assert discover_clusters(clusters) == [clusters / "good"]
+    assert [c.name for c in load_all(clusters)] == ["good"]
+
+
+def test_a_missing_clusters_folder_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nowhere: \(folder\): missing or not a folder; create it"):
+        load_all(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"empty: \(folder\): no <name>/cluster.yaml found"):
+        load_all(tmp_path / "empty")
+
+
+def test_an_odd_folder_name_stays_on_one_line(tmp_path: Path) -> None:
+    folder = write_cluster(tmp_path, "{}", name="bad\nname")
+    with pytest.raises(ConfigError) as caught:
+        load_cluster(folder)
+    [problem] = caught.value.problems
+    assert "\n" not in problem and "'bad\\nname' is not a valid cluster name" in problem

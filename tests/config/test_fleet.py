@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CLUSTERS
-from promstack.config.cluster import ConfigError
+from promstack.config.model import ConfigError
 from promstack.config.fleet import FleetConfig, load_fleet
 
 REPO = "https://git.example.com/platform/promstack.git"
@@ -51,7 +51,7 @@ def test_git_urls(tmp_path: Path, url: str) -> None:
         (f"repoURL: {REPO}\nargocd:\n  destinationServer: https://k\n  destinationName: x\n",
          "argocd: destinationServer and destinationName are both set; keep one"),
         (f"repoURL: {REPO}\nargocd:\n  namespace: Argo\n", "argocd.namespace: 'Argo' is not a valid name"),
-        (f"repoURL: {REPO}\nflux:\n  interval: 1d\n", "flux.interval: '1d' is not a Flux duration"),
+        (f"repoURL: {REPO}\nflux:\n  interval: 1d\n", "flux.interval: '1d' is not a Go duration"),
         (f"repoURL: {REPO}\nflux:\n  enabled: 'yes'\n", "flux.enabled: must be a valid boolean"),
         (f"repoURL: {REPO}\nrevision: a\nrevision: b\n", "line 3: not valid YAML: duplicate key 'revision'"),
         ("", "(top level): must be a mapping with at least repoURL, got nothing"),

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from promstack.config.cluster import Duration, Model, Quantity, Resources, resources
+from promstack.config.cluster import Resources, StorageClassName, resources
+from promstack.config.model import Duration, Model, PositiveDuration, Quantity, show, text_problem
 
 #: The sealed Secret holding every receiver secret, and its file in the cluster folder.
 RECEIVERS_SECRET = "alertmanager-receivers"
@@ -31,12 +32,25 @@ _EMAIL = re.compile(r"[^@\s<>]{1,64}@[-.a-zA-Z0-9]{1,253}")
 
 def _check(pattern: re.Pattern[str], what: str) -> Any:
     def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            shown = value if len(value) <= 80 else value[:77] + "..."
-            raise ValueError(f"{shown!r} is not {what}")
+        if len(value) > 253 or not pattern.fullmatch(value):
+            raise ValueError(f"{show(value)} is not {what}")
         return value
 
     return AfterValidator(check)
+
+
+def _text(max_length: int) -> Any:
+    def check(value: str) -> str:
+        problem = text_problem(value, max_length=max_length)
+        if problem:
+            raise ValueError(f"{show(value)} {problem}")
+        return value
+
+    return AfterValidator(check)
+
+
+#: One line of free text (a channel, a user name, a label value): no control characters.
+Text = Annotated[str, _text(1024)]
 
 
 SecretKey = Annotated[str, _check(_SECRET_KEY, "a Secret key (letters, digits, '-', '_', '.')")]
@@ -75,7 +89,7 @@ class SlackReceiver(_ReceiverConfig):
     """A Slack incoming webhook; its URL is the sealed key ``apiUrlSecret``."""
 
     api_url_secret: SecretKey
-    channel: str | None = Field(default=None, max_length=80)
+    channel: Annotated[str, _text(80)] | None = None
     send_resolved: bool = True
 
 
@@ -93,7 +107,7 @@ class EmailReceiver(_ReceiverConfig):
     to: Email
     from_: Email = Field(alias="from")
     smarthost: HostPort
-    auth_username: str | None = Field(default=None, max_length=253)
+    auth_username: Annotated[str, _text(253)] | None = None
     auth_password_secret: SecretKey | None = None
     require_tls: bool = True
     send_resolved: bool = False
@@ -149,7 +163,7 @@ class Route(Model):
     ``matchers`` entry (``severity``, ``namespace``, ``alertname``, any label) go to ``receiver``."""
 
     receiver: ReceiverName
-    matchers: dict[LabelName, Annotated[str, Field(max_length=1024)]] = Field(min_length=1, strict=False)
+    matchers: dict[LabelName, Text] = Field(min_length=1, strict=False)
     group_by: tuple[LabelName, ...] | None = Field(default=None, strict=False)
     continue_: bool = Field(default=False, alias="continue")
 
@@ -179,7 +193,10 @@ class AlertmanagerStorageConfig(Model):
     """Alertmanager's silences and notification log. Defaults: 1Gi on the default StorageClass."""
 
     size: Quantity = "1Gi"
-    storage_class: str | None = None
+    storage_class: StorageClassName | None = None
+
+
+ALERTMANAGER_RESOURCES = resources("50m", "64Mi", "200m", "256Mi")
 
 
 class AlertmanagerConfig(Model):
@@ -188,9 +205,9 @@ class AlertmanagerConfig(Model):
     requested and 200m/256Mi limit."""
 
     replicas: int = Field(default=1, ge=1, le=5)
-    retention: Duration = "120h"
+    retention: PositiveDuration = "120h"
     storage: AlertmanagerStorageConfig = AlertmanagerStorageConfig()
-    resources: Resources = resources("50m", "64Mi", "200m", "256Mi")
+    resources: Annotated[Resources, BeforeValidator(ALERTMANAGER_RESOURCES.complete)] = ALERTMANAGER_RESOURCES
     receivers: tuple[Receiver, ...] = Field(default=(), strict=False)
     routing: RoutingConfig = RoutingConfig()
 

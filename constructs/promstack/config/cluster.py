@@ -7,70 +7,50 @@ once, each as ``<file>: <field.path>: <what is wrong>; <what is allowed>``, and 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
 from promstack.config import sizes
+from promstack.config.model import (
+    ConfigError,
+    DnsLabel,
+    Duration,
+    GoDuration,
+    Model,
+    PositiveDuration,
+    Quantity,
+    dns_subdomain,
+    is_dns_label,
+    quantity_value,
+    show,
+    show_path,
+    validate_model,
+)
+from promstack.config.yamlio import read_yaml
 from promstack.content.rules import AlertsConfig
+
+# Re-exported for modules that import them from here.
+__all__ = ["ConfigError", "Duration", "Model", "Quantity", "read_yaml", "validate_model"]
 
 CLUSTER_FILE = "cluster.yaml"
 #: Where the exported JSON Schema lives, relative to the repository root.
 SCHEMA_PATH = Path("schema") / "cluster.schema.json"
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Kubernetes resource.Quantity, as apimachinery parses it.
-_QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[mkMGTPE]|[eE][+-]?\d+)?$")
-# Prometheus duration (model.ParseDuration), e.g. 15d or 1w2d.
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
 NODE_PORT_RANGE = (30000, 32767)
-
-
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid name; use at most 63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
-    return value
-
-
-def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity; write e.g. 250m, 1, 512Mi or 10Gi")
-    return value
-
-
-def _duration(value: str) -> str:
-    if not value or not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration; write e.g. 15d, 12h or 2w")
-    return value
 
 
 def _node_port(value: int) -> int:
     low, high = NODE_PORT_RANGE
     if not low <= value <= high:
-        raise ValueError(f"{value} is outside the NodePort range; use {low}-{high}")
+        raise ValueError(f"{show(value)} is outside the NodePort range; use {low}-{high}")
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-def _number_as_text(value: Any) -> Any:
-    # YAML reads `cpu: 2` as a number; Kubernetes accepts it, so do we.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity)]
-Duration = Annotated[str, AfterValidator(_duration)]
 NodePort = Annotated[int, AfterValidator(_node_port)]
 
 
@@ -83,24 +63,75 @@ def _prometheus_size(value: str) -> str:
 PrometheusSize = Annotated[str, AfterValidator(_prometheus_size)]
 
 
-class Model(BaseModel):
-    """Frozen, strict about unknown keys, camelCase in YAML."""
+def _storage_class(value: str) -> str:
+    # "" is Kubernetes' own "no class": the claim binds only to a volume provisioned beforehand.
+    return value if value == "" else dns_subdomain(value)
 
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, strict=True
-    )
+
+#: A StorageClass name (a DNS-1123 subdomain), or "" for no dynamic provisioning.
+StorageClassName = Annotated[str, AfterValidator(_storage_class)]
 
 
 class ResourceAmounts(Model):
+    """An amount of cpu and memory, each a Kubernetes quantity above zero."""
+
     cpu: Quantity
     memory: Quantity
 
 
+def _larger(a: str, b: str) -> str:
+    """The larger of two quantities, as written."""
+    return b if (quantity_value(b) or Decimal(0)) > (quantity_value(a) or Decimal(0)) else a
+
+
+def _amounts(value: Any) -> ResourceAmounts | None:
+    try:
+        return ResourceAmounts.model_validate(value)
+    except ValidationError:
+        return None  # validated again in place, where its errors get their field path
+
+
 class Resources(Model):
-    """Container requests and limits; both are always rendered (no cdk8s-plus defaults)."""
+    """Container requests and limits; both are always rendered (no cdk8s-plus defaults).
+
+    Give both, one, or neither: without ``limits`` the limits are the component's default limits,
+    raised to the requests where those are higher; without ``requests`` the requests equal the
+    limits (as Kubernetes itself defaults them); without either, the component's defaults apply.
+    Requests above limits (cpu or memory) are an error.
+    """
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: schema.pop("required", None))
 
     requests: ResourceAmounts
     limits: ResourceAmounts
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        above = [
+            f"requests.{kind} {getattr(self.requests, kind)} is above limits.{kind} {getattr(self.limits, kind)}"
+            for kind in ("cpu", "memory")
+            if (quantity_value(getattr(self.requests, kind)) or 0) > (quantity_value(getattr(self.limits, kind)) or 0)
+        ]
+        if above:
+            raise ValueError(f"{' and '.join(above)}; lower the requests or raise the limits")
+        return self
+
+    def complete(self, given: Any) -> Any:
+        """``given`` (a component's ``resources`` as written) with what it leaves out taken from
+        ``self`` (the component's defaults), as the class docstring says."""
+        if not isinstance(given, dict) or ("requests" in given and "limits" in given):
+            return given
+        if "limits" in given:
+            limits = _amounts(given["limits"])
+            return {**given, "requests": limits if limits is not None else self.requests}
+        if "requests" in given:
+            requests = _amounts(given["requests"])
+            if requests is None:
+                return {**given, "limits": self.limits}
+            limits = ResourceAmounts(cpu=_larger(self.limits.cpu, requests.cpu),
+                                     memory=_larger(self.limits.memory, requests.memory))
+            return {**given, "limits": limits}
+        return {**given, "requests": self.requests, "limits": self.limits}
 
 
 def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
@@ -110,17 +141,27 @@ def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resou
     )
 
 
+NODE_EXPORTER_RESOURCES = resources("50m", "64Mi", "250m", "180Mi")
+PROMETHEUS_RESOURCES = resources("500m", "2Gi", "2", "4Gi")
+KUBE_STATE_METRICS_RESOURCES = resources("100m", "190Mi", "500m", "512Mi")
+ADAPTER_RESOURCES = resources("100m", "128Mi", "500m", "512Mi")
+GRAFANA_RESOURCES = resources("100m", "128Mi", "500m", "512Mi")
+
+
 class NodeExporterConfig(Model):
     """node-exporter DaemonSet. Default resources: 50m/64Mi requested, 250m/180Mi limit."""
 
-    resources: Resources = resources("50m", "64Mi", "250m", "180Mi")
+    resources: Annotated[Resources, BeforeValidator(NODE_EXPORTER_RESOURCES.complete)] = NODE_EXPORTER_RESOURCES
 
 
 class StorageConfig(Model):
-    """Prometheus' volumeClaimTemplate. Defaults: 10Gi, the cluster's default StorageClass."""
+    """Prometheus' volumeClaimTemplate. Defaults: 10Gi, the cluster's default StorageClass.
+
+    ``storageClass`` names a StorageClass; "" asks for no class (a volume provisioned beforehand).
+    """
 
     size: Quantity = "10Gi"
-    storage_class: str | None = None
+    storage_class: StorageClassName | None = None
 
 
 class PrometheusConfig(Model):
@@ -138,16 +179,16 @@ class PrometheusConfig(Model):
     """
 
     node_port: NodePort = 30090
-    retention: Duration = "15d"
+    retention: PositiveDuration = "15d"
     retention_size: PrometheusSize | None = Field(
         default=None,
         description="--storage.tsdb.retention.size in Prometheus' units (B, KB, MB, GB, TB, PB, EB; 1KB = 1024B), "
         "at most storage.size; default 85% of storage.size",
     )
     storage: StorageConfig = StorageConfig()
-    scrape_interval: Duration = "30s"
+    scrape_interval: PositiveDuration = "30s"
     kubelet_tls_verify: bool = False
-    resources: Resources = resources("500m", "2Gi", "2", "4Gi")
+    resources: Annotated[Resources, BeforeValidator(PROMETHEUS_RESOURCES.complete)] = PROMETHEUS_RESOURCES
 
     @model_validator(mode="after")
     def _retention_size_fits_the_claim(self) -> PrometheusConfig:
@@ -169,7 +210,9 @@ class PrometheusConfig(Model):
 class KubeStateMetricsConfig(Model):
     """kube-state-metrics Deployment. Default resources: 100m/190Mi requested, 500m/512Mi limit."""
 
-    resources: Resources = resources("100m", "190Mi", "500m", "512Mi")
+    resources: Annotated[Resources, BeforeValidator(KUBE_STATE_METRICS_RESOURCES.complete)] = (
+        KUBE_STATE_METRICS_RESOURCES
+    )
 
 
 class TlsConfig(Model):
@@ -189,16 +232,17 @@ class TlsConfig(Model):
 class PrometheusAdapterConfig(Model):
     """prometheus-adapter Deployment and its APIService.
 
-    Defaults: 1 replica (2 or more adds a PodDisruptionBudget), metrics relisted every 1m,
-    100m/128Mi requested and 500m/512Mi limit, upstream's six default rules plus ``rules``.
+    Defaults: 1 replica (2 or more adds a PodDisruptionBudget), metrics relisted every 1m (a Go
+    duration: the adapter's --metrics-relist-interval flag, so no d or w), 100m/128Mi requested and
+    500m/512Mi limit, upstream's six default rules plus ``rules`` (at most 100).
     """
 
     replicas: int = Field(default=1, ge=1, le=10)
-    metrics_relist_interval: Duration = "1m"
+    metrics_relist_interval: GoDuration = "1m"
     default_rules: bool = True
-    rules: tuple[AdapterRule, ...] = Field(default=(), strict=False)  # YAML gives a list
+    rules: tuple[AdapterRule, ...] = Field(default=(), max_length=100, strict=False)  # YAML gives a list
     tls: TlsConfig = TlsConfig()
-    resources: Resources = resources("100m", "128Mi", "500m", "512Mi")
+    resources: Annotated[Resources, BeforeValidator(ADAPTER_RESOURCES.complete)] = ADAPTER_RESOURCES
 
     @property
     def all_rules(self) -> tuple[AdapterRule, ...]:
@@ -210,14 +254,14 @@ class ExampleAppConfig(Model):
 
     podinfo counts requests in http_requests_total; an adapter rule serves its rate as
     ``http_requests_per_second`` and an autoscaling/v2 HPA keeps it near ``targetAverageValue``
-    per pod, between ``minReplicas`` (1) and ``maxReplicas`` (5). Lives in its own namespace
-    (default ``promstack-example``).
+    per pod, between ``minReplicas`` (1) and ``maxReplicas`` (5), both at most 100. Lives in its
+    own namespace (default ``promstack-example``).
     """
 
     enabled: bool = False
     namespace: DnsLabel = "promstack-example"
-    min_replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=5, ge=1)
+    min_replicas: int = Field(default=1, ge=1, le=100)
+    max_replicas: int = Field(default=5, ge=1, le=100)
     target_average_value: Quantity = "10"
 
     @model_validator(mode="after")
@@ -236,7 +280,7 @@ class GrafanaPersistenceConfig(Model):
 
     enabled: bool = False
     size: Quantity = "1Gi"
-    storage_class: str | None = None
+    storage_class: StorageClassName | None = None
 
 
 class GrafanaConfig(Model):
@@ -245,7 +289,7 @@ class GrafanaConfig(Model):
 
     node_port: NodePort = 30300
     persistence: GrafanaPersistenceConfig = GrafanaPersistenceConfig()
-    resources: Resources = resources("100m", "128Mi", "500m", "512Mi")
+    resources: Annotated[Resources, BeforeValidator(GRAFANA_RESOURCES.complete)] = GRAFANA_RESOURCES
 
 
 # Here, not at the top: alerting.py builds on the scalar types and the Model base defined above.
@@ -299,92 +343,6 @@ class ClusterConfig:
         return self.path / CLUSTER_FILE
 
 
-class ConfigError(Exception):
-    """One or more problems in a cluster's input; each line names the file, the field and the fix."""
-
-    def __init__(self, problems: Iterable[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[str]]]:
-        # Raised in synth's worker processes and re-raised in the parent: keep the problem list.
-        return ConfigError, (self.problems,)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}; keep one", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(top level)"
-
-
-def _describe(error: dict[str, Any]) -> str:
-    kind, msg = error["type"], error["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key; remove it or check its spelling against schema/cluster.schema.json"
-    if kind == "value_error":
-        return msg.removeprefix("Value error, ")
-    if kind == "missing":
-        return "required here; add it"
-    if kind == "literal_error":
-        return msg.replace("Input should be", "must be")
-    return f"{msg.replace('Input should be', 'must be')} (got {error.get('input')!r})"
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def validate_model(model: type[M], data: dict[str, Any], source: str,
-                   describe: Callable[[dict[str, Any]], str] = _describe) -> M:
-    """``model`` from parsed YAML, or a ConfigError with one ``source: field.path: problem`` per error."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            # Validator wrappers (function-after[...]) are pydantic's, not a field a user wrote.
-            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-            problems.append(f"{source}: {_field_path(loc)}: {describe(dict(error))}")
-        raise ConfigError(problems) from None
-
-
-def read_yaml(file: Path, *, if_missing: str) -> Any:
-    """Parsed YAML (duplicate keys refused), or a ConfigError naming the file, the line and the fix."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{file}: (file): missing; {if_missing}"]) from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{file}: {where}: not valid YAML: {problem}"]) from None
-
-
 def parse_spec(data: Any, source: str) -> ClusterSpec:
     """Validate already-parsed YAML; raise ConfigError listing every problem."""
     if data is None:
@@ -399,26 +357,52 @@ def load_cluster(cluster_dir: Path) -> ClusterConfig:
     cluster_dir = Path(cluster_dir)
     file = cluster_dir / CLUSTER_FILE
     name = cluster_dir.name
-    if not _DNS1123_LABEL.match(name) or len(name) > 63:
+    if not is_dns_label(name):
         raise ConfigError(
-            [f"{cluster_dir}: (folder name): {name!r} is not a valid cluster name; rename the folder "
-             "to lowercase letters, digits and '-'"]
+            [f"{show_path(cluster_dir)}: (folder name): {show(name)} is not a valid cluster name; rename the "
+             "folder to at most 63 lowercase letters, digits and '-'"]
         )
     data = read_yaml(file, if_missing="create it (an empty file means all defaults)")
-    return ClusterConfig(name=name, path=cluster_dir, spec=parse_spec(data, str(file)))
+    return ClusterConfig(name=name, path=cluster_dir, spec=parse_spec(data, show_path(file)))
+
+
+def _scan(clusters_dir: Path) -> tuple[list[Path], list[str]]:
+    """The cluster folders under ``clusters_dir`` and one problem per folder that is none."""
+    clusters_dir = Path(clusters_dir)
+    if not clusters_dir.is_dir():
+        return [], [f"{show_path(clusters_dir)}: (folder): missing or not a folder; create it with one "
+                    f"<name>/{CLUSTER_FILE} per cluster"]
+    folders, problems = [], []
+    for entry in sorted(clusters_dir.iterdir()):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue  # hidden entries, fleet.yaml and other files
+        file = entry / CLUSTER_FILE
+        if file.exists() or file.is_symlink():  # a cluster.yaml that cannot be read is load_cluster's to report
+            folders.append(entry)
+            continue
+        near = sorted(p.name for p in entry.iterdir() if p.name.lower().startswith("cluster."))
+        fix = (f"rename {show(near[0])} to {CLUSTER_FILE}" if near else
+               f"add {CLUSTER_FILE} (an empty file means all defaults) or move the folder out of {clusters_dir.name}/")
+        problems.append(f"{show_path(entry)}: (folder): no {CLUSTER_FILE}, so it is not a cluster; {fix}")
+    return folders, problems
 
 
 def discover_clusters(clusters_dir: Path) -> list[Path]:
-    """Every folder under clusters/ holding a cluster.yaml, sorted by name."""
-    return sorted(p.parent for p in Path(clusters_dir).glob(f"*/{CLUSTER_FILE}"))
+    """Every cluster folder under clusters/, sorted by name; a ConfigError names each folder that
+    lacks a cluster.yaml. Hidden entries and plain files (fleet.yaml) are skipped."""
+    folders, problems = _scan(clusters_dir)
+    if problems:
+        raise ConfigError(problems)
+    return folders
 
 
 def load_all(clusters_dir: Path) -> list[ClusterConfig]:
-    """Load every cluster, collecting the problems of all of them before failing."""
-    configs, problems = [], []
-    folders = discover_clusters(clusters_dir)
-    if not folders:
-        raise ConfigError([f"{clusters_dir}: (folder): no <name>/{CLUSTER_FILE} found; add a cluster folder"])
+    """Load every cluster, collecting the problems of all of them (and of stray folders) before failing."""
+    folders, problems = _scan(clusters_dir)
+    if not folders and not problems:
+        raise ConfigError([f"{show_path(clusters_dir)}: (folder): no <name>/{CLUSTER_FILE} found; "
+                           "add a cluster folder"])
+    configs = []
     for folder in folders:
         try:
             configs.append(load_cluster(folder))

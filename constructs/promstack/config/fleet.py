@@ -18,56 +18,68 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from promstack.config.cluster import ConfigError, DnsLabel, Model, _describe, read_yaml, validate_model
+from promstack.config.model import (
+    ConfigError,
+    DnsLabel,
+    GoDuration,
+    Model,
+    describe,
+    show,
+    show_path,
+    validate_model,
+)
+from promstack.config.yamlio import read_yaml
 
 FLEET_FILE = "fleet.yaml"
 #: The placeholder destination templates may contain.
 CLUSTER_PLACEHOLDER = "{cluster}"
 
+# One visible character of a URL: no whitespace, no control character.
+_URL_CHAR = r"[^\s\x00-\x1f\x7f-\x9f]"
 # https://host/path, ssh://[user@]host/path or scp-like git@host:path.
-_GIT_URL = re.compile(r"^(https://[^\s/@]+(:\d+)?/\S+|ssh://([^\s@/]+@)?[^\s/@]+(:\d+)?/\S+|[\w.-]+@[\w.-]+:\S+)$")
-# Go time.Duration as the Flux CRDs accept it; a Prometheus duration (15d, 1w) is not one.
-_GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+_GIT_URL = re.compile(
+    rf"https://[^\s/@\x00-\x1f\x7f-\x9f]+(:[0-9]+)?/{_URL_CHAR}+"
+    rf"|ssh://([^\s@/\x00-\x1f\x7f-\x9f]+@)?[^\s/@\x00-\x1f\x7f-\x9f]+(:[0-9]+)?/{_URL_CHAR}+"
+    rf"|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:{_URL_CHAR}+"
+)
+_API_SERVER = re.compile(rf"https://[^\s/@\x00-\x1f\x7f-\x9f]+(:[0-9]+)?(/{_URL_CHAR}*)?")
 # A relative folder of the repository, e.g. dist/clusters.
-_REPO_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
-_GIT_REF = re.compile(r"^(?!.*\.\.)(?!/)(?!.*//)(?!.*/$)[A-Za-z0-9._/-]+$")
-_NAME_PREFIX = re.compile(r"^([a-z0-9][-a-z0-9]*)?$")
+_REPO_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+_GIT_REF = re.compile(r"(?!.*\.\.)(?!/)(?!.*//)(?!.*/\Z)[A-Za-z0-9._/-]+")
+_NAME_PREFIX = re.compile(r"([a-z0-9][-a-z0-9]*)?")
+_NAME_TEMPLATE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+_URL_MAX_LENGTH = 2048
 
 
 def _git_url(value: str) -> str:
-    if not _GIT_URL.match(value):
+    if len(value) > _URL_MAX_LENGTH or not _GIT_URL.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a git URL; write https://host/org/repo.git, ssh://git@host/org/repo.git "
+            f"{show(value)} is not a git URL; write https://host/org/repo.git, ssh://git@host/org/repo.git "
             "or git@host:org/repo.git"
         )
     return value
 
 
-def _go_duration(value: str) -> str:
-    if not _GO_DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Flux duration; write e.g. 30s, 5m or 1h (no d or w)")
-    return value
-
-
 def _repo_path(value: str) -> str:
-    if not _REPO_PATH.match(value) or ".." in value.split("/") or "." in value.split("/"):
+    parts = value.split("/")
+    if len(value) > 1024 or not _REPO_PATH.fullmatch(value) or ".." in parts or "." in parts:
         raise ValueError(
-            f"{value!r} is not a folder of the repository; write a relative path like dist/clusters "
+            f"{show(value)} is not a folder of the repository; write a relative path like dist/clusters "
             "(no leading ./ or /, no trailing /, no ..)"
         )
     return value
 
 
 def _git_ref(value: str) -> str:
-    if not _GIT_REF.match(value):
-        raise ValueError(f"{value!r} is not a branch name; write e.g. main or release/1.2")
+    if len(value) > 255 or not _GIT_REF.fullmatch(value):
+        raise ValueError(f"{show(value)} is not a branch name; write e.g. main or release/1.2")
     return value
 
 
 def _name_prefix(value: str) -> str:
-    if len(value) > 40 or not _NAME_PREFIX.match(value):
+    if len(value) > 40 or not _NAME_PREFIX.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a name prefix; use up to 40 lowercase letters, digits and '-', "
+            f"{show(value)} is not a name prefix; use up to 40 lowercase letters, digits and '-', "
             "starting with a letter or digit"
         )
     return value
@@ -75,21 +87,20 @@ def _name_prefix(value: str) -> str:
 
 def _cluster_template(value: str) -> str:
     rest = value.replace(CLUSTER_PLACEHOLDER, "x")
-    if not rest or len(rest) > 253 or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", rest):
+    if not rest or len(rest) > 253 or not _NAME_TEMPLATE.fullmatch(rest):
         raise ValueError(
-            f"{value!r} is not a name template; use lowercase letters, digits, '-', '.' and {CLUSTER_PLACEHOLDER}"
+            f"{show(value)} is not a name template; use lowercase letters, digits, '-', '.' and {CLUSTER_PLACEHOLDER}"
         )
     return value
 
 
 def _api_server(value: str) -> str:
-    if not re.match(r"^https://[^\s/@]+(:\d+)?(/\S*)?$", value):
-        raise ValueError(f"{value!r} is not a Kubernetes API server URL; write https://host[:port]")
+    if len(value) > _URL_MAX_LENGTH or not _API_SERVER.fullmatch(value):
+        raise ValueError(f"{show(value)} is not a Kubernetes API server URL; write https://host[:port]")
     return value
 
 
 GitUrl = Annotated[str, AfterValidator(_git_url)]
-GoDuration = Annotated[str, AfterValidator(_go_duration)]
 RepoPath = Annotated[str, AfterValidator(_repo_path)]
 GitRef = Annotated[str, AfterValidator(_git_ref)]
 NamePrefix = Annotated[str, AfterValidator(_name_prefix)]
@@ -167,8 +178,8 @@ class FleetConfig(Model):
 
 def _describe_fleet(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
-        return "unknown key; remove it or check its spelling (see promstack/fleet.py)"
-    return _describe(error)
+        return "unknown key; remove it or check its spelling (see promstack/config/fleet.py)"
+    return describe(error)
 
 
 def parse_fleet(data: Any, source: str) -> FleetConfig:
@@ -183,4 +194,4 @@ def load_fleet(clusters_dir: Path) -> FleetConfig:
     """Load and validate ``<clusters_dir>/fleet.yaml``."""
     file = Path(clusters_dir) / FLEET_FILE
     data = read_yaml(file, if_missing="create it with at least repoURL: <git URL of this repository>")
-    return parse_fleet(data, str(file))
+    return parse_fleet(data, show_path(file))

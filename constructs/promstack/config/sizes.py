@@ -7,19 +7,11 @@ import re
 from fractions import Fraction
 from typing import Final
 
-# Kubernetes resource.Quantity, as apimachinery parses it.
-QUANTITY: Final = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[mkMGTPE]|[eE][+-]?\d+)?$")
-_QUANTITY_SUFFIX: Final = {
-    "": Fraction(1), "m": Fraction(1, 1000),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9),
-    "T": Fraction(10**12), "P": Fraction(10**15), "E": Fraction(10**18),
-    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30),
-    "Ti": Fraction(2**40), "Pi": Fraction(2**50), "Ei": Fraction(2**60),
-}
+from promstack.config.model import quantity_value, show
 
 #: Prometheus' size units (alecthomas/units base-2 bytes, as its --help lists them): 1KB = 1024B.
 PROMETHEUS_SIZE_UNITS: Final = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
-_PROMETHEUS_SIZE: Final = re.compile(rf"^(\d+(?:\.\d+)?)({'|'.join(PROMETHEUS_SIZE_UNITS)})$")
+_PROMETHEUS_SIZE: Final = re.compile(rf"([0-9]{{1,20}}(?:\.[0-9]{{1,9}})?)({'|'.join(PROMETHEUS_SIZE_UNITS)})")
 
 #: Share of the volume claim that size-based retention may fill by default. The rest is headroom:
 #: Prometheus deletes blocks only when it next applies retention (after a compaction), so the data
@@ -28,22 +20,19 @@ DEFAULT_RETENTION_SHARE: Final = Fraction(85, 100)
 
 
 def quantity_bytes(quantity: str) -> Fraction:
-    """Bytes in a Kubernetes quantity such as ``10Gi``, ``500M`` or ``1e9``."""
-    match = QUANTITY.match(quantity)
-    if not match:
-        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
-    number, suffix = Fraction(match.group(1)), match.group(3) or ""
-    if suffix[:1] in {"e", "E"}:
-        return number * Fraction(10) ** int(suffix[1:])
-    return number * _QUANTITY_SUFFIX[suffix]
+    """Bytes in a Kubernetes quantity such as ``10Gi``, ``500M`` or ``1e9`` (one parser: config.model's)."""
+    value = quantity_value(quantity)
+    if value is None:
+        raise ValueError(f"{show(quantity)} is not a Kubernetes quantity")
+    return Fraction(value)
 
 
 def prometheus_size_bytes(size: str) -> Fraction:
     """Bytes in a Prometheus size such as ``8704MB`` (base 2: 1KB = 1024B)."""
-    match = _PROMETHEUS_SIZE.match(size)
+    match = _PROMETHEUS_SIZE.fullmatch(size)
     if not match:
         raise ValueError(
-            f"{size!r} is not a Prometheus size; write a number and one of {', '.join(PROMETHEUS_SIZE_UNITS)} "
+            f"{show(size)} is not a Prometheus size; write a number and one of {', '.join(PROMETHEUS_SIZE_UNITS)} "
             "(base 2: 1KB = 1024B), e.g. 8GB or 8704MB"
         )
     return Fraction(match.group(1)) * (1 << 10 * PROMETHEUS_SIZE_UNITS.index(match.group(2)))

@@ -23,8 +23,9 @@ from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
+
+from promstack.config.model import DnsSubdomain, Duration, Model
 
 from promstack.config import names
 
@@ -57,21 +58,10 @@ CUSTOM_METRICS_APISERVICES: Final = names.CUSTOM_METRICS_APISERVICES
 #: The example app's request counter, served by the adapter as the custom metric ``http_requests``.
 HTTP_REQUESTS_METRIC: Final = "http_requests_total"
 
-# Prometheus' model.ParseDuration syntax, e.g. 15m or 1h30m.
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
-
-
-def _duration(value: str) -> str:
-    if not value or not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration; write e.g. 5m, 15m or 1h")
-    return value
-
-
-Duration = Annotated[str, AfterValidator(_duration)]
 Percent = Annotated[float, Field(gt=0, lt=100)]
 
 
-class AlertsConfig(BaseModel):
+class AlertsConfig(Model):
     """Alert thresholds and ``for`` durations. Every field has a default; a cluster overrides a few.
 
     Defaults:
@@ -90,9 +80,8 @@ class AlertsConfig(BaseModel):
       volumeFreePercentWarning 10, volumeFreePercentCritical 3, volumeFor 5m: KubePersistentVolumeFillingUp.
       nodeNotReadyFor 15m: KubeNodeNotReady (it also silences every other alert about that node).
       notificationsFailedPercent 1, notificationsFailedFor 5m: AlertmanagerFailedToSendAlerts.
+    Durations are Prometheus durations (``0s``: fire at the first failing evaluation).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, strict=True)
 
     target_down_percent: Percent = 10.0
     target_down_for: Duration = "10m"
@@ -102,11 +91,13 @@ class AlertsConfig(BaseModel):
     filesystem_for: Duration = "15m"
     memory_available_percent: Percent = 10.0
     memory_for: Duration = "15m"
-    crashloop_restarts_per_15m: int = Field(default=3, ge=1, alias="crashloopRestartsPer15m")
+    crashloop_restarts_per_15m: int = Field(default=3, ge=1, le=1000, alias="crashloopRestartsPer15m")
     crashloop_for: Duration = "5m"
     apiservice_unavailable_for: Duration = "5m"
     # strict=False: YAML gives a list.
-    custom_metrics_apiservices: tuple[str, ...] = Field(default=CUSTOM_METRICS_APISERVICES, min_length=1, strict=False)
+    custom_metrics_apiservices: tuple[DnsSubdomain, ...] = Field(
+        default=CUSTOM_METRICS_APISERVICES, min_length=1, max_length=10, strict=False
+    )
     rule_failures_for: Duration = "15m"
     bad_config_for: Duration = "10m"
     tsdb_failures_for: Duration = "4h"

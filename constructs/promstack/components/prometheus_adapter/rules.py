@@ -7,20 +7,83 @@ adapter's documentation pastes into cluster.yaml unchanged. See the adapter's do
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
+
+from promstack.config.model import Model, show, text_problem
+
+# PromQL and Go templates: whitespace (newlines from a YAML block scalar) is fine, controls are not.
+_QUERY_MAX_LENGTH = 4096
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# A Kubernetes resource or group as the adapter's RESTMapper reads it (it lowercases them).
+_RESOURCE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?")
+# name.as: metric-name characters around $1 / ${1} / $name group references.
+_GROUP_REFERENCE = re.compile(r"\$(\{[a-zA-Z0-9_]+\}|[a-zA-Z0-9_]+)")
+_METRIC_CHARS = re.compile(r"[a-zA-Z0-9_:]*")
 
 
-class _Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True)
+def _query(value: str) -> str:
+    problem = "is empty" if not value.strip() else text_problem(value, max_length=_QUERY_MAX_LENGTH, multiline=True)
+    if problem:
+        raise ValueError(f"{show(value)} {problem}; write a PromQL selector or query template")
+    return value
 
 
-class SeriesFilter(_Rule):
+def _regex(value: str) -> str:
+    problem = text_problem(value, max_length=1024)
+    if problem:
+        raise ValueError(f"{show(value)} {problem}")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{show(value)} is not a valid regular expression ({exc.msg})") from None
+    return value
+
+
+def _template(value: str) -> str:
+    problem = text_problem(value, max_length=256)
+    if problem:
+        raise ValueError(f"{show(value)} {problem}")
+    return value
+
+
+def _label_name(value: str) -> str:
+    if len(value) > 128 or not _LABEL_NAME.fullmatch(value):
+        raise ValueError(f"{show(value)} is not a Prometheus label name; use letters, digits and '_'")
+    return value
+
+
+def _resource(value: str) -> str:
+    if len(value) > 253 or not _RESOURCE.fullmatch(value):
+        raise ValueError(f"{show(value)} is not a Kubernetes resource; write e.g. pod, namespace or deployment")
+    return value
+
+
+def _group(value: str) -> str:
+    if value and (len(value) > 253 or not _RESOURCE.fullmatch(value)):
+        raise ValueError(f"{show(value)} is not an API group; write e.g. apps, or \"\" for the core group")
+    return value
+
+
+def _metric_template(value: str) -> str:
+    if len(value) > 256 or not _METRIC_CHARS.fullmatch(_GROUP_REFERENCE.sub("", value)):
+        raise ValueError(f"{show(value)} is not a metric name; use letters, digits, '_', ':' and $1 or ${{1}}")
+    return value
+
+
+#: A PromQL selector or query template (``seriesQuery``, ``metricsQuery``): any printable text and whitespace.
+Query = Annotated[str, AfterValidator(_query)]
+#: A regular expression on series names (``is``, ``isNot``, ``name.matches``).
+Regex = Annotated[str, AfterValidator(_regex)]
+LabelName = Annotated[str, AfterValidator(_label_name)]
+
+
+class SeriesFilter(Model):
     """Keep (``is``) or drop (``isNot``) discovered series by a regular expression on their name."""
 
-    is_: str | None = Field(default=None, alias="is")
-    is_not: str | None = Field(default=None, alias="isNot")
+    is_: Regex | None = Field(default=None, alias="is")
+    is_not: Regex | None = Field(default=None, alias="isNot")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SeriesFilter:
@@ -29,42 +92,35 @@ class SeriesFilter(_Rule):
         return self
 
 
-class ResourceOverride(_Rule):
-    resource: str
-    group: str | None = None
+class ResourceOverride(Model):
+    """The Kubernetes resource a series label names (``resource: pod``), in ``group`` ("" or absent: core)."""
+
+    resource: Annotated[str, AfterValidator(_resource)]
+    group: Annotated[str, AfterValidator(_group)] | None = None
 
 
-class RuleResources(_Rule):
+class RuleResources(Model):
     """How series labels map to Kubernetes resources: a ``template`` or explicit ``overrides``."""
 
-    template: str | None = None
-    overrides: dict[str, ResourceOverride] | None = None
+    template: Annotated[str, AfterValidator(_template)] | None = None
+    overrides: dict[LabelName, ResourceOverride] | None = Field(default=None, max_length=20)
 
 
-class RuleName(_Rule):
+class RuleName(Model):
     """``matches`` selects part of the series name; ``as`` names the metric (default: first group)."""
 
-    matches: str = ""
-    as_: str = Field(default="", alias="as")
-
-    @field_validator("matches")
-    @classmethod
-    def _valid_regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"{value!r} is not a valid regular expression ({exc})") from None
-        return value
+    matches: Regex = ""
+    as_: Annotated[str, AfterValidator(_metric_template)] = Field(default="", alias="as")
 
 
-class AdapterRule(_Rule):
+class AdapterRule(Model):
     """One entry of the adapter's ``rules:`` list."""
 
-    series_query: str = Field(alias="seriesQuery", min_length=1)
-    series_filters: tuple[SeriesFilter, ...] = Field(default=(), alias="seriesFilters", strict=False)
+    series_query: Query = Field(alias="seriesQuery", min_length=1)
+    series_filters: tuple[SeriesFilter, ...] = Field(default=(), alias="seriesFilters", max_length=20, strict=False)
     resources: RuleResources
     name: RuleName = RuleName()
-    metrics_query: str = Field(alias="metricsQuery", min_length=1)
+    metrics_query: Query = Field(alias="metricsQuery", min_length=1)
 
     def to_adapter(self) -> dict[str, Any]:
         """The rule as the adapter's config.yaml spells it."""

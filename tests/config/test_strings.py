@@ -1,0 +1,207 @@
+"""Every string field of cluster.yaml and fleet.yaml checks the whole value.
+
+The walk below finds every field that holds text (plain, optional, in a list, a mapping key, a
+Literal) in ClusterSpec and FleetConfig, and feeds each a valid sample with a trailing newline,
+carriage return, tab or NUL appended, and a 10 MB value. Each must give exactly one problem, on one
+line, naming the field, quoting at most ~80 characters of the value. Python's ``$`` matches before
+a trailing newline, so a pattern checked with ``re.match(r"^...$")`` lets ``"monitoring\\n"`` through;
+this test fails for any field whose check is not anchored at the very end (or missing).
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from collections.abc import Iterator
+from typing import Any, Literal, Union
+
+import pytest
+from pydantic import BaseModel
+
+from promstack.config.cluster import ClusterSpec, parse_spec
+from promstack.config.fleet import FleetConfig, parse_fleet
+from promstack.config.model import ConfigError
+
+KEY = object()  # a path step meaning "a key of this mapping"
+Path = tuple[Any, ...]
+
+RULE = {
+    "seriesQuery": "http_requests_total",
+    "seriesFilters": [{"is": "^http_"}],
+    "resources": {"template": "<<.Resource>>", "overrides": {"namespace": {"resource": "namespace"}}},
+    "name": {"matches": "^(.*)_total$", "as": "${1}_per_second"},
+    "metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
+}
+RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+CLUSTER_BASE: dict[str, Any] = {
+    "adapter": {"rules": [RULE], "resources": copy.deepcopy(RESOURCES)},
+    **{component: {"resources": copy.deepcopy(RESOURCES)} for component in ("nodeExporter", "prometheus", "kubeStateMetrics", "grafana")},
+}
+CLUSTER_BASE["alertmanager"] = {
+    "resources": copy.deepcopy(RESOURCES),
+    "receivers": [{"name": "r", "slack": [{"apiUrlSecret": "slack-url"}], "pagerduty": [{"routingKeySecret": "pd"}],
+                   "email": [{"to": "a@example.com", "from": "b@example.com", "smarthost": "smtp.example.com:587",
+                              "authUsername": "am", "authPasswordSecret": "smtp"}],
+                   "webhook": [{"urlSecret": "hook"}]}],
+    "routing": {"routes": [{"receiver": "r", "matchers": {"team": "shop"}}]},
+}
+FLEET_BASE: dict[str, Any] = {"repoURL": "https://git.example.com/platform/promstack.git"}
+
+# A valid value for each string field that has no string default (or an empty one).
+SAMPLES = {
+    "prometheus.storage.storageClass": "fast-ssd",
+    "grafana.persistence.storageClass": "fast-ssd",
+    "adapter.rules[0].seriesQuery": RULE["seriesQuery"],
+    "adapter.rules[0].seriesFilters[0].is": "^http_",
+    "adapter.rules[0].seriesFilters[0].isNot": "_bucket$",
+    "adapter.rules[0].resources.template": "<<.Resource>>",
+    "adapter.rules[0].resources.overrides": "namespace",
+    "adapter.rules[0].resources.overrides.k.resource": "namespace",
+    "adapter.rules[0].resources.overrides.k.group": "apps",
+    "adapter.rules[0].name.matches": "^(.*)_total$",
+    "adapter.rules[0].name.as": "${1}_per_second",
+    "adapter.rules[0].metricsQuery": RULE["metricsQuery"],
+    "prometheus.retentionSize": "8GB",
+    "alertmanager.storage.storageClass": "fast-ssd",
+    "alertmanager.receivers[0].slack[0].channel": "#alerts",
+    "alertmanager.receivers[0].webhook[0].credentialsSecret": "hook-token",
+    "alertmanager.routing.critical": "r",
+    "alertmanager.routing.warning": "r",
+    "alertmanager.routing.heartbeat": "r",
+    "alertmanager.routing.routes[0].groupBy[0]": "alertname",
+    "alertmanager.routing.routes[0].matchers": "team",
+    "alertmanager.routing.routes[0].matchers.k": "shop",
+    "repoURL": FLEET_BASE["repoURL"],
+    "argocd.destinationName": "{cluster}",
+    "flux.kubeConfigSecret": "{cluster}-kubeconfig",
+}
+# PromQL and Go templates: whitespace is part of the language (and of YAML block scalars).
+WHITESPACE_OK = {"adapter.rules[0].seriesQuery", "adapter.rules[0].metricsQuery"}
+HUGE = "é" * 10_000_000  # é appears in no message, so counting it counts the echoed input
+
+
+def dotted(path: Path) -> str:
+    out = ""
+    for part in path:
+        if part is KEY:
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _text_fields(tp: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is str:
+        yield path, None
+    elif origin is Literal:
+        if all(isinstance(a, str) for a in args):
+            yield path, args[0]
+    elif origin is typing.Annotated:
+        yield from _text_fields(args[0], path)
+    elif origin in (Union, types.UnionType):
+        for arg in args:
+            yield from _text_fields(arg, path)
+    elif origin is tuple:
+        yield from _text_fields(args[0], (*path, 0))
+    elif origin is dict:
+        yield from (((*path, KEY), None) for _ in _text_fields(args[0], ()))
+        yield from _text_fields(args[1], (*path, "k"))
+    elif isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, field in tp.model_fields.items():
+            yield from _text_fields(field.annotation, (*path, field.alias or name))
+
+
+def text_fields(model: type[BaseModel], base: dict[str, Any]) -> dict[str, tuple[Path, str]]:
+    """``dotted path -> (path, a valid sample)`` for every text field of ``model``."""
+    defaults = model.model_validate(base).model_dump(by_alias=True)
+    found = {}
+    for path, literal in _text_fields(model, ()):
+        name = dotted(path) if path[-1] is not KEY else dotted(path[:-1])
+        default = _lookup(defaults, path)
+        sample = SAMPLES.get(name) or literal or (default if isinstance(default, str) and default else None)
+        assert sample, f"{name}: add a valid sample to SAMPLES"
+        found[name] = (path, sample)
+    return found
+
+
+def _lookup(node: Any, path: Path) -> Any:
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def with_value(base: dict[str, Any], path: Path, value: str) -> dict[str, Any]:
+    doc = copy.deepcopy(base)
+    node: Any = doc
+    for i, part in enumerate(path[:-1]):
+        following = path[i + 1]
+        if following is KEY:  # the key of a mapping entry: keep a valid value beside it
+            existing = node.get(part)
+            entry = next(iter(existing.values())) if isinstance(existing, dict) and existing else {"resource": "pod"}
+            node[part] = {value: copy.deepcopy(entry)}
+            return doc
+        if isinstance(part, int):
+            while len(node) <= part:
+                node.append({})
+            node = node[part]
+            continue
+        default: Any = [] if isinstance(following, int) else {}
+        if part == "k":  # the value of a mapping entry
+            default = {"resource": "pod"}
+        node = node.setdefault(part, default)
+    last = path[-1]
+    if isinstance(last, int):
+        node[:] = [value]
+    else:
+        if {"is", "isNot"} & {last}:  # a series filter takes exactly one of the two
+            node.pop("is", None), node.pop("isNot", None)
+        node[last] = value
+    return doc
+
+
+CLUSTER_FIELDS = text_fields(ClusterSpec, CLUSTER_BASE)
+FLEET_FIELDS = text_fields(FleetConfig, FLEET_BASE)
+CASES = [
+    pytest.param(parse_spec, CLUSTER_BASE, name, path, sample, id=f"cluster:{name}")
+    for name, (path, sample) in CLUSTER_FIELDS.items()
+] + [
+    pytest.param(parse_fleet, FLEET_BASE, name, path, sample, id=f"fleet:{name}")
+    for name, (path, sample) in FLEET_FIELDS.items()
+]
+
+
+def test_the_walk_finds_every_kind_of_text_field() -> None:
+    assert {"namespace", "prometheus.retention", "prometheus.storage.size", "prometheus.storage.storageClass",
+            "prometheus.resources.requests.cpu", "adapter.metricsRelistInterval", "adapter.tls.mode",
+            "adapter.rules[0].metricsQuery", "adapter.rules[0].resources.overrides",
+            "adapter.rules[0].resources.overrides.k.group", "alerts.customMetricsApiservices[0]",
+            "alerts.targetDownFor", "exampleApp.targetAverageValue"} <= set(CLUSTER_FIELDS)
+    assert {"repoURL", "revision", "path", "argocd.destinationServer", "argocd.destinationName",
+            "flux.interval", "flux.kubeConfigSecret"} <= set(FLEET_FIELDS)
+
+
+@pytest.mark.parametrize(("parse", "base", "name", "path", "sample"), CASES)
+def test_samples_are_valid(parse: Any, base: dict[str, Any], name: str, path: Path, sample: str) -> None:
+    parse(with_value(base, path, sample), "f.yaml")
+
+
+@pytest.mark.parametrize(("parse", "base", "name", "path", "sample"), CASES)
+def test_every_text_field_refuses_bad_characters_and_huge_values(
+    parse: Any, base: dict[str, Any], name: str, path: Path, sample: str
+) -> None:
+    for bad in (sample + "\n", sample + "\r", sample + "\t", sample + "\x00", HUGE):
+        data = with_value(base, path, bad)
+        if name in WHITESPACE_OK and bad[-1:] in "\n\r\t" and bad is not HUGE:
+            parse(data, "f.yaml")
+            continue
+        with pytest.raises(ConfigError) as caught:
+            parse(data, "f.yaml")
+        [problem] = caught.value.problems
+        shown = f"{name} <- {bad[:20]!r}: {problem[:300]}"
+        assert problem.startswith(f"f.yaml: {name}: "), shown
+        assert "\n" not in problem and "\r" not in problem and "\x00" not in problem, shown
+        assert len(problem) < 400 and problem.count("é") <= 80, shown
