@@ -137,3 +137,19 @@ def test_prometheus_without_alertmanager_has_no_alerting_block() -> None:
     Prometheus(chart)
     [config_map] = [o for o in chart.to_json() if o["metadata"]["name"] == "prometheus-config"]
     assert "alerting" not in yaml.safe_load(config_map["data"]["prometheus.yml"])
+
+
+def test_a_routing_change_reaches_alertmanager_without_a_pod_restart() -> None:
+    receivers = {"receivers": [{"name": "team", "webhook": [{"urlSecret": "team-url"}]}]}
+    before = alertmanager_objects({**receivers, "routing": {"warning": "team"}}, secret_keys=("team-url",))
+    after = alertmanager_objects({**receivers, "routing": {"critical": "team", "repeatInterval": "1h"}},
+                                 secret_keys=("team-url",))
+    assert rendered_config(before) != rendered_config(after)
+    template = "StatefulSet/alertmanager"
+    assert before[template]["spec"]["template"] == after[template]["spec"]["template"]
+    [reloader] = [c for c in before[template]["spec"]["template"]["spec"]["containers"]
+                  if c["name"] == "config-reloader"]
+    assert "--reload-url=http://127.0.0.1:9093/-/reload" in reloader["args"]
+    assert {"--watched-dir=/etc/alertmanager", "--watched-dir=/etc/alertmanager/secrets"} <= set(reloader["args"])
+    assert not any("subPath" in m for c in before[template]["spec"]["template"]["spec"]["containers"]
+                   for m in c["volumeMounts"]), "subPath mounts never see ConfigMap updates"

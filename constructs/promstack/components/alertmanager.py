@@ -12,7 +12,6 @@ from promstack.components.base import (
     Component,
     StackContext,
     add_sealed_secret,
-    checksum,
     config_map_volume,
     hardened_container,
     http_probe,
@@ -20,11 +19,14 @@ from promstack.components.base import (
     port,
 )
 from promstack.config import names, versions, yamltext
+from promstack.config.cluster import resources
 from promstack.config.alerting import NULL_RECEIVER, AlertmanagerConfig, Receiver, Route, RoutingConfig
 from promstack.config.versions import Image
 from promstack.gitops.delivery import ordering_annotations
 
 WEB_PORT = 9093
+RELOADER_PORT = 8080
+RELOADER_RESOURCES = resources("10m", "16Mi", "100m", "64Mi")
 MESH_PORT = 9094
 CONFIG_DIR = "/etc/alertmanager"
 SECRETS_DIR = "/etc/alertmanager/secrets"
@@ -132,14 +134,16 @@ class Alertmanager(Component):
     must send every alert to every replica. ``receivers_secret`` is the sealed Secret of receiver
     secrets (a SealedSecret manifest named ``alertmanager-receivers``), mounted read-only at
     /etc/alertmanager/secrets; it must hold every key the receivers name.
-    ``stateful_set`` and ``config_map`` are the L1 objects.
+    A ``config-reloader`` sidecar reloads it when the configuration or the receiver secrets change,
+    so routing changes never restart a pod. ``stateful_set`` and ``config_map`` are the L1 objects.
     """
 
     web_port_name = "web"
 
     def __init__(self, scope: Construct, id_: str = names.ALERTMANAGER, *,
                  settings: AlertmanagerConfig = AlertmanagerConfig(), context: StackContext = StackContext(),
-                 receivers_secret: dict[str, Any] | None = None, image: Image = versions.ALERTMANAGER) -> None:
+                 receivers_secret: dict[str, Any] | None = None, image: Image = versions.ALERTMANAGER,
+                 reloader_image: Image = versions.CONFIG_RELOADER) -> None:
         super().__init__(scope, id_, context=context, component="alert-router", image=image)
         missing = sorted(set(settings.secret_keys()) - set(
             (receivers_secret or {}).get("spec", {}).get("encryptedData", {})))
@@ -153,14 +157,12 @@ class Alertmanager(Component):
                                             data={"alertmanager.yml": self.config_text})
         volumes = [config_map_volume("config", self.name("config"))]
         mounts = [mount("config", CONFIG_DIR), mount("data", DATA_DIR, read_only=False)]
-        annotations = {"checksum/config": checksum(self.config_text)}
         if receivers_secret is not None:
             add_sealed_secret(self, "receivers", receivers_secret)
             secret_name = receivers_secret["metadata"]["name"]
             volumes.append(k8s.Volume(name="receivers", secret=k8s.SecretVolumeSource(
                 secret_name=secret_name, default_mode=0o440)))
             mounts.append(mount("receivers", SECRETS_DIR))
-            annotations["checksum/receivers"] = checksum(*receivers_secret["spec"]["encryptedData"].values())
 
         headless = self.name("headless")
         mesh = [f"--cluster.listen-address=:{MESH_PORT}",
@@ -199,9 +201,8 @@ class Alertmanager(Component):
                 pod_management_policy="Parallel",
                 selector=self.label_selector(),
                 template=self.pod_template(
-                    containers=[container],
+                    containers=[container, self._reloader(mounts[:1] + mounts[2:], image=reloader_image)],
                     volumes=volumes,
-                    annotations=annotations,
                     fs_group=65534,
                     affinity=self._spread() if settings.replicas > 1 else None,
                 ),
@@ -230,6 +231,23 @@ class Alertmanager(Component):
         self.headless_service = self._headless_service(headless, mesh_ports)
         self.service = self.add_service({self.web_port_name: WEB_PORT})
         self.url = f"http://{self.app_name}.{self.stack_namespace}.svc:{WEB_PORT}"
+
+    def _reloader(self, mounts: list[k8s.VolumeMount], *, image: Image) -> k8s.Container:
+        """Reloads Alertmanager when the kubelet updates its configuration or receiver secrets, so a
+        routing change never restarts a pod (the kubelet refreshes ConfigMap volumes within about
+        a minute; a rejected configuration keeps the previous one and AlertmanagerFailedReload fires)."""
+        return hardened_container(
+            name="config-reloader",
+            image=image,
+            resources=RELOADER_RESOURCES,
+            args=[f"--listen-address=:{RELOADER_PORT}",
+                  f"--reload-url=http://127.0.0.1:{WEB_PORT}/-/reload",
+                  *(f"--watched-dir={m.mount_path}" for m in mounts)],
+            ports=[k8s.ContainerPort(name="reloader", container_port=RELOADER_PORT, protocol="TCP")],
+            volume_mounts=mounts,
+            readiness=http_probe("/metrics", "reloader", initial_delay=5),
+            liveness=http_probe("/metrics", "reloader", initial_delay=15),
+        )
 
     def _spread(self) -> k8s.Affinity:
         """Replicas on different nodes where the scheduler can: one node's loss leaves a quorum."""

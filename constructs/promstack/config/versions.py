@@ -25,6 +25,8 @@ PROMETHEUS = Image("quay.io/prometheus/prometheus", "v3.14.0")
 KUBE_STATE_METRICS = Image("registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.20.0")
 PROMETHEUS_ADAPTER = Image("registry.k8s.io/prometheus-adapter/prometheus-adapter", "v0.12.0")
 ALERTMANAGER = Image("quay.io/prometheus/alertmanager", "v0.34.1")
+#: Watches Alertmanager's mounted configuration and secrets and POSTs /-/reload when they change.
+CONFIG_RELOADER = Image("quay.io/prometheus-operator/prometheus-config-reloader", "v0.89.0")
 GRAFANA = Image("docker.io/grafana/grafana", "13.1.3")
 #: The example workload: podinfo counts requests in http_requests_total{status}.
 PODINFO = Image("ghcr.io/stefanprodan/podinfo", "6.9.2")
