@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 import promstack.certs
+from certs_testkeys import weak_rsa_key
 from promstack.certs.cli import register
 from promstack.certs.facts import read_facts
 from promstack.certs.pki import new_ca
@@ -231,10 +232,14 @@ def test_ca_out_keeps_the_ca_for_renewals(repo, sealing_pem, tmp_path, controlle
     [
         (lambda: controller_cert(rsa.generate_private_key(public_exponent=65537, key_size=2048),
                                  not_before=NOW - timedelta(days=400), not_after=NOW - timedelta(days=1)), "notAfter"),
+        (lambda: controller_cert(rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                                 not_before=NOW + timedelta(days=1), not_after=NOW + timedelta(days=400)), "notBefore"),
         (lambda: controller_cert(ec.generate_private_key(ec.SECP256R1()),
                                  not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=400)), "publicKey"),
+        (lambda: controller_cert(rsa.generate_private_key(public_exponent=65537, key_size=1024),
+                                 not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=400)), "publicKey"),
     ],
-    ids=["expired", "ecdsa"],
+    ids=["expired", "not-yet-valid", "ecdsa", "rsa-1024"],
 )
 def test_issue_refuses_a_bad_sealing_cert(repo, tmp_path, capsys, make_cert, field) -> None:
     bad = tmp_path / "bad-sealing.pem"
@@ -243,6 +248,42 @@ def test_issue_refuses_a_bad_sealing_cert(repo, tmp_path, capsys, make_cert, fie
     err = capsys.readouterr().err
     assert err.startswith(f"promstack: error: {bad}: {field}: ")
     assert "kubeseal --fetch-cert" in err and err.count("\n") == 1
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_rsa_512_fails_before_anything_is_printed_or_written(repo, sealing_pem, tmp_path, capsys) -> None:
+    """A changed sealing cert means re-issue; a 512-bit one must stop the run before that is announced
+    (OAEP-SHA-256 cannot even wrap a session key with it: the old code died with a traceback)."""
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    before = snapshot(repo)
+    capsys.readouterr()
+    weak = tmp_path / "weak.pem"
+    weak.write_bytes(pem(controller_cert(weak_rsa_key(512), not_before=NOW - timedelta(days=1),
+                                         not_after=NOW + timedelta(days=400))))
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(weak)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"promstack: error: {weak}: publicKey: the sealing certificate has a 512-bit RSA key; "
+                            "at least 2048 bits are required (the controller makes 4096-bit keys); "
+                            "fetch the current certificate with `kubeseal --fetch-cert > sealing-cert.pem` "
+                            "(or copy it from the sealed-secrets controller) and pass it with --sealing-cert\n")
+    assert snapshot(repo) == before
+    # seal refuses it the same way.
+    assert run("seal", "--cluster", "demo", "--name", "x", "--sealing-cert", str(weak), "--from-literal", "k=v") == 2
+    assert "512-bit RSA key" in capsys.readouterr().err
+    assert snapshot(repo) == before
+
+
+def test_issue_refuses_a_pem_bundle(repo, sealing_pem, controller, tmp_path, capsys) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = controller_cert(other_key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=400))
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(pem(controller[1]) + pem(other))
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(bundle)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"promstack: error: {bundle}: certificate: holds 2 certificates; ")
+    assert captured.err.count("\n") == 1
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
 
 
