@@ -467,3 +467,34 @@ def test_seal_input_errors(repo, sealing_pem, capsys, args, message) -> None:
     assert message in err
     assert [line for line in err.splitlines() if line.startswith("promstack: error: ")] != []
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("args", "echoed"),
+    [
+        (("--name", "a" * 300, "--from-literal", "k=v"), "a" * 300),
+        (("--name", "x", "--from-literal", "k" * 5000 + "!=v"), "k" * 5000),
+        (("--name", "x\nInjected: line", "--from-literal", "k=v"), "x\nInjected"),
+        (("--name", "x", "--from-file", "/nonexistent/" + "d" * 400 + "/f"), "d" * 400),
+    ],
+    ids=["long-name", "long-key", "newline-in-name", "long-path"],
+)
+def test_seal_errors_echo_little_user_input_on_one_line(repo, sealing_pem, capsys, args, echoed) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), *args) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "shell history" not in line]
+    assert len(lines) == 1 and lines[0].startswith("promstack: error: ")
+    assert echoed not in lines[0]
+    assert len(lines[0]) < 400, lines[0]
+
+
+def test_seal_does_not_echo_a_literal_given_without_its_key(repo, sealing_pem, capsys) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-literal", "correct-horse-battery-staple") == 2
+    err = capsys.readouterr().err
+    assert "expected KEY=VALUE" in err and "correct-horse" not in err
+
+
+def test_cluster_name_with_a_line_break_stays_on_one_line(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo\nfake", "--sealing-cert", str(sealing_pem)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "demo\\nfake" in err

@@ -17,10 +17,51 @@ from collections.abc import Mapping
 from pathlib import Path
 
 
+#: At most this many characters of any one piece of user input appear in an error message.
+ECHO_LIMIT = 80
+#: A file path is the one exception: it says which file is wrong, and temporary or CI paths are
+#: routinely longer than 80 characters, so paths are elided only beyond this length.
+PATH_ECHO_LIMIT = 240
+
+
+def clip(text: object, limit: int = ECHO_LIMIT) -> str:
+    """``text`` made safe to echo in a one-line error: control and other unprintable characters
+    escaped (``\\n``, ``\\udcff``), and the middle elided with ``...`` when longer than ``limit``.
+
+    Both ends survive elision, so a long path keeps its start and its file name.
+    """
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    if len(shown) <= limit:
+        return shown
+    keep = limit - 3
+    return f"{shown[: keep - keep // 2]}...{shown[len(shown) - keep // 2 :]}"
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks (and the indentation around them) become one space,
+    other unprintable characters are escaped. Not shortened: for our own messages."""
+    joined = " ".join(part.strip() for part in text.splitlines() if part.strip())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in joined)
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error in one short line (``problem at line L, column C``), without the snippet
+    of the offending text that PyYAML's own message quotes."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    text = str(problem) if problem else type(exc).__name__
+    if mark is not None:
+        text += f" at line {mark.line + 1}, column {mark.column + 1}"
+    return one_line(text)
+
+
 class CertError(Exception):
     """A problem with certificate or sealing input, rendered as ``<source>: <field>: <message>; <fix>``.
 
-    ``field`` and ``fix`` may be empty; the rendered text then leaves them out.
+    ``field`` and ``fix`` may be empty; the rendered text then leaves them out. The rendering is
+    always one line: ``field`` (often typed by the user) is passed through ``clip``, ``source``
+    (usually a file path) through ``clip`` with ``PATH_ECHO_LIMIT``, ``message`` and ``fix``
+    through ``one_line`` (code that puts user input into a message clips it itself).
     """
 
     def __init__(self, source: str, field: str, message: str, fix: str = "") -> None:
@@ -31,9 +72,9 @@ class CertError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        parts = [p for p in (self.source, self.field, self.message) if p]
+        parts = [p for p in (clip(self.source, PATH_ECHO_LIMIT), clip(self.field), one_line(self.message)) if p]
         text = ": ".join(parts)
-        return f"{text}; {self.fix}" if self.fix else text
+        return f"{text}; {one_line(self.fix)}" if self.fix else text
 
 
 #: Mode for public files (certificates, sealed secrets, facts).

@@ -19,7 +19,7 @@ from typing import cast
 
 from cryptography import x509
 
-from promstack.certs import PRIVATE_MODE, PUBLIC_MODE, CertError, write_files_atomically
+from promstack.certs import PRIVATE_MODE, PUBLIC_MODE, CertError, clip, write_files_atomically
 from promstack.certs.facts import CertFacts, dump_facts, iso_utc, read_facts
 from promstack.certs.pki import (
     DEFAULT_CA_DAYS,
@@ -216,7 +216,7 @@ def _show(path: Path) -> str:
 
 def _cluster_dir(clusters_dir: Path, name: str) -> Path:
     if not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise CertError("--cluster", "", f"{name!r} is not a cluster folder name",
+        raise CertError("--cluster", "", f"'{clip(name)}' is not a cluster folder name",
                         "pass the folder name, e.g. --cluster demo")
     folder = clusters_dir / name
     if not folder.is_dir():
@@ -362,7 +362,7 @@ def cmd_certs_issue(args: argparse.Namespace) -> int:
                             "drop --ca-out when passing --ca-cert/--ca-key")
         ca_out = Path(args.ca_out).resolve()
         if ca_out.is_relative_to(repo_root):
-            raise CertError("--ca-out", "", f"{ca_out} is inside the git repository {repo_root}",
+            raise CertError("--ca-out", "", f"{clip(ca_out)} is inside the git repository {clip(repo_root)}",
                             "keep the CA key outside the repository, e.g. --ca-out ~/.promstack/ca")
 
     sealing_cert = _sealing_cert(args.sealing_cert, cluster_dir, now)
@@ -580,7 +580,8 @@ def _secret_data(literals: list[str], file_args: list[str]) -> dict[str, bytes]:
     for item in literals:
         key, sep, value = item.partition("=")
         if not sep:
-            raise CertError("--from-literal", key, "expected KEY=VALUE", "e.g. --from-literal password=...")
+            # Not echoed: a value typed without its key is likely the secret itself.
+            raise CertError("--from-literal", "", "expected KEY=VALUE, got no '='", "e.g. --from-literal password=...")
         add("--from-literal", key, value.encode())
     for item in file_args:
         key, sep, path_text = item.partition("=")

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 from cryptography import x509
 
-from promstack.certs import PUBLIC_MODE, CertError, write_files_atomically
+from promstack.certs import PUBLIC_MODE, CertError, clip, write_files_atomically, yaml_problem
 from promstack.certs.pki import key_type_of
 from promstack.certs.sealing import SCOPES, Scope, cert_fingerprint
 
@@ -159,13 +159,13 @@ class _Reader:
     def text(self, field: str) -> str:
         value = self._raw(field)
         if not isinstance(value, str) or not value:
-            raise CertError(self.source, field, f"expected a non-empty string, got {value!r}", _FIX)
+            raise CertError(self.source, field, f"expected a non-empty string, got {clip(repr(value))}", _FIX)
         return value
 
     def sha256(self, field: str) -> str:
         value = self.text(field)
         if not _SHA256.match(value):
-            raise CertError(self.source, field, f"expected 64 lowercase hex digits, got {value!r}", _FIX)
+            raise CertError(self.source, field, f"expected 64 lowercase hex digits, got {clip(repr(value))}", _FIX)
         return value
 
     def time(self, field: str) -> datetime:
@@ -176,7 +176,7 @@ class _Reader:
             try:
                 moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
             except ValueError as exc:
-                raise CertError(self.source, field, f"expected an ISO 8601 UTC time, got {value!r}", _FIX) from exc
+                raise CertError(self.source, field, f"expected an ISO 8601 UTC time, got {clip(repr(value))}", _FIX) from exc
         if moment.tzinfo is None:  # YAML timestamps without offset are UTC by the YAML spec
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)
@@ -193,17 +193,17 @@ def parse_facts(text: str, source: str) -> CertFacts:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CertError(source, "", f"not valid YAML ({exc})", _FIX) from exc
+        raise CertError(source, "", f"not valid YAML ({yaml_problem(exc)})", _FIX) from exc
     if not isinstance(doc, dict):
         raise CertError(source, "", "expected a YAML mapping", _FIX)
     read = _Reader(doc, source)
     version = read._raw("version")
     if version != FACTS_VERSION:
-        raise CertError(source, "version", f"unsupported version {version!r} (this promstack reads {FACTS_VERSION})",
+        raise CertError(source, "version", f"unsupported version {clip(repr(version))} (this promstack reads {FACTS_VERSION})",
                         _FIX)
     scope = read.text("scope")
     if scope not in SCOPES:
-        raise CertError(source, "scope", f"expected one of {', '.join(SCOPES)}, got {scope!r}", _FIX)
+        raise CertError(source, "scope", f"expected one of {', '.join(SCOPES)}, got {clip(repr(scope))}", _FIX)
     return CertFacts(
         secret_name=read.text("secretName"),
         namespace=read.text("namespace"),

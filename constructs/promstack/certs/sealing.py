@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from promstack.certs import CertError
+from promstack.certs import CertError, yaml_problem
 
 Scope = Literal["strict", "namespace-wide", "cluster-wide"]
 #: Every scope, strict first (kubeseal's default).
@@ -251,8 +251,10 @@ def read_sealed_secret(path: Path) -> dict[str, Any]:
     fix = "re-create it with `promstack seal` or `promstack certs issue --force`"
     try:
         doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise CertError(source, "", f"cannot read ({exc})", fix) from exc
+    except OSError as exc:
+        raise CertError(source, "", f"cannot read ({exc.strerror})", fix) from exc
+    except yaml.YAMLError as exc:
+        raise CertError(source, "", f"not valid YAML ({yaml_problem(exc)})", fix) from exc
     if not isinstance(doc, dict):
         raise CertError(source, "", "not a YAML mapping", fix)
     if doc.get("apiVersion") != SEALED_SECRET_API_VERSION or doc.get("kind") != SEALED_SECRET_KIND:
