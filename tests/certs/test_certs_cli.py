@@ -313,9 +313,10 @@ def test_malformed_facts_need_force(repo, sealing_pem, capsys) -> None:
     read_facts(demo(repo) / "certs.yaml")
 
 
-def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypatch) -> None:
+def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypatch, capsys) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     before = snapshot(repo)
+    capsys.readouterr()
     calls = {"n": 0}
     real_fsync = os.fsync
 
@@ -326,9 +327,51 @@ def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypat
         real_fsync(fd)
 
     monkeypatch.setattr(promstack.certs.os, "fsync", failing_fsync)
-    with pytest.raises(OSError, match="No space left"):
-        run("certs", "issue", "--cluster", "demo", "--force")
+    assert run("certs", "issue", "--cluster", "demo", "--force") == 2
+    captured = capsys.readouterr()
+    assert captured.err == ("promstack: error: clusters/demo/sealing-cert.pem: cannot write (No space left on device); "
+                            "no file was changed; check that the folder exists, is writable and has free space, "
+                            "then re-run\n")
+    assert captured.out == ""  # not even "re-issuing": the summary is printed once the files are written
     assert snapshot(repo) == before  # every old file intact, no temporary file left
+
+
+def test_a_failed_rename_puts_back_the_files_already_replaced(repo, sealing_pem, monkeypatch, capsys) -> None:
+    """Staging succeeded, the third of four renames fails: the first two must be rolled back."""
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    before = snapshot(repo)
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def failing_replace(src, dst) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(promstack.certs.os, "replace", failing_replace)
+    assert run("certs", "issue", "--cluster", "demo", "--force") == 2
+    assert "clusters/demo/sealing-cert.pem: cannot write (Input/output error); no file was changed" in \
+        capsys.readouterr().err
+    assert snapshot(repo) == before  # same bytes and mtimes, no backup or temporary left
+
+
+def test_a_failed_first_issue_leaves_no_new_file_or_folder(repo, sealing_pem, tmp_path, monkeypatch) -> None:
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def failing_replace(src, dst) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:  # CA key and CA cert in --ca-out, the SealedSecret, then fail
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(promstack.certs.os, "replace", failing_replace)
+    ca_dir = tmp_path / "new" / "ca"
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem),
+               "--ca-out", str(ca_dir)) == 2
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+    assert not (tmp_path / "new").exists()
 
 
 # --------------------------------------------------------------------------- certs check

@@ -3,6 +3,10 @@
 ``register(subparsers)`` adds the commands to the main parser; each sets ``func`` so the caller runs
 ``args.func(args)`` and exits with the returned code: 0 success, 1 a failed ``certs check``,
 2 a usage/input error (printed as one line ``promstack: error: <file>: <field>: <message>; <fix>``).
+
+``certs issue`` is split in two: ``plan_issue`` decides, from an ``IssueRequest`` (parsed flags plus
+the bytes already on disk), what to write and what to say, without touching the filesystem;
+``cmd_certs_issue`` reads the inputs, calls it and writes the ``IssuePlan`` all-or-nothing.
 """
 
 from __future__ import annotations
@@ -11,16 +15,17 @@ import argparse
 import functools
 import re
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import cast
 
 from cryptography import x509
 
 from promstack.certs import PRIVATE_MODE, PUBLIC_MODE, CertError, clip, write_files_atomically
-from promstack.certs.facts import CertFacts, dump_facts, iso_utc, read_facts
+from promstack.certs.facts import CertFacts, dump_facts, iso_utc, parse_facts, read_facts
 from promstack.certs.pki import (
     DEFAULT_CA_DAYS,
     DEFAULT_SERVING_DAYS,
@@ -42,6 +47,7 @@ from promstack.certs.sealing import (
     cert_fingerprint,
     dump_manifest,
     load_sealing_cert,
+    parse_sealed_secret,
     read_sealed_secret,
     scope_annotations,
     sealed_secret_manifest,
@@ -290,22 +296,70 @@ class _ClusterFiles:
         return self.folder / SEALING_CERT_FILE
 
 
+@dataclass(frozen=True)
+class IssueRequest:
+    """Everything ``plan_issue`` decides from: the parsed flags, and what the CLI read from disk.
+
+    ``existing`` holds the current bytes of the files ``certs issue`` owns in the cluster folder,
+    by file name (a missing file is simply absent). ``shown_folder`` is how messages name the
+    cluster folder (e.g. ``clusters/demo``); ``ca_out`` is the resolved ``--ca-out`` folder, used
+    only to name files, never opened by the planner.
+    """
+
+    cluster: str
+    namespace: str
+    sealing_cert: x509.Certificate
+    now: datetime
+    existing: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    ca: tuple[x509.Certificate, PrivateKey] | None = field(default=None, repr=False)
+    scope: Scope | None = None
+    key_type: KeyType | None = None
+    days: int = DEFAULT_SERVING_DAYS
+    renew_within: int = DEFAULT_RENEW_DAYS
+    force: bool = False
+    ca_out: Path | None = None
+    shown_folder: str = ""
+
+    def shown(self, name: str) -> str:
+        return f"{self.shown_folder}/{name}" if self.shown_folder else name
+
+
+@dataclass(frozen=True)
+class IssuePlan:
+    """What ``certs issue`` will write, decided without touching the filesystem.
+
+    ``files``: cluster-folder-relative name -> bytes, in write order (``certs.yaml`` last: it vouches
+    for the others). ``ca_files``: ``--ca-out``-relative name -> bytes for a generated CA that is
+    kept (its ``.key`` is the only private file ever written; left out of ``repr``). ``lines``: the
+    human summary, printed once everything is written. No files at all means nothing to do.
+    """
+
+    files: Mapping[str, bytes]
+    lines: tuple[str, ...]
+    ca_files: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+
+    @property
+    def changes_files(self) -> bool:
+        return bool(self.files or self.ca_files)
+
+
+def ca_out_names(cluster: str) -> tuple[str, str]:
+    """File names of a kept CA in ``--ca-out``: (certificate, private key)."""
+    return f"{cluster}-adapter-ca.crt", f"{cluster}-adapter-ca.key"
+
+
 def _reissue_reason(
-    files: _ClusterFiles,
+    request: IssueRequest,
     facts: CertFacts,
     *,
-    namespace: str,
     scope: Scope,
     key_type: KeyType,
-    sealing_cert: x509.Certificate,
-    ca_cert: x509.Certificate | None,
-    renew_days: int,
-    now: datetime,
 ) -> str | None:
     """Why the current certificate must be replaced, or None if it is still good for this request."""
-    for path in (files.sealed, files.ca, files.sealing):
-        if not path.exists():
-            return f"{_show(path)} is missing"
+    now, renew_days, namespace, existing = request.now, request.renew_within, request.namespace, request.existing
+    for name in (ADAPTER_SEALED_SECRET_FILE, ADAPTER_CA_FILE, SEALING_CERT_FILE):
+        if name not in existing:
+            return f"{request.shown(name)} is missing"
     left = facts.days_left(now)
     if left <= renew_days:
         return f"the serving certificate has {left} days left (renewal window {renew_days})"
@@ -314,19 +368,19 @@ def _reissue_reason(
     if (facts.ca_not_after - now).days <= renew_days:
         return f"the CA expires on {iso_utc(facts.ca_not_after)}, within the renewal window"
     try:
-        on_disk_ca = load_cert_pem(files.ca.read_bytes(), _show(files.ca))
-        on_disk_sealing = load_cert_pem(files.sealing.read_bytes(), _show(files.sealing))
-        sealed = read_sealed_secret(files.sealed)
+        on_disk_ca = load_cert_pem(existing[ADAPTER_CA_FILE], request.shown(ADAPTER_CA_FILE))
+        on_disk_sealing = load_cert_pem(existing[SEALING_CERT_FILE], request.shown(SEALING_CERT_FILE))
+        sealed = parse_sealed_secret(existing[ADAPTER_SEALED_SECRET_FILE], request.shown(ADAPTER_SEALED_SECRET_FILE))
     except CertError as exc:
         return str(exc)
     if cert_fingerprint(on_disk_ca) != facts.ca_sha256:
-        return f"{_show(files.ca)} does not match {CERT_FACTS_FILE}"
-    if ca_cert is not None and cert_fingerprint(ca_cert) != facts.ca_sha256:
+        return f"{request.shown(ADAPTER_CA_FILE)} does not match {CERT_FACTS_FILE}"
+    if request.ca is not None and cert_fingerprint(request.ca[0]) != facts.ca_sha256:
         return "--ca-cert is not the CA that signed the current serving certificate"
-    if cert_fingerprint(sealing_cert) != facts.sealing_sha256:
+    if cert_fingerprint(request.sealing_cert) != facts.sealing_sha256:
         return "the sealing certificate changed"
     if cert_fingerprint(on_disk_sealing) != facts.sealing_sha256:
-        return f"{_show(files.sealing)} does not match {CERT_FACTS_FILE}"
+        return f"{request.shown(SEALING_CERT_FILE)} does not match {CERT_FACTS_FILE}"
     dns_names = tuple(serving_dns_names(PROMETHEUS_ADAPTER, namespace))
     expected = (ADAPTER_SERVING_SECRET, namespace, PROMETHEUS_ADAPTER, dns_names)
     if (facts.secret_name, facts.namespace, facts.service, facts.dns_names) != expected:
@@ -339,8 +393,109 @@ def _reissue_reason(
     if (metadata["name"], metadata["namespace"]) != (ADAPTER_SERVING_SECRET, namespace) \
             or (metadata.get("annotations") or {}) != scope_annotations(scope) \
             or set(sealed["spec"]["encryptedData"]) != {SERVING_CERT_KEY, SERVING_KEY_KEY}:
-        return f"{_show(files.sealed)} does not match {CERT_FACTS_FILE}"
+        return f"{request.shown(ADAPTER_SEALED_SECRET_FILE)} does not match {CERT_FACTS_FILE}"
     return None
+
+
+def plan_issue(request: IssueRequest) -> IssuePlan:
+    """Decide what ``certs issue`` writes for ``request``: new key material and its files, or
+    nothing when the current certificate is still good (unless ``force``). Pure: reads only
+    ``request`` (the filesystem is the caller's job) and raises ``CertError`` on bad input.
+    """
+    name, namespace, now = request.cluster, request.namespace, request.now
+
+    # Scope and key type default to what was issued before, so a bare re-run or --force renewal
+    # keeps them; a malformed certs.yaml is an error unless --force replaces it anyway.
+    previous: CertFacts | None = None
+    if CERT_FACTS_FILE in request.existing:
+        try:
+            previous = parse_facts(request.existing[CERT_FACTS_FILE].decode(), request.shown(CERT_FACTS_FILE))
+        except CertError:
+            if not request.force:
+                raise
+    scope = cast(Scope, request.scope or (previous.scope if previous else "strict"))
+    key_type = cast(KeyType, request.key_type or (previous.key_type if previous and previous.key_type in KEY_TYPES
+                                                    else KEY_TYPES[0]))
+
+    lines: list[str] = []
+    if previous is not None and not request.force:
+        reason = _reissue_reason(request, previous, scope=scope, key_type=key_type)
+        if reason is None:
+            return IssuePlan(files=MappingProxyType({}), lines=(
+                f"certs for cluster {name} are up to date: serving certificate valid until "
+                f"{iso_utc(previous.serving_not_after)} ({previous.days_left(now)} days left); no file changed "
+                "(use --force to re-issue)",
+            ))
+        lines.append(f"re-issuing certs for cluster {name}: {reason}")
+
+    if request.ca is None:
+        ca_cert, ca_key = new_ca(key_type, DEFAULT_CA_DAYS, f"promstack {name} prometheus-adapter CA", now=now)
+    else:
+        ca_cert, ca_key = request.ca
+    serving_cert, serving_key = issue_serving_cert(
+        ca_cert, ca_key, service=PROMETHEUS_ADAPTER, namespace=namespace, key_type=key_type, days=request.days,
+        now=now,
+    )
+    manifest = sealed_secret_manifest(
+        request.sealing_cert,
+        name=ADAPTER_SERVING_SECRET,
+        namespace=namespace,
+        data={SERVING_CERT_KEY: cert_to_pem(serving_cert), SERVING_KEY_KEY: key_to_pem(serving_key)},
+        scope=scope,
+    )
+    del serving_key  # sealed above; the only plaintext copy goes away with this process
+    facts = CertFacts.from_certs(
+        serving_cert=serving_cert, ca_cert=ca_cert, sealing_cert=request.sealing_cert,
+        secret_name=ADAPTER_SERVING_SECRET, namespace=namespace, service=PROMETHEUS_ADAPTER, scope=scope,
+    )
+
+    ca_files: dict[str, bytes] = {}
+    if request.ca_out is not None and request.ca is None:
+        crt_name, key_name = ca_out_names(name)
+        ca_files[key_name] = key_to_pem(ca_key)
+        ca_files[crt_name] = cert_to_pem(ca_cert)
+    files = {
+        ADAPTER_SEALED_SECRET_FILE: dump_manifest(manifest, generated_by="promstack certs issue"),
+        ADAPTER_CA_FILE: cert_to_pem(ca_cert),
+        SEALING_CERT_FILE: cert_to_pem(request.sealing_cert),
+        CERT_FACTS_FILE: dump_facts(facts),  # last: it vouches for the files above
+    }
+
+    lines += [
+        f"issued serving certificate for {', '.join(facts.dns_names)}",
+        f"  valid {iso_utc(facts.serving_not_before)} .. {iso_utc(facts.serving_not_after)}, "
+        f"key {facts.key_type}, scope {scope}, sha256 {facts.serving_sha256}",
+        f"  wrote {request.shown(ADAPTER_SEALED_SECRET_FILE)} (SealedSecret {namespace}/{ADAPTER_SERVING_SECRET})",
+        f"  wrote {request.shown(ADAPTER_CA_FILE)} (CA certificate, sha256 {facts.ca_sha256})",
+        f"  wrote {request.shown(SEALING_CERT_FILE)} (sealing certificate, sha256 {facts.sealing_sha256})",
+        f"  wrote {request.shown(CERT_FACTS_FILE)} (public facts)",
+    ]
+    if ca_files:
+        assert request.ca_out is not None
+        crt_name, key_name = ca_out_names(name)
+        lines.append(f"  wrote {request.ca_out / crt_name} and {request.ca_out / key_name} "
+                     "(CA private key: keep it safe, never commit it)")
+    elif request.ca is None:
+        lines.append("  the CA private key was discarded (pass --ca-out DIR to keep it for renewals with the same CA)")
+    return IssuePlan(files=MappingProxyType(files), lines=tuple(lines), ca_files=MappingProxyType(ca_files))
+
+
+#: Files ``certs issue`` reads back from the cluster folder to decide whether to re-issue.
+_ISSUED_FILES = (ADAPTER_SEALED_SECRET_FILE, ADAPTER_CA_FILE, SEALING_CERT_FILE, CERT_FACTS_FILE)
+
+
+def _read_existing(folder: Path) -> dict[str, bytes]:
+    """The current bytes of the files ``certs issue`` owns in ``folder``, by name; missing ones left out."""
+    existing: dict[str, bytes] = {}
+    for name in _ISSUED_FILES:
+        path = folder / name
+        if path.exists():
+            try:
+                existing[name] = path.read_bytes()
+            except OSError as exc:
+                raise CertError(_show(path), "", f"cannot read ({exc.strerror})",
+                                "fix or remove it, then re-run with --force") from exc
+    return existing
 
 
 @_reports_errors
@@ -349,8 +504,6 @@ def cmd_certs_issue(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     cluster_dir = _cluster_dir(Path(args.clusters_dir), args.cluster)
     cluster = load_cluster(cluster_dir)
-    namespace: str = cluster.namespace
-    files = _ClusterFiles(cluster_dir)
     repo_root = find_repo_root(cluster_dir) or Path(args.clusters_dir).resolve().parent
 
     if bool(args.ca_cert) != bool(args.ca_key):
@@ -372,81 +525,29 @@ def cmd_certs_issue(args: argparse.Namespace) -> int:
         key_pem, key_src = _read_pem_arg(args.ca_key)
         ca = load_ca(cert_pem, key_pem, cert_source=cert_src, key_source=key_src, now=now)
 
-    # Scope and key type default to what was issued before, so a bare re-run or --force renewal
-    # keeps them; a malformed certs.yaml is an error unless --force replaces it anyway.
-    previous: CertFacts | None = None
-    if files.facts.exists():
-        try:
-            previous = read_facts(files.facts)
-        except CertError:
-            if not args.force:
-                raise
-    scope = cast(Scope, args.scope or (previous.scope if previous else "strict"))
-    key_type = cast(KeyType, args.key_type or (previous.key_type if previous and previous.key_type in KEY_TYPES
-                                                 else KEY_TYPES[0]))
-
-    if previous is not None and not args.force:
-        reason = _reissue_reason(
-            files, previous, namespace=namespace, scope=scope, key_type=key_type, sealing_cert=sealing_cert,
-            ca_cert=ca[0] if ca else None, renew_days=args.renew_within, now=now,
-        )
-        if reason is None:
-            print(
-                f"certs for cluster {cluster_dir.name} are up to date: serving certificate valid until "
-                f"{iso_utc(previous.serving_not_after)} ({previous.days_left(now)} days left); no file changed "
-                "(use --force to re-issue)"
-            )
-            return 0
-        print(f"re-issuing certs for cluster {cluster_dir.name}: {reason}")
-
-    if ca is None:
-        ca_name = f"promstack {cluster_dir.name} prometheus-adapter CA"
-        ca_cert, ca_key = new_ca(key_type, DEFAULT_CA_DAYS, ca_name, now=now)
-    else:
-        ca_cert, ca_key = ca
-    serving_cert, serving_key = issue_serving_cert(
-        ca_cert, ca_key, service=PROMETHEUS_ADAPTER, namespace=namespace, key_type=key_type, days=args.days, now=now,
-    )
-    manifest = sealed_secret_manifest(
-        sealing_cert,
-        name=ADAPTER_SERVING_SECRET,
-        namespace=namespace,
-        data={SERVING_CERT_KEY: cert_to_pem(serving_cert), SERVING_KEY_KEY: key_to_pem(serving_key)},
-        scope=scope,
-    )
-    del serving_key  # sealed above; the only plaintext copy goes away with this process
-    facts = CertFacts.from_certs(
-        serving_cert=serving_cert, ca_cert=ca_cert, sealing_cert=sealing_cert,
-        secret_name=ADAPTER_SERVING_SECRET, namespace=namespace, service=PROMETHEUS_ADAPTER, scope=scope,
-    )
-
-    out: dict[Path, tuple[bytes, int]] = {}
-    if ca_out is not None:
-        ca_key_path = ca_out / f"{cluster_dir.name}-adapter-ca.key"
-        if ca_key_path.exists():
-            raise CertError(str(ca_key_path), "", "already exists; refusing to overwrite a CA key",
-                            "move it away or choose another --ca-out folder")
-        out[ca_key_path] = (key_to_pem(ca_key), PRIVATE_MODE)
-        out[ca_out / f"{cluster_dir.name}-adapter-ca.crt"] = (cert_to_pem(ca_cert), PUBLIC_MODE)
-    out[files.sealed] = (dump_manifest(manifest, generated_by="promstack certs issue"), PUBLIC_MODE)
-    out[files.ca] = (cert_to_pem(ca_cert), PUBLIC_MODE)
-    out[files.sealing] = (cert_to_pem(sealing_cert), PUBLIC_MODE)
-    out[files.facts] = (dump_facts(facts), PUBLIC_MODE)  # last: it vouches for the files above
-    _check_pem_free(out, repo_root)
-    write_files_atomically(out)
-
-    print(f"issued serving certificate for {', '.join(facts.dns_names)}")
-    print(f"  valid {iso_utc(facts.serving_not_before)} .. {iso_utc(facts.serving_not_after)}, "
-          f"key {facts.key_type}, scope {scope}, sha256 {facts.serving_sha256}")
-    print(f"  wrote {_show(files.sealed)} (SealedSecret {namespace}/{ADAPTER_SERVING_SECRET})")
-    print(f"  wrote {_show(files.ca)} (CA certificate, sha256 {facts.ca_sha256})")
-    print(f"  wrote {_show(files.sealing)} (sealing certificate, sha256 {facts.sealing_sha256})")
-    print(f"  wrote {_show(files.facts)} (public facts)")
-    if ca_out is not None:
-        print(f"  wrote {ca_out / f'{cluster_dir.name}-adapter-ca.crt'} and "
-              f"{ca_out / f'{cluster_dir.name}-adapter-ca.key'} (CA private key: keep it safe, never commit it)")
-    elif ca is None:
-        print("  the CA private key was discarded (pass --ca-out DIR to keep it for renewals with the same CA)")
+    plan = plan_issue(IssueRequest(
+        cluster=cluster_dir.name, namespace=cluster.namespace, sealing_cert=sealing_cert, now=now,
+        existing=_read_existing(cluster_dir), ca=ca, scope=args.scope, key_type=args.key_type, days=args.days,
+        renew_within=args.renew_within, force=args.force, ca_out=ca_out, shown_folder=_show(cluster_dir),
+    ))
+    if plan.changes_files:
+        out: dict[Path, tuple[bytes, int]] = {}
+        private: set[Path] = set()
+        if ca_out is not None:
+            for name, content in plan.ca_files.items():
+                is_key = name.endswith(".key")
+                if is_key:
+                    private.add(ca_out / name)
+                    if (ca_out / name).exists():
+                        raise CertError(str(ca_out / name), "", "already exists; refusing to overwrite a CA key",
+                                        "move it away or choose another --ca-out folder")
+                out[ca_out / name] = (content, PRIVATE_MODE if is_key else PUBLIC_MODE)
+        for name, content in plan.files.items():
+            out[cluster_dir / name] = (content, PUBLIC_MODE)
+        _check_pem_free(out, repo_root)
+        write_files_atomically(out, create_only=private)
+    for line in plan.lines:
+        print(line)
     return 0
 
 

@@ -241,18 +241,27 @@ def dump_manifest(manifest: dict[str, Any], *, generated_by: str) -> bytes:
     return (header + body).encode()
 
 
+_SEALED_FIX = "re-create it with `promstack seal` or `promstack certs issue --force`"
+
+
 def read_sealed_secret(path: Path) -> dict[str, Any]:
     """Load and sanity-check a ``*.sealedsecret.yaml`` file for synth; returns the manifest dict.
 
     Raises ``CertError`` naming the file and field if it is not a SealedSecret with a name,
     a namespace and a non-empty ``spec.encryptedData``.
     """
-    source = str(path)
-    fix = "re-create it with `promstack seal` or `promstack certs issue --force`"
     try:
-        doc = yaml.safe_load(path.read_text())
+        content = path.read_bytes()
     except OSError as exc:
-        raise CertError(source, "", f"cannot read ({exc.strerror})", fix) from exc
+        raise CertError(str(path), "", f"cannot read ({exc.strerror})", _SEALED_FIX) from exc
+    return parse_sealed_secret(content, str(path))
+
+
+def parse_sealed_secret(content: bytes, source: str) -> dict[str, Any]:
+    """``read_sealed_secret`` for bytes already read; ``source`` names them in errors."""
+    fix = _SEALED_FIX
+    try:
+        doc = yaml.safe_load(content.decode())
     except yaml.YAMLError as exc:
         raise CertError(source, "", f"not valid YAML ({yaml_problem(exc)})", fix) from exc
     if not isinstance(doc, dict):
