@@ -287,6 +287,42 @@ def test_issue_refuses_a_pem_bundle(repo, sealing_pem, controller, tmp_path, cap
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
 
 
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        ("3000000", "argument --days: must be between 1 and 3650, got 3000000"),
+        ("3651", "argument --days: must be between 1 and 3650, got 3651"),
+        ("0", "argument --days: must be between 1 and 3650, got 0"),
+        ("9" * 5000, "argument --days: expected a whole number, got '999"),
+        ("ten", "argument --days: expected a whole number, got 'ten'"),
+    ],
+    ids=["3000000", "3651", "0", "5000-digits", "word"],
+)
+def test_issue_days_out_of_range_is_a_usage_error(repo, sealing_pem, capsys, days, message) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", days)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    error_line = err.splitlines()[-1]  # after argparse's usage line
+    assert error_line.startswith("promstack certs issue: error: ") and len(error_line) < 160
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_issue_days_at_the_limit(repo, sealing_pem) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", "3650") == 0
+    facts = read_facts(demo(repo) / "certs.yaml")
+    assert (facts.serving_not_after - facts.serving_not_before).days == 3650  # notBefore is 5 minutes early
+    assert facts.serving_not_after <= facts.ca_not_after
+
+
+def test_min_days_not_a_number_is_not_echoed_in_full(repo, capsys) -> None:
+    with pytest.raises(SystemExit):
+        run("certs", "check", "--min-days", "x" * 5000)
+    error_line = capsys.readouterr().err.splitlines()[-1]
+    assert "argument --min-days: expected a whole number" in error_line and "x" * 100 not in error_line
+
+
 def test_issue_without_any_sealing_cert(repo, capsys) -> None:
     assert run("certs", "issue", "--cluster", "demo") == 2
     assert "clusters/demo/sealing-cert.pem: no sealing certificate recorded" in capsys.readouterr().err

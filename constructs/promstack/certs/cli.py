@@ -30,6 +30,7 @@ from promstack.certs.pki import (
     DEFAULT_CA_DAYS,
     DEFAULT_SERVING_DAYS,
     KEY_TYPES,
+    MAX_SERVING_DAYS,
     KeyType,
     PrivateKey,
     cert_to_pem,
@@ -108,8 +109,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="serving (and generated CA) key type (default: as recorded in certs.yaml, else ecdsa-p256)",
     )
     issue.add_argument(
-        "--days", type=_positive_int, default=DEFAULT_SERVING_DAYS,
-        help=f"serving certificate validity in days (default: {DEFAULT_SERVING_DAYS})",
+        "--days", type=_serving_days, default=DEFAULT_SERVING_DAYS,
+        help=f"serving certificate validity in days, 1 to {MAX_SERVING_DAYS} (default: {DEFAULT_SERVING_DAYS})",
     )
     issue.add_argument(
         "--scope", choices=SCOPES,
@@ -175,17 +176,26 @@ def _add_sealing_cert_arg(parser: argparse.ArgumentParser, *, default_help: str)
     )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+def _whole_number(text: str) -> int:
+    # ArgumentTypeError, not ValueError: argparse would echo all of a 4000-digit argument back.
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{clip(text)}'") from None
+
+
+def _serving_days(text: str) -> int:
+    """``--days``: a certificate valid past year 9999 cannot be encoded, and none may outlive its CA."""
+    value = _whole_number(text)
+    if not 1 <= value <= MAX_SERVING_DAYS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SERVING_DAYS}, got {clip(value)}")
     return value
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _whole_number(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {clip(value)}")
     return value
 
 
