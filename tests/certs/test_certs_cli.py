@@ -205,6 +205,53 @@ def test_ca_out_inside_the_repository_is_refused(repo, sealing_pem, capsys) -> N
     assert not (repo / "secrets").exists()
 
 
+@pytest.mark.parametrize("target", ["file", "/dev/null", "below-a-file"])
+def test_ca_out_that_is_not_a_folder_is_refused(repo, sealing_pem, tmp_path, capsys, target) -> None:
+    existing = tmp_path / "notes.txt"
+    existing.write_text("not a folder\n")
+    ca_out = {"file": str(existing), "/dev/null": "/dev/null", "below-a-file": str(existing / "ca")}[target]
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", ca_out) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"promstack: error: --ca-out: {ca_out} ") and "not a folder" in captured.err
+    assert captured.err.count("\n") == 1 and captured.out == ""
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+    assert existing.read_text() == "not a folder\n"
+
+
+def test_ca_out_through_a_symlink_into_the_repository_is_refused(repo, sealing_pem, tmp_path, capsys) -> None:
+    (repo / "keys").mkdir()
+    link = tmp_path / "looks-outside"
+    link.symlink_to(repo / "keys")
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", str(link)) == 2
+    assert f"{repo / 'keys'} is inside the git repository {repo}" in capsys.readouterr().err
+    assert list((repo / "keys").iterdir()) == []
+
+
+def test_ca_out_is_checked_against_the_clusters_repository_from_anywhere(repo, sealing_pem, tmp_path, capsys,
+                                                                          monkeypatch) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not a repository; --clusters-dir points into one
+    assert run("certs", "issue", "--cluster", "demo", "--clusters-dir", str(repo / "clusters"),
+               "--sealing-cert", str(sealing_pem), "--ca-out", str(repo / "ca")) == 2
+    assert f"is inside the git repository {repo}" in capsys.readouterr().err
+    assert not (repo / "ca").exists()
+
+
+def test_ca_out_inside_the_working_directory_repository_is_refused(repo, sealing_pem, tmp_path, capsys,
+                                                                   monkeypatch) -> None:
+    """Run from one checkout against a clusters folder in another: neither may receive the CA key."""
+    gitops = tmp_path / "gitops"
+    (gitops / ".git").mkdir(parents=True)
+    (gitops / "clusters" / "prod").mkdir(parents=True)
+    (gitops / "clusters" / "prod" / "cluster.yaml").write_text("{}\n")
+    assert run("certs", "issue", "--cluster", "prod", "--clusters-dir", str(gitops / "clusters"),
+               "--sealing-cert", str(sealing_pem), "--ca-out", "ca") == 2  # relative: inside the cwd's repo
+    assert f"{repo / 'ca'} is inside the git repository {repo}" in capsys.readouterr().err
+    assert not (repo / "ca").exists() and sorted(p.name for p in (gitops / "clusters" / "prod").iterdir()) == [
+        "cluster.yaml"]
+
+
 def test_ca_out_keeps_the_ca_for_renewals(repo, sealing_pem, tmp_path, controller) -> None:
     ca_dir = tmp_path / "ca"
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", str(ca_dir)) == 0
