@@ -396,6 +396,37 @@ def test_malformed_facts_need_force(repo, sealing_pem, capsys) -> None:
     read_facts(demo(repo) / "certs.yaml")
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"version: 1\nsecretName: \xff\xfe\n", b"version: 1\nscope: strict\ncaCert: {notAfter: 2026-02-30}\n"],
+    ids=["not-utf8", "impossible-date"],
+)
+def test_malformed_facts_are_a_clean_error_for_issue_and_check(repo, sealing_pem, capsys, content) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    (demo(repo) / "certs.yaml").write_bytes(content)
+    before = snapshot(repo)
+    capsys.readouterr()
+    assert run("certs", "issue", "--cluster", "demo") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("promstack: error: clusters/demo/certs.yaml: ") and err.count("\n") == 1
+    assert snapshot(repo) == before
+    assert run("certs", "check") == 1
+    captured = capsys.readouterr()
+    assert "demo: certs.yaml unreadable: FAILED" in captured.out
+    assert captured.err.startswith("promstack: error: clusters/demo/certs.yaml: ") and captured.err.count("\n") == 1
+    assert run("certs", "issue", "--cluster", "demo", "--force") == 0  # --force replaces it, as before
+
+
+def test_a_non_utf8_sealed_secret_is_reported_not_a_traceback(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    (demo(repo) / "adapter-serving-certs.sealedsecret.yaml").write_bytes(b"kind: \xff\n")
+    assert run("certs", "check") == 1
+    assert "adapter-serving-certs.sealedsecret.yaml: not UTF-8 text (byte 6)" in capsys.readouterr().err
+    assert run("certs", "issue", "--cluster", "demo") == 0  # a broken file is a reason to re-issue
+    assert "re-issuing certs for cluster demo: clusters/demo/adapter-serving-certs.sealedsecret.yaml: not UTF-8" in \
+        capsys.readouterr().out
+
+
 def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypatch, capsys) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     before = snapshot(repo)

@@ -12,11 +12,15 @@ the repository; nothing here writes a private key into ``clusters/``.
 from __future__ import annotations
 
 import os
+import reprlib
 import secrets
 import shutil
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 #: At most this many characters of any one piece of user input appear in an error message.
@@ -44,6 +48,36 @@ def one_line(text: str) -> str:
     other unprintable characters are escaped. Not shortened: for our own messages."""
     joined = " ".join(part.strip() for part in text.splitlines() if part.strip())
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in joined)
+
+
+def short_repr(value: object) -> str:
+    """``repr(value)`` for an error message, bounded in size and in work: a YAML alias bomb or a
+    deeply nested value is summarised (``[[...], ...]``) instead of expanded, then ``clip``-ped."""
+    return clip(_SHORT_REPR.repr(value))
+
+
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 2
+_SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxdict = _SHORT_REPR.maxset = 4
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = ECHO_LIMIT
+
+
+def load_yaml(content: str | bytes, source: str, fix: str) -> Any:
+    """``yaml.safe_load`` that fails only with ``CertError``: also for text that is not UTF-8, a
+    timestamp YAML recognises but Python cannot represent (``2026-13-45``) or nesting so deep it
+    exhausts the stack."""
+    try:
+        text = content.decode() if isinstance(content, bytes) else content
+    except UnicodeDecodeError as exc:
+        raise CertError(source, "", f"not UTF-8 text (byte {exc.start})", fix) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CertError(source, "", f"not valid YAML ({yaml_problem(exc)})", fix) from exc
+    except (ValueError, OverflowError) as exc:
+        raise CertError(source, "", f"not valid YAML ({one_line(str(exc))})", fix) from exc
+    except RecursionError as exc:
+        raise CertError(source, "", "not valid YAML (nested too deeply)", fix) from exc
 
 
 def yaml_problem(exc: Exception) -> str:

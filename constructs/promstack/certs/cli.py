@@ -440,7 +440,7 @@ def plan_issue(request: IssueRequest) -> IssuePlan:
     previous: CertFacts | None = None
     if CERT_FACTS_FILE in request.existing:
         try:
-            previous = parse_facts(request.existing[CERT_FACTS_FILE].decode(), request.shown(CERT_FACTS_FILE))
+            previous = parse_facts(request.existing[CERT_FACTS_FILE], request.shown(CERT_FACTS_FILE))
         except CertError:
             if not request.force:
                 raise

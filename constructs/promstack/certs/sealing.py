@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from promstack.certs import CertError, yaml_problem
+from promstack.certs import CertError, load_yaml
 
 Scope = Literal["strict", "namespace-wide", "cluster-wide"]
 #: Every scope, strict first (kubeseal's default).
@@ -260,10 +260,7 @@ def read_sealed_secret(path: Path) -> dict[str, Any]:
 def parse_sealed_secret(content: bytes, source: str) -> dict[str, Any]:
     """``read_sealed_secret`` for bytes already read; ``source`` names them in errors."""
     fix = _SEALED_FIX
-    try:
-        doc = yaml.safe_load(content.decode())
-    except yaml.YAMLError as exc:
-        raise CertError(source, "", f"not valid YAML ({yaml_problem(exc)})", fix) from exc
+    doc = load_yaml(content, source, fix)
     if not isinstance(doc, dict):
         raise CertError(source, "", "not a YAML mapping", fix)
     if doc.get("apiVersion") != SEALED_SECRET_API_VERSION or doc.get("kind") != SEALED_SECRET_KIND:
