@@ -655,3 +655,116 @@ def test_cluster_name_with_a_line_break_stays_on_one_line(repo, sealing_pem, cap
     assert run("certs", "issue", "--cluster", "demo\nfake", "--sealing-cert", str(sealing_pem)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "demo\\nfake" in err
+
+
+# --------------------------------------------------------------------------- seal: input the API server would refuse
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--from-literal", ".=v"), "may not be '.' or '..' or start with '..'"),
+        (("--from-literal", "..=v"), "may not be '.' or '..' or start with '..'"),
+        (("--from-literal", "..data=v"), "may not be '.' or '..' or start with '..'"),
+        (("--from-literal", "k" * 254 + "=v"), "a Secret key is at most 253 characters, this one 254"),
+        (("--from-literal", "key\n=v"), "a Secret key may contain only letters"),
+        (("--from-literal", "k\udcff=v"), "a Secret key may contain only letters"),
+        (("--from-literal", "k=caf\udce9"), "--from-literal: k: the value is not valid UTF-8 (byte 3)"),
+    ],
+    ids=["dot", "dotdot", "dotdot-prefix", "key-254", "key-newline", "key-not-utf8", "value-not-utf8"],
+)
+def test_seal_refuses_keys_and_literals_the_api_server_would(repo, sealing_pem, capsys, args, message) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x", *args) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("promstack: error: ")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_seal_accepts_a_253_character_key(repo, sealing_pem, controller) -> None:
+    key = "k" * 253
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-literal", f"{key}=v") == 0
+    manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
+    assert list(manifest["spec"]["encryptedData"]) == [key]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a" * 254, "not a valid Secret name"),
+        ("db\n", "not a valid Secret name"),
+        ("a" * 238, "is 238 characters; its file .sealedsecret.yaml would exceed the 255-byte file name limit"),
+    ],
+    ids=["254", "trailing-newline", "file-name-too-long"],
+)
+def test_seal_refuses_names(repo, sealing_pem, capsys, name, message) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", name,
+               "--from-literal", "k=v") == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("promstack: error: ")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_seal_accepts_the_longest_name_that_fits_a_file(repo, sealing_pem) -> None:
+    name = "a" * 237
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", name,
+               "--from-literal", "k=v") == 0
+    assert (demo(repo) / f"{name}.sealedsecret.yaml").is_file()
+
+
+def test_seal_refuses_a_value_over_1_mib_and_accepts_1_mib(repo, sealing_pem, tmp_path, controller, capsys) -> None:
+    big, exact = tmp_path / "big", tmp_path / "exact"
+    big.write_bytes(b"x" * (MIB + 1))
+    exact.write_bytes(b"y" * MIB)
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", f"v={big}") == 2
+    assert f"{big}: is larger than 1048576 bytes (1 MiB), the most a Secret holds" in capsys.readouterr().err
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", f"v={exact}") == 0
+    manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
+    assert unseal_value(controller[0], manifest["spec"]["encryptedData"]["v"], b"monitoring/x") == b"y" * MIB
+
+
+def test_seal_refuses_values_adding_up_to_over_1_mib(repo, sealing_pem, tmp_path, capsys) -> None:
+    half = tmp_path / "half"
+    half.write_bytes(b"z" * (MIB // 2 + 1))
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", f"a={half}", "--from-file", f"b={half}") == 2
+    assert "--from-file: b: the values add up to 1048578 bytes; a Secret holds at most 1048576 (1 MiB)" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero-symlink", "folder"])
+def test_seal_reads_only_regular_files(repo, sealing_pem, tmp_path, capsys, kind) -> None:
+    """A named pipe would block forever and /dev/zero would fill memory: both refused before reading."""
+    path = tmp_path / "value"
+    if kind == "fifo":
+        os.mkfifo(path)
+        expected = "is a named pipe"
+    elif kind == "dev-zero-symlink":
+        path.symlink_to("/dev/zero")
+        expected = "is a character device"
+    else:
+        path.mkdir()
+        expected = "is a folder"
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", f"k={path}") == 2
+    err = capsys.readouterr().err
+    assert err == (f"promstack: error: {path}: {expected}; --from-file reads only regular files; "
+                   "write the value to a file first and pass that file\n")
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_seal_follows_a_symlink_to_a_regular_file(repo, sealing_pem, tmp_path, controller) -> None:
+    target = tmp_path / "password.txt"
+    target.write_bytes(b"s3cret")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", str(link)) == 0
+    manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
+    assert unseal_value(controller[0], manifest["spec"]["encryptedData"]["link"], b"monitoring/x") == b"s3cret"

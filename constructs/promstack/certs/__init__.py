@@ -144,7 +144,7 @@ def write_files_atomically(
             for dest, (content, mode) in files.items():
                 current = dest
                 created_dirs += _make_parents(dest.parent)
-                fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+                fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=_temp_prefix(dest), suffix=".tmp")
                 tmp = Path(tmp_name)
                 staged.append((tmp, dest))
                 with os.fdopen(fd, "wb") as fh:
@@ -178,6 +178,12 @@ def write_files_atomically(
         _remove([tmp for tmp, _ in staged] + backups)
 
 
+def _temp_prefix(dest: Path) -> str:
+    """Start of a temporary's name beside ``dest``: hidden, recognisable, and short enough that a
+    destination name near the 255-byte limit still leaves room for the random part."""
+    return f".{dest.name[:64]}."
+
+
 def _make_parents(folder: Path) -> list[Path]:
     """Create ``folder`` and its missing parents; return the ones created, outermost first."""
     missing = []
@@ -195,7 +201,7 @@ def _backup(dest: Path) -> Path | None:
     if not dest.exists():
         return None
     while True:
-        backup = dest.parent / f".{dest.name}.{secrets.token_hex(8)}.old"
+        backup = dest.parent / f"{_temp_prefix(dest)}{secrets.token_hex(8)}.old"
         try:
             os.link(dest, backup)  # the same inode: content, mode and mtime exactly as they were
             return backup
@@ -203,7 +209,7 @@ def _backup(dest: Path) -> Path | None:
             continue
         except OSError:
             break
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".old")
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=_temp_prefix(dest), suffix=".old")
     os.close(fd)
     shutil.copy2(dest, name)  # a filesystem without hard links
     return Path(name)

@@ -15,6 +15,7 @@ import argparse
 import functools
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -72,8 +73,15 @@ SERVING_CERT_KEY = "serving.crt"
 SERVING_KEY_KEY = "serving.key"
 SEALED_SECRET_SUFFIX = ".sealedsecret.yaml"
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# Used with fullmatch: `$` alone would also accept a trailing line break.
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+#: Kubernetes' limit for a Secret name and a data key (a DNS-1123 subdomain's length).
+MAX_NAME_LENGTH = 253
+#: A Secret, all its values together, holds at most 1 MiB.
+MAX_SECRET_BYTES = 1024 * 1024
+#: The longest --name whose file ``<name>.sealedsecret.yaml`` fits a 255-byte file name.
+MAX_SEALED_NAME_LENGTH = 255 - len(SEALED_SECRET_SUFFIX)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -694,33 +702,89 @@ def cmd_certs_check(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- seal
 
 
+def _check_secret_key(flag: str, key: str) -> None:
+    """Refuse a key the API server would refuse (``IsConfigMapKey``), before anything is sealed."""
+    fix = f"use e.g. {flag} api-token=..."
+    if not _SECRET_KEY.fullmatch(key):
+        raise CertError(flag, key, "a Secret key may contain only letters, digits, '-', '_' and '.'", fix)
+    if key in (".", "..") or key.startswith(".."):
+        raise CertError(flag, key, "a Secret key may not be '.' or '..' or start with '..'", fix)
+    if len(key) > MAX_NAME_LENGTH:
+        raise CertError(flag, key, f"a Secret key is at most {MAX_NAME_LENGTH} characters, this one {len(key)}", fix)
+
+
+_FILE_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a character device",
+               stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+def _read_value_file(path_text: str, key: str) -> bytes:
+    """The bytes of a regular file of at most ``MAX_SECRET_BYTES``.
+
+    Opened without blocking (a named pipe with no writer would hang ``open``) and checked with
+    ``fstat`` on the open file, so a swapped symlink cannot slip a device past the check; read
+    with a cap, so ``/dev/zero`` or a growing file cannot fill memory.
+    """
+    fix = "check the --from-file path"
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path_text, flags)
+    except OSError as exc:
+        raise CertError(path_text, "", f"cannot read ({exc.strerror})", fix) from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise CertError(path_text, "", f"is {kind}; --from-file reads only regular files",
+                            "write the value to a file first and pass that file")
+        chunks, size = [], 0
+        while size <= MAX_SECRET_BYTES:
+            chunk = os.read(fd, min(1 << 16, MAX_SECRET_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise CertError(path_text, "", f"cannot read ({exc.strerror})", fix) from exc
+    finally:
+        os.close(fd)
+    if size > MAX_SECRET_BYTES:
+        raise CertError(path_text, "", f"is larger than {MAX_SECRET_BYTES} bytes (1 MiB), the most a Secret holds",
+                        f"seal a smaller value for key {clip(key)}")
+    return b"".join(chunks)
+
+
 def _secret_data(literals: list[str], file_args: list[str]) -> dict[str, bytes]:
-    """``--from-literal k=v`` and ``--from-file [k=]path`` as Secret data, keys validated like kubectl."""
+    """``--from-literal k=v`` and ``--from-file [k=]path`` as Secret data, validated like the API server:
+    keys (``IsConfigMapKey``), UTF-8 literals, regular files only, at most 1 MiB in all."""
     data: dict[str, bytes] = {}
 
     def add(flag: str, key: str, value: bytes) -> None:
-        if not _SECRET_KEY.match(key):
-            raise CertError(flag, key, "a Secret key may contain only letters, digits, '-', '_' and '.'",
-                            f"use e.g. {flag} api-token=...")
         if key in data:
             raise CertError(flag, key, "given more than once", "pass each key once")
         data[key] = value
+        total = sum(len(v) for v in data.values())
+        if total > MAX_SECRET_BYTES:
+            raise CertError(flag, key, f"the values add up to {total} bytes; a Secret holds at most "
+                            f"{MAX_SECRET_BYTES} (1 MiB)", "split them into several Secrets")
 
     for item in literals:
         key, sep, value = item.partition("=")
         if not sep:
             # Not echoed: a value typed without its key is likely the secret itself.
             raise CertError("--from-literal", "", "expected KEY=VALUE, got no '='", "e.g. --from-literal password=...")
-        add("--from-literal", key, value.encode())
+        _check_secret_key("--from-literal", key)
+        try:
+            encoded = value.encode()
+        except UnicodeEncodeError as exc:  # argv bytes that were not UTF-8 (decoded with surrogateescape)
+            raise CertError("--from-literal", key, f"the value is not valid UTF-8 (byte {exc.start})",
+                            f"write it to a file and pass --from-file {clip(key)}=PATH") from exc
+        add("--from-literal", key, encoded)
     for item in file_args:
         key, sep, path_text = item.partition("=")
         if not sep:
             key, path_text = Path(item).name, item
-        try:
-            content = Path(path_text).read_bytes()
-        except OSError as exc:
-            raise CertError(path_text, "", f"cannot read ({exc.strerror})", "check the --from-file path") from exc
-        add("--from-file", key, content)
+        _check_secret_key("--from-file", key)
+        add("--from-file", key, _read_value_file(path_text, key))
     return data
 
 
@@ -731,9 +795,12 @@ def cmd_seal(args: argparse.Namespace) -> int:
     cluster_dir = _cluster_dir(Path(args.clusters_dir), args.cluster)
     namespace: str = load_cluster(cluster_dir).namespace
     name: str = args.name
-    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-        raise CertError("--name", name, "not a valid Secret name (lowercase letters, digits, '-' and '.')",
-                        "e.g. --name grafana-admin")
+    if len(name) > MAX_NAME_LENGTH or not _DNS_SUBDOMAIN.fullmatch(name):
+        raise CertError("--name", name, f"not a valid Secret name (lowercase letters, digits, '-' and '.', "
+                        f"at most {MAX_NAME_LENGTH} characters)", "e.g. --name grafana-admin")
+    if len(name) > MAX_SEALED_NAME_LENGTH:
+        raise CertError("--name", name, f"is {len(name)} characters; its file {SEALED_SECRET_SUFFIX} would exceed "
+                        f"the 255-byte file name limit", f"use a name of at most {MAX_SEALED_NAME_LENGTH} characters")
     out = cluster_dir / f"{name}{SEALED_SECRET_SUFFIX}"
     if name == ADAPTER_SERVING_SECRET or out.name == ADAPTER_SEALED_SECRET_FILE:
         raise CertError("--name", name, "is managed by `promstack certs issue`", "use `promstack certs issue --force`")
