@@ -370,6 +370,32 @@ def test_min_days_not_a_number_is_not_echoed_in_full(repo, capsys) -> None:
     assert "argument --min-days: expected a whole number" in error_line and "x" * 100 not in error_line
 
 
+@pytest.mark.parametrize("flag", ["--sealing-cert", "--ca-key"])
+def test_issue_reads_a_pem_argument_only_up_to_1_mib(repo, sealing_pem, tmp_path, capsys, flag) -> None:
+    """/dev/zero (a typo, a wrong variable) used to be read until memory ran out."""
+    ca_cert, _ = new_ca("ecdsa-p256")
+    ca_pem = tmp_path / "ca.crt"
+    ca_pem.write_bytes(pem(ca_cert))
+    args = {"--sealing-cert": ("--sealing-cert", "/dev/zero"),
+            "--ca-key": ("--sealing-cert", str(sealing_pem), "--ca-cert", str(ca_pem), "--ca-key", "/dev/zero")}[flag]
+    assert run("certs", "issue", "--cluster", "demo", *args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("promstack: error: /dev/zero: is larger than 1048576 bytes; ") and err.count("\n") == 1
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_issue_reads_the_sealing_cert_from_a_pipe(repo, controller, tmp_path) -> None:
+    """What `--sealing-cert <(kubeseal --fetch-cert)` passes: a pipe, not a regular file."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, pem(controller[1]))
+    os.close(write_end)
+    try:
+        assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", f"/dev/fd/{read_end}") == 0
+    finally:
+        os.close(read_end)
+    assert (demo(repo) / "sealing-cert.pem").read_bytes() == pem(controller[1])
+
+
 def test_issue_without_any_sealing_cert(repo, capsys) -> None:
     assert run("certs", "issue", "--cluster", "demo") == 2
     assert "clusters/demo/sealing-cert.pem: no sealing certificate recorded" in capsys.readouterr().err

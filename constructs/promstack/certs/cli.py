@@ -78,6 +78,8 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 _SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 #: Kubernetes' limit for a Secret name and a data key (a DNS-1123 subdomain's length).
 MAX_NAME_LENGTH = 253
+#: Most bytes read from a --sealing-cert, --ca-cert or --ca-key argument.
+MAX_PEM_BYTES = 1024 * 1024
 #: A Secret, all its values together, holds at most 1 MiB.
 MAX_SECRET_BYTES = 1024 * 1024
 #: The longest --name whose file ``<name>.sealedsecret.yaml`` fits a 255-byte file name.
@@ -281,13 +283,24 @@ def _ca_out_folder(arg: str, *, repo_roots: Iterable[Path | None]) -> Path:
 
 
 def _read_pem_arg(value: str) -> tuple[bytes, str]:
-    """Bytes of a PEM argument and a name for error messages; ``-`` reads stdin."""
-    if value == "-":
-        return sys.stdin.buffer.read(), "<stdin>"
+    """Bytes of a PEM argument and a name for error messages; ``-`` reads stdin.
+
+    Pipes are fine (``<(kubeseal --fetch-cert)``), but at most ``MAX_PEM_BYTES`` are read: a
+    certificate or key is a few KiB, and ``/dev/zero`` would otherwise be read until memory ran out.
+    """
+    source = "<stdin>" if value == "-" else value
     try:
-        return Path(value).read_bytes(), value
+        if value == "-":
+            data = sys.stdin.buffer.read(MAX_PEM_BYTES + 1)
+        else:
+            with open(value, "rb") as fh:
+                data = fh.read(MAX_PEM_BYTES + 1)
     except OSError as exc:
-        raise CertError(value, "", f"cannot read ({exc.strerror})", FETCH_CERT_FIX) from exc
+        raise CertError(source, "", f"cannot read ({exc.strerror})", FETCH_CERT_FIX) from exc
+    if len(data) > MAX_PEM_BYTES:
+        raise CertError(source, "", f"is larger than {MAX_PEM_BYTES} bytes; a PEM certificate or key is a few KiB",
+                        f"check the path; {FETCH_CERT_FIX}")
+    return data, source
 
 
 def _sealing_cert(arg: str | None, cluster_dir: Path, now: datetime) -> x509.Certificate:
