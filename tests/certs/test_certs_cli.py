@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 import promstack.certs
+from certs_testkeys import weak_rsa_key
 from promstack.certs.cli import register
 from promstack.certs.facts import read_facts
 from promstack.certs.pki import new_ca
@@ -204,6 +205,53 @@ def test_ca_out_inside_the_repository_is_refused(repo, sealing_pem, capsys) -> N
     assert not (repo / "secrets").exists()
 
 
+@pytest.mark.parametrize("target", ["file", "/dev/null", "below-a-file"])
+def test_ca_out_that_is_not_a_folder_is_refused(repo, sealing_pem, tmp_path, capsys, target) -> None:
+    existing = tmp_path / "notes.txt"
+    existing.write_text("not a folder\n")
+    ca_out = {"file": str(existing), "/dev/null": "/dev/null", "below-a-file": str(existing / "ca")}[target]
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", ca_out) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"promstack: error: --ca-out: {ca_out} ") and "not a folder" in captured.err
+    assert captured.err.count("\n") == 1 and captured.out == ""
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+    assert existing.read_text() == "not a folder\n"
+
+
+def test_ca_out_through_a_symlink_into_the_repository_is_refused(repo, sealing_pem, tmp_path, capsys) -> None:
+    (repo / "keys").mkdir()
+    link = tmp_path / "looks-outside"
+    link.symlink_to(repo / "keys")
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", str(link)) == 2
+    assert f"{repo / 'keys'} is inside the git repository {repo}" in capsys.readouterr().err
+    assert list((repo / "keys").iterdir()) == []
+
+
+def test_ca_out_is_checked_against_the_clusters_repository_from_anywhere(repo, sealing_pem, tmp_path, capsys,
+                                                                          monkeypatch) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not a repository; --clusters-dir points into one
+    assert run("certs", "issue", "--cluster", "demo", "--clusters-dir", str(repo / "clusters"),
+               "--sealing-cert", str(sealing_pem), "--ca-out", str(repo / "ca")) == 2
+    assert f"is inside the git repository {repo}" in capsys.readouterr().err
+    assert not (repo / "ca").exists()
+
+
+def test_ca_out_inside_the_working_directory_repository_is_refused(repo, sealing_pem, tmp_path, capsys,
+                                                                   monkeypatch) -> None:
+    """Run from one checkout against a clusters folder in another: neither may receive the CA key."""
+    gitops = tmp_path / "gitops"
+    (gitops / ".git").mkdir(parents=True)
+    (gitops / "clusters" / "prod").mkdir(parents=True)
+    (gitops / "clusters" / "prod" / "cluster.yaml").write_text("{}\n")
+    assert run("certs", "issue", "--cluster", "prod", "--clusters-dir", str(gitops / "clusters"),
+               "--sealing-cert", str(sealing_pem), "--ca-out", "ca") == 2  # relative: inside the cwd's repo
+    assert f"{repo / 'ca'} is inside the git repository {repo}" in capsys.readouterr().err
+    assert not (repo / "ca").exists() and sorted(p.name for p in (gitops / "clusters" / "prod").iterdir()) == [
+        "cluster.yaml"]
+
+
 def test_ca_out_keeps_the_ca_for_renewals(repo, sealing_pem, tmp_path, controller) -> None:
     ca_dir = tmp_path / "ca"
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", str(ca_dir)) == 0
@@ -231,10 +279,14 @@ def test_ca_out_keeps_the_ca_for_renewals(repo, sealing_pem, tmp_path, controlle
     [
         (lambda: controller_cert(rsa.generate_private_key(public_exponent=65537, key_size=2048),
                                  not_before=NOW - timedelta(days=400), not_after=NOW - timedelta(days=1)), "notAfter"),
+        (lambda: controller_cert(rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                                 not_before=NOW + timedelta(days=1), not_after=NOW + timedelta(days=400)), "notBefore"),
         (lambda: controller_cert(ec.generate_private_key(ec.SECP256R1()),
                                  not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=400)), "publicKey"),
+        (lambda: controller_cert(rsa.generate_private_key(public_exponent=65537, key_size=1024),
+                                 not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=400)), "publicKey"),
     ],
-    ids=["expired", "ecdsa"],
+    ids=["expired", "not-yet-valid", "ecdsa", "rsa-1024"],
 )
 def test_issue_refuses_a_bad_sealing_cert(repo, tmp_path, capsys, make_cert, field) -> None:
     bad = tmp_path / "bad-sealing.pem"
@@ -244,6 +296,104 @@ def test_issue_refuses_a_bad_sealing_cert(repo, tmp_path, capsys, make_cert, fie
     assert err.startswith(f"promstack: error: {bad}: {field}: ")
     assert "kubeseal --fetch-cert" in err and err.count("\n") == 1
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_rsa_512_fails_before_anything_is_printed_or_written(repo, sealing_pem, tmp_path, capsys) -> None:
+    """A changed sealing cert means re-issue; a 512-bit one must stop the run before that is announced
+    (OAEP-SHA-256 cannot even wrap a session key with it: the old code died with a traceback)."""
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    before = snapshot(repo)
+    capsys.readouterr()
+    weak = tmp_path / "weak.pem"
+    weak.write_bytes(pem(controller_cert(weak_rsa_key(512), not_before=NOW - timedelta(days=1),
+                                         not_after=NOW + timedelta(days=400))))
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(weak)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"promstack: error: {weak}: publicKey: the sealing certificate has a 512-bit RSA key; "
+                            "at least 2048 bits are required (the controller makes 4096-bit keys); "
+                            "fetch the current certificate with `kubeseal --fetch-cert > sealing-cert.pem` "
+                            "(or copy it from the sealed-secrets controller) and pass it with --sealing-cert\n")
+    assert snapshot(repo) == before
+    # seal refuses it the same way.
+    assert run("seal", "--cluster", "demo", "--name", "x", "--sealing-cert", str(weak), "--from-literal", "k=v") == 2
+    assert "512-bit RSA key" in capsys.readouterr().err
+    assert snapshot(repo) == before
+
+
+def test_issue_refuses_a_pem_bundle(repo, sealing_pem, controller, tmp_path, capsys) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = controller_cert(other_key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=400))
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(pem(controller[1]) + pem(other))
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(bundle)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"promstack: error: {bundle}: certificate: holds 2 certificates; ")
+    assert captured.err.count("\n") == 1
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        ("3000000", "argument --days: must be between 1 and 3650, got 3000000"),
+        ("3651", "argument --days: must be between 1 and 3650, got 3651"),
+        ("0", "argument --days: must be between 1 and 3650, got 0"),
+        ("9" * 5000, "argument --days: expected a whole number, got '999"),
+        ("ten", "argument --days: expected a whole number, got 'ten'"),
+    ],
+    ids=["3000000", "3651", "0", "5000-digits", "word"],
+)
+def test_issue_days_out_of_range_is_a_usage_error(repo, sealing_pem, capsys, days, message) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", days)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    error_line = err.splitlines()[-1]  # after argparse's usage line
+    assert error_line.startswith("promstack certs issue: error: ") and len(error_line) < 160
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_issue_days_at_the_limit(repo, sealing_pem) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", "3650") == 0
+    facts = read_facts(demo(repo) / "certs.yaml")
+    assert (facts.serving_not_after - facts.serving_not_before).days == 3650  # notBefore is 5 minutes early
+    assert facts.serving_not_after <= facts.ca_not_after
+
+
+def test_min_days_not_a_number_is_not_echoed_in_full(repo, capsys) -> None:
+    with pytest.raises(SystemExit):
+        run("certs", "check", "--min-days", "x" * 5000)
+    error_line = capsys.readouterr().err.splitlines()[-1]
+    assert "argument --min-days: expected a whole number" in error_line and "x" * 100 not in error_line
+
+
+@pytest.mark.parametrize("flag", ["--sealing-cert", "--ca-key"])
+def test_issue_reads_a_pem_argument_only_up_to_1_mib(repo, sealing_pem, tmp_path, capsys, flag) -> None:
+    """/dev/zero (a typo, a wrong variable) used to be read until memory ran out."""
+    ca_cert, _ = new_ca("ecdsa-p256")
+    ca_pem = tmp_path / "ca.crt"
+    ca_pem.write_bytes(pem(ca_cert))
+    args = {"--sealing-cert": ("--sealing-cert", "/dev/zero"),
+            "--ca-key": ("--sealing-cert", str(sealing_pem), "--ca-cert", str(ca_pem), "--ca-key", "/dev/zero")}[flag]
+    assert run("certs", "issue", "--cluster", "demo", *args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("promstack: error: /dev/zero: is larger than 1048576 bytes; ") and err.count("\n") == 1
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_issue_reads_the_sealing_cert_from_a_pipe(repo, controller, tmp_path) -> None:
+    """What `--sealing-cert <(kubeseal --fetch-cert)` passes: a pipe, not a regular file."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, pem(controller[1]))
+    os.close(write_end)
+    try:
+        assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", f"/dev/fd/{read_end}") == 0
+    finally:
+        os.close(read_end)
+    assert (demo(repo) / "sealing-cert.pem").read_bytes() == pem(controller[1])
 
 
 def test_issue_without_any_sealing_cert(repo, capsys) -> None:
@@ -272,9 +422,41 @@ def test_malformed_facts_need_force(repo, sealing_pem, capsys) -> None:
     read_facts(demo(repo) / "certs.yaml")
 
 
-def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [b"version: 1\nsecretName: \xff\xfe\n", b"version: 1\nscope: strict\ncaCert: {notAfter: 2026-02-30}\n"],
+    ids=["not-utf8", "impossible-date"],
+)
+def test_malformed_facts_are_a_clean_error_for_issue_and_check(repo, sealing_pem, capsys, content) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    (demo(repo) / "certs.yaml").write_bytes(content)
+    before = snapshot(repo)
+    capsys.readouterr()
+    assert run("certs", "issue", "--cluster", "demo") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("promstack: error: clusters/demo/certs.yaml: ") and err.count("\n") == 1
+    assert snapshot(repo) == before
+    assert run("certs", "check") == 1
+    captured = capsys.readouterr()
+    assert "demo: certs.yaml unreadable: FAILED" in captured.out
+    assert captured.err.startswith("promstack: error: clusters/demo/certs.yaml: ") and captured.err.count("\n") == 1
+    assert run("certs", "issue", "--cluster", "demo", "--force") == 0  # --force replaces it, as before
+
+
+def test_a_non_utf8_sealed_secret_is_reported_not_a_traceback(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    (demo(repo) / "adapter-serving-certs.sealedsecret.yaml").write_bytes(b"kind: \xff\n")
+    assert run("certs", "check") == 1
+    assert "adapter-serving-certs.sealedsecret.yaml: not UTF-8 text (byte 6)" in capsys.readouterr().err
+    assert run("certs", "issue", "--cluster", "demo") == 0  # a broken file is a reason to re-issue
+    assert "re-issuing certs for cluster demo: clusters/demo/adapter-serving-certs.sealedsecret.yaml: not UTF-8" in \
+        capsys.readouterr().out
+
+
+def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypatch, capsys) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     before = snapshot(repo)
+    capsys.readouterr()
     calls = {"n": 0}
     real_fsync = os.fsync
 
@@ -285,9 +467,51 @@ def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypat
         real_fsync(fd)
 
     monkeypatch.setattr(promstack.certs.os, "fsync", failing_fsync)
-    with pytest.raises(OSError, match="No space left"):
-        run("certs", "issue", "--cluster", "demo", "--force")
+    assert run("certs", "issue", "--cluster", "demo", "--force") == 2
+    captured = capsys.readouterr()
+    assert captured.err == ("promstack: error: clusters/demo/sealing-cert.pem: cannot write (No space left on device); "
+                            "no file was changed; check that the folder exists, is writable and has free space, "
+                            "then re-run\n")
+    assert captured.out == ""  # not even "re-issuing": the summary is printed once the files are written
     assert snapshot(repo) == before  # every old file intact, no temporary file left
+
+
+def test_a_failed_rename_puts_back_the_files_already_replaced(repo, sealing_pem, monkeypatch, capsys) -> None:
+    """Staging succeeded, the third of four renames fails: the first two must be rolled back."""
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
+    before = snapshot(repo)
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def failing_replace(src, dst) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(promstack.certs.os, "replace", failing_replace)
+    assert run("certs", "issue", "--cluster", "demo", "--force") == 2
+    assert "clusters/demo/sealing-cert.pem: cannot write (Input/output error); no file was changed" in \
+        capsys.readouterr().err
+    assert snapshot(repo) == before  # same bytes and mtimes, no backup or temporary left
+
+
+def test_a_failed_first_issue_leaves_no_new_file_or_folder(repo, sealing_pem, tmp_path, monkeypatch) -> None:
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def failing_replace(src, dst) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:  # CA key and CA cert in --ca-out, the SealedSecret, then fail
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(promstack.certs.os, "replace", failing_replace)
+    ca_dir = tmp_path / "new" / "ca"
+    assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem),
+               "--ca-out", str(ca_dir)) == 2
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+    assert not (tmp_path / "new").exists()
 
 
 # --------------------------------------------------------------------------- certs check
@@ -426,3 +650,147 @@ def test_seal_input_errors(repo, sealing_pem, capsys, args, message) -> None:
     assert message in err
     assert [line for line in err.splitlines() if line.startswith("promstack: error: ")] != []
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("args", "echoed"),
+    [
+        (("--name", "a" * 300, "--from-literal", "k=v"), "a" * 300),
+        (("--name", "x", "--from-literal", "k" * 5000 + "!=v"), "k" * 5000),
+        (("--name", "x\nInjected: line", "--from-literal", "k=v"), "x\nInjected"),
+        (("--name", "x", "--from-file", "/nonexistent/" + "d" * 400 + "/f"), "d" * 400),
+    ],
+    ids=["long-name", "long-key", "newline-in-name", "long-path"],
+)
+def test_seal_errors_echo_little_user_input_on_one_line(repo, sealing_pem, capsys, args, echoed) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), *args) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "shell history" not in line]
+    assert len(lines) == 1 and lines[0].startswith("promstack: error: ")
+    assert echoed not in lines[0]
+    assert len(lines[0]) < 400, lines[0]
+
+
+def test_seal_does_not_echo_a_literal_given_without_its_key(repo, sealing_pem, capsys) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-literal", "correct-horse-battery-staple") == 2
+    err = capsys.readouterr().err
+    assert "expected KEY=VALUE" in err and "correct-horse" not in err
+
+
+def test_cluster_name_with_a_line_break_stays_on_one_line(repo, sealing_pem, capsys) -> None:
+    assert run("certs", "issue", "--cluster", "demo\nfake", "--sealing-cert", str(sealing_pem)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "demo\\nfake" in err
+
+
+# --------------------------------------------------------------------------- seal: input the API server would refuse
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--from-literal", ".=v"), "may not be '.' or '..' or start with '..'"),
+        (("--from-literal", "..=v"), "may not be '.' or '..' or start with '..'"),
+        (("--from-literal", "..data=v"), "may not be '.' or '..' or start with '..'"),
+        (("--from-literal", "k" * 254 + "=v"), "a Secret key is at most 253 characters, this one 254"),
+        (("--from-literal", "key\n=v"), "a Secret key may contain only letters"),
+        (("--from-literal", "k\udcff=v"), "a Secret key may contain only letters"),
+        (("--from-literal", "k=caf\udce9"), "--from-literal: k: the value is not valid UTF-8 (byte 3)"),
+    ],
+    ids=["dot", "dotdot", "dotdot-prefix", "key-254", "key-newline", "key-not-utf8", "value-not-utf8"],
+)
+def test_seal_refuses_keys_and_literals_the_api_server_would(repo, sealing_pem, capsys, args, message) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x", *args) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("promstack: error: ")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_seal_accepts_a_253_character_key(repo, sealing_pem, controller) -> None:
+    key = "k" * 253
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-literal", f"{key}=v") == 0
+    manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
+    assert list(manifest["spec"]["encryptedData"]) == [key]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a" * 254, "not a valid Secret name"),
+        ("db\n", "not a valid Secret name"),
+        ("a" * 238, "is 238 characters; its file .sealedsecret.yaml would exceed the 255-byte file name limit"),
+    ],
+    ids=["254", "trailing-newline", "file-name-too-long"],
+)
+def test_seal_refuses_names(repo, sealing_pem, capsys, name, message) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", name,
+               "--from-literal", "k=v") == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("promstack: error: ")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_seal_accepts_the_longest_name_that_fits_a_file(repo, sealing_pem) -> None:
+    name = "a" * 237
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", name,
+               "--from-literal", "k=v") == 0
+    assert (demo(repo) / f"{name}.sealedsecret.yaml").is_file()
+
+
+def test_seal_refuses_a_value_over_1_mib_and_accepts_1_mib(repo, sealing_pem, tmp_path, controller, capsys) -> None:
+    big, exact = tmp_path / "big", tmp_path / "exact"
+    big.write_bytes(b"x" * (MIB + 1))
+    exact.write_bytes(b"y" * MIB)
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", f"v={big}") == 2
+    assert f"{big}: is larger than 1048576 bytes (1 MiB), the most a Secret holds" in capsys.readouterr().err
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", f"v={exact}") == 0
+    manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
+    assert unseal_value(controller[0], manifest["spec"]["encryptedData"]["v"], b"monitoring/x") == b"y" * MIB
+
+
+def test_seal_refuses_values_adding_up_to_over_1_mib(repo, sealing_pem, tmp_path, capsys) -> None:
+    half = tmp_path / "half"
+    half.write_bytes(b"z" * (MIB // 2 + 1))
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", f"a={half}", "--from-file", f"b={half}") == 2
+    assert "--from-file: b: the values add up to 1048578 bytes; a Secret holds at most 1048576 (1 MiB)" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero-symlink", "folder"])
+def test_seal_reads_only_regular_files(repo, sealing_pem, tmp_path, capsys, kind) -> None:
+    """A named pipe would block forever and /dev/zero would fill memory: both refused before reading."""
+    path = tmp_path / "value"
+    if kind == "fifo":
+        os.mkfifo(path)
+        expected = "is a named pipe"
+    elif kind == "dev-zero-symlink":
+        path.symlink_to("/dev/zero")
+        expected = "is a character device"
+    else:
+        path.mkdir()
+        expected = "is a folder"
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", f"k={path}") == 2
+    err = capsys.readouterr().err
+    assert err == (f"promstack: error: {path}: {expected}; --from-file reads only regular files; "
+                   "write the value to a file first and pass that file\n")
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_seal_follows_a_symlink_to_a_regular_file(repo, sealing_pem, tmp_path, controller) -> None:
+    target = tmp_path / "password.txt"
+    target.write_bytes(b"s3cret")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
+               "--from-file", str(link)) == 0
+    manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
+    assert unseal_value(controller[0], manifest["spec"]["encryptedData"]["link"], b"monitoring/x") == b"s3cret"

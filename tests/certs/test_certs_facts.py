@@ -119,3 +119,42 @@ def test_unquoted_timestamp_is_accepted(facts: CertFacts) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CertError, match=r"certs\.yaml: cannot read"):
         read_facts(tmp_path / "certs.yaml")
+
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, n in zip("abcdefgh", "bcdefghi")
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"version: 1\nscope: strict\nsecretName: caf\xe9\n", "not UTF-8 text"),
+        ("version: 1\nscope: strict\nservingCert:\n  notAfter: 2026-13-45\n", "not valid YAML (month must be in 1..12)"),
+        ("version: 1\nscope: " + "[" * 5000 + "]" * 5000 + "\n", "not valid YAML (nested too deeply)"),
+        ("version: true\n", "version: unsupported version True"),
+        ("version: 1\nscope: strict\n" + BILLION_LAUGHS + "secretName: *i\n", "secretName: expected a non-empty string"),
+    ],
+    ids=["latin-1", "impossible-date", "deep-nesting", "version-true", "alias-bomb"],
+)
+def test_malformed_facts_fail_cleanly(content: str | bytes, message: str) -> None:
+    with pytest.raises(CertError) as err:
+        parse_facts(content, "certs.yaml")
+    text = str(err.value)
+    assert text.startswith("certs.yaml: ") and message in text, text
+    assert "\n" not in text and len(text) < 300
+
+
+def test_time_out_of_range_fails_cleanly(facts: CertFacts) -> None:
+    text = dump_facts(facts).decode().replace(
+        f"notAfter: '{facts.to_dict()['servingCert']['notAfter']}'", "notAfter: '0001-01-01T00:00:00+05:00'"
+    )
+    with pytest.raises(CertError, match=r"^certs\.yaml: servingCert\.notAfter: .* is out of range"):
+        parse_facts(text, "certs.yaml")
+
+
+def test_read_facts_of_a_non_utf8_file(tmp_path: Path) -> None:
+    path = tmp_path / "certs.yaml"
+    path.write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(CertError, match=r"certs\.yaml: not UTF-8 text \(byte 0\)"):
+        read_facts(path)

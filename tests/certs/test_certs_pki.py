@@ -114,6 +114,21 @@ def test_serving_cert_may_not_outlive_its_ca() -> None:
         issue_serving_cert(ca_cert, ca_key, service="s", namespace="n", days=365)
 
 
+def test_serving_cert_as_long_as_a_fresh_ca() -> None:
+    # The CA's notAfter loses its microseconds when encoded; the same `now` must still fit.
+    now = datetime.now(UTC).replace(microsecond=999_999)
+    ca_cert, ca_key = new_ca("ecdsa-p256", days=3650, now=now)
+    cert, _ = issue_serving_cert(ca_cert, ca_key, service="s", namespace="n", days=3650, now=now)
+    assert cert.not_valid_after_utc == ca_cert.not_valid_after_utc
+
+
+@pytest.mark.parametrize("days", [0, 3651, 3_000_000])
+def test_serving_days_are_bounded(days: int) -> None:
+    ca_cert, ca_key = new_ca("ecdsa-p256")
+    with pytest.raises(ValueError, match="days must be 1 to 3650"):
+        issue_serving_cert(ca_cert, ca_key, service="s", namespace="n", days=days)
+
+
 def test_pem_helpers_round_trip(issued) -> None:
     _, ca_cert, _, cert, key = issued
     assert x509.load_pem_x509_certificate(cert_to_pem(cert)) == cert

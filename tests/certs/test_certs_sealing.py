@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
+from certs_testkeys import weak_rsa_key
 from promstack.certs import CertError
 from promstack.certs.sealing import (
     CLUSTER_WIDE_ANNOTATION,
@@ -224,6 +225,63 @@ def test_load_sealing_cert_refuses_ecdsa() -> None:
     message = str(err.value)
     assert message.startswith("ec.pem: publicKey: ")
     assert "RSA" in message and "kubeseal --fetch-cert" in message
+
+
+@pytest.mark.parametrize("bits", [512, 1024])
+def test_load_sealing_cert_refuses_short_rsa_keys(bits: int) -> None:
+    cert = self_signed(weak_rsa_key(bits), not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=30))
+    with pytest.raises(CertError) as err:
+        load_sealing_cert(pem(cert), "weak.pem")
+    message = str(err.value)
+    assert message.startswith(f"weak.pem: publicKey: the sealing certificate has a {bits}-bit RSA key; ")
+    assert "at least 2048 bits" in message and "kubeseal --fetch-cert" in message
+
+
+def test_load_sealing_cert_accepts_2048_bits_and_more() -> None:
+    for bits in (2048, 3072):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        cert = self_signed(key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=30))
+        assert load_sealing_cert(pem(cert), "ok.pem") == cert
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_load_sealing_cert_refuses_a_bundle(controller, count: int) -> None:
+    _, cert = controller
+    others = [self_signed(rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                          not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=30))
+              for _ in range(count - 1)]
+    bundle = b"".join(pem(c) for c in [cert, *others])
+    with pytest.raises(CertError) as err:
+        load_sealing_cert(bundle, "bundle.pem")
+    message = str(err.value)
+    assert message.startswith(f"bundle.pem: certificate: holds {count} certificates; ")
+    assert "kubeseal --fetch-cert" in message and "\n" not in message
+
+
+def test_load_sealing_cert_accepts_a_ca_certificate() -> None:
+    """The controller's certificate is itself a self-signed CA (sealed-secrets ``SignKey`` sets IsCA):
+    refusing CA:TRUE would refuse every real controller."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
+    usage = x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
+                          encipher_only=True, decipher_only=False)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    assert load_sealing_cert(pem(cert), "controller.pem") == cert
+
+
+def test_the_committed_example_controller_cert_is_a_ca_and_is_accepted() -> None:
+    path = Path(__file__).resolve().parents[2] / "clusters" / "prod-example" / "sealing-cert.pem"
+    cert = load_sealing_cert(path.read_bytes(), str(path))
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert cert.issuer == cert.subject
 
 
 def test_load_sealing_cert_refuses_garbage() -> None:

@@ -3,28 +3,36 @@
 ``register(subparsers)`` adds the commands to the main parser; each sets ``func`` so the caller runs
 ``args.func(args)`` and exits with the returned code: 0 success, 1 a failed ``certs check``,
 2 a usage/input error (printed as one line ``promstack: error: <file>: <field>: <message>; <fix>``).
+
+``certs issue`` is split in two: ``plan_issue`` decides, from an ``IssueRequest`` (parsed flags plus
+the bytes already on disk), what to write and what to say, without touching the filesystem;
+``cmd_certs_issue`` reads the inputs, calls it and writes the ``IssuePlan`` all-or-nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
+import stat
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import cast
 
 from cryptography import x509
 
-from promstack.certs import PRIVATE_MODE, PUBLIC_MODE, CertError, write_files_atomically
-from promstack.certs.facts import CertFacts, dump_facts, iso_utc, read_facts
+from promstack.certs import PATH_ECHO_LIMIT, PRIVATE_MODE, PUBLIC_MODE, CertError, clip, write_files_atomically
+from promstack.certs.facts import CertFacts, dump_facts, iso_utc, parse_facts, read_facts
 from promstack.certs.pki import (
     DEFAULT_CA_DAYS,
     DEFAULT_SERVING_DAYS,
     KEY_TYPES,
+    MAX_SERVING_DAYS,
     KeyType,
     PrivateKey,
     cert_to_pem,
@@ -42,6 +50,7 @@ from promstack.certs.sealing import (
     cert_fingerprint,
     dump_manifest,
     load_sealing_cert,
+    parse_sealed_secret,
     read_sealed_secret,
     scope_annotations,
     sealed_secret_manifest,
@@ -64,8 +73,17 @@ SERVING_CERT_KEY = "serving.crt"
 SERVING_KEY_KEY = "serving.key"
 SEALED_SECRET_SUFFIX = ".sealedsecret.yaml"
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# Used with fullmatch: `$` alone would also accept a trailing line break.
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+#: Kubernetes' limit for a Secret name and a data key (a DNS-1123 subdomain's length).
+MAX_NAME_LENGTH = 253
+#: Most bytes read from a --sealing-cert, --ca-cert or --ca-key argument.
+MAX_PEM_BYTES = 1024 * 1024
+#: A Secret, all its values together, holds at most 1 MiB.
+MAX_SECRET_BYTES = 1024 * 1024
+#: The longest --name whose file ``<name>.sealedsecret.yaml`` fits a 255-byte file name.
+MAX_SEALED_NAME_LENGTH = 255 - len(SEALED_SECRET_SUFFIX)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -102,8 +120,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="serving (and generated CA) key type (default: as recorded in certs.yaml, else ecdsa-p256)",
     )
     issue.add_argument(
-        "--days", type=_positive_int, default=DEFAULT_SERVING_DAYS,
-        help=f"serving certificate validity in days (default: {DEFAULT_SERVING_DAYS})",
+        "--days", type=_serving_days, default=DEFAULT_SERVING_DAYS,
+        help=f"serving certificate validity in days, 1 to {MAX_SERVING_DAYS} (default: {DEFAULT_SERVING_DAYS})",
     )
     issue.add_argument(
         "--scope", choices=SCOPES,
@@ -169,17 +187,26 @@ def _add_sealing_cert_arg(parser: argparse.ArgumentParser, *, default_help: str)
     )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+def _whole_number(text: str) -> int:
+    # ArgumentTypeError, not ValueError: argparse would echo all of a 4000-digit argument back.
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{clip(text)}'") from None
+
+
+def _serving_days(text: str) -> int:
+    """``--days``: a certificate valid past year 9999 cannot be encoded, and none may outlive its CA."""
+    value = _whole_number(text)
+    if not 1 <= value <= MAX_SERVING_DAYS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SERVING_DAYS}, got {clip(value)}")
     return value
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _whole_number(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {clip(value)}")
     return value
 
 
@@ -216,7 +243,7 @@ def _show(path: Path) -> str:
 
 def _cluster_dir(clusters_dir: Path, name: str) -> Path:
     if not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise CertError("--cluster", "", f"{name!r} is not a cluster folder name",
+        raise CertError("--cluster", "", f"'{clip(name)}' is not a cluster folder name",
                         "pass the folder name, e.g. --cluster demo")
     folder = clusters_dir / name
     if not folder.is_dir():
@@ -235,14 +262,45 @@ def find_repo_root(start: Path) -> Path | None:
     return None
 
 
+def _ca_out_folder(arg: str, *, repo_roots: Iterable[Path | None]) -> Path:
+    """The resolved ``--ca-out`` folder, refused when it (symlinks followed) lies inside one of
+    ``repo_roots`` (the clusters folder's repository and the working directory's) or is, or sits
+    below, something that is not a folder (``/dev/null``, an existing file)."""
+    ca_out = Path(arg).resolve()
+    keep_out = "keep the CA key outside the repository, e.g. --ca-out ~/.promstack/ca"
+    for root in dict.fromkeys(r.resolve() for r in repo_roots if r is not None):
+        if ca_out.is_relative_to(root):
+            raise CertError("--ca-out", "", f"{clip(ca_out, PATH_ECHO_LIMIT)} is inside the git repository "
+                            f"{clip(root, PATH_ECHO_LIMIT)}", keep_out)
+    existing = ca_out
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == ca_out else f"would be inside {clip(existing, PATH_ECHO_LIMIT)}, which is"
+        raise CertError("--ca-out", "", f"{clip(ca_out, PATH_ECHO_LIMIT)} {what} not a folder",
+                        "pass a folder (created if missing) outside the repository, e.g. --ca-out ~/.promstack/ca")
+    return ca_out
+
+
 def _read_pem_arg(value: str) -> tuple[bytes, str]:
-    """Bytes of a PEM argument and a name for error messages; ``-`` reads stdin."""
-    if value == "-":
-        return sys.stdin.buffer.read(), "<stdin>"
+    """Bytes of a PEM argument and a name for error messages; ``-`` reads stdin.
+
+    Pipes are fine (``<(kubeseal --fetch-cert)``), but at most ``MAX_PEM_BYTES`` are read: a
+    certificate or key is a few KiB, and ``/dev/zero`` would otherwise be read until memory ran out.
+    """
+    source = "<stdin>" if value == "-" else value
     try:
-        return Path(value).read_bytes(), value
+        if value == "-":
+            data = sys.stdin.buffer.read(MAX_PEM_BYTES + 1)
+        else:
+            with open(value, "rb") as fh:
+                data = fh.read(MAX_PEM_BYTES + 1)
     except OSError as exc:
-        raise CertError(value, "", f"cannot read ({exc.strerror})", FETCH_CERT_FIX) from exc
+        raise CertError(source, "", f"cannot read ({exc.strerror})", FETCH_CERT_FIX) from exc
+    if len(data) > MAX_PEM_BYTES:
+        raise CertError(source, "", f"is larger than {MAX_PEM_BYTES} bytes; a PEM certificate or key is a few KiB",
+                        f"check the path; {FETCH_CERT_FIX}")
+    return data, source
 
 
 def _sealing_cert(arg: str | None, cluster_dir: Path, now: datetime) -> x509.Certificate:
@@ -290,22 +348,70 @@ class _ClusterFiles:
         return self.folder / SEALING_CERT_FILE
 
 
+@dataclass(frozen=True)
+class IssueRequest:
+    """Everything ``plan_issue`` decides from: the parsed flags, and what the CLI read from disk.
+
+    ``existing`` holds the current bytes of the files ``certs issue`` owns in the cluster folder,
+    by file name (a missing file is simply absent). ``shown_folder`` is how messages name the
+    cluster folder (e.g. ``clusters/demo``); ``ca_out`` is the resolved ``--ca-out`` folder, used
+    only to name files, never opened by the planner.
+    """
+
+    cluster: str
+    namespace: str
+    sealing_cert: x509.Certificate
+    now: datetime
+    existing: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    ca: tuple[x509.Certificate, PrivateKey] | None = field(default=None, repr=False)
+    scope: Scope | None = None
+    key_type: KeyType | None = None
+    days: int = DEFAULT_SERVING_DAYS
+    renew_within: int = DEFAULT_RENEW_DAYS
+    force: bool = False
+    ca_out: Path | None = None
+    shown_folder: str = ""
+
+    def shown(self, name: str) -> str:
+        return f"{self.shown_folder}/{name}" if self.shown_folder else name
+
+
+@dataclass(frozen=True)
+class IssuePlan:
+    """What ``certs issue`` will write, decided without touching the filesystem.
+
+    ``files``: cluster-folder-relative name -> bytes, in write order (``certs.yaml`` last: it vouches
+    for the others). ``ca_files``: ``--ca-out``-relative name -> bytes for a generated CA that is
+    kept (its ``.key`` is the only private file ever written; left out of ``repr``). ``lines``: the
+    human summary, printed once everything is written. No files at all means nothing to do.
+    """
+
+    files: Mapping[str, bytes]
+    lines: tuple[str, ...]
+    ca_files: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+
+    @property
+    def changes_files(self) -> bool:
+        return bool(self.files or self.ca_files)
+
+
+def ca_out_names(cluster: str) -> tuple[str, str]:
+    """File names of a kept CA in ``--ca-out``: (certificate, private key)."""
+    return f"{cluster}-adapter-ca.crt", f"{cluster}-adapter-ca.key"
+
+
 def _reissue_reason(
-    files: _ClusterFiles,
+    request: IssueRequest,
     facts: CertFacts,
     *,
-    namespace: str,
     scope: Scope,
     key_type: KeyType,
-    sealing_cert: x509.Certificate,
-    ca_cert: x509.Certificate | None,
-    renew_days: int,
-    now: datetime,
 ) -> str | None:
     """Why the current certificate must be replaced, or None if it is still good for this request."""
-    for path in (files.sealed, files.ca, files.sealing):
-        if not path.exists():
-            return f"{_show(path)} is missing"
+    now, renew_days, namespace, existing = request.now, request.renew_within, request.namespace, request.existing
+    for name in (ADAPTER_SEALED_SECRET_FILE, ADAPTER_CA_FILE, SEALING_CERT_FILE):
+        if name not in existing:
+            return f"{request.shown(name)} is missing"
     left = facts.days_left(now)
     if left <= renew_days:
         return f"the serving certificate has {left} days left (renewal window {renew_days})"
@@ -314,19 +420,19 @@ def _reissue_reason(
     if (facts.ca_not_after - now).days <= renew_days:
         return f"the CA expires on {iso_utc(facts.ca_not_after)}, within the renewal window"
     try:
-        on_disk_ca = load_cert_pem(files.ca.read_bytes(), _show(files.ca))
-        on_disk_sealing = load_cert_pem(files.sealing.read_bytes(), _show(files.sealing))
-        sealed = read_sealed_secret(files.sealed)
+        on_disk_ca = load_cert_pem(existing[ADAPTER_CA_FILE], request.shown(ADAPTER_CA_FILE))
+        on_disk_sealing = load_cert_pem(existing[SEALING_CERT_FILE], request.shown(SEALING_CERT_FILE))
+        sealed = parse_sealed_secret(existing[ADAPTER_SEALED_SECRET_FILE], request.shown(ADAPTER_SEALED_SECRET_FILE))
     except CertError as exc:
         return str(exc)
     if cert_fingerprint(on_disk_ca) != facts.ca_sha256:
-        return f"{_show(files.ca)} does not match {CERT_FACTS_FILE}"
-    if ca_cert is not None and cert_fingerprint(ca_cert) != facts.ca_sha256:
+        return f"{request.shown(ADAPTER_CA_FILE)} does not match {CERT_FACTS_FILE}"
+    if request.ca is not None and cert_fingerprint(request.ca[0]) != facts.ca_sha256:
         return "--ca-cert is not the CA that signed the current serving certificate"
-    if cert_fingerprint(sealing_cert) != facts.sealing_sha256:
+    if cert_fingerprint(request.sealing_cert) != facts.sealing_sha256:
         return "the sealing certificate changed"
     if cert_fingerprint(on_disk_sealing) != facts.sealing_sha256:
-        return f"{_show(files.sealing)} does not match {CERT_FACTS_FILE}"
+        return f"{request.shown(SEALING_CERT_FILE)} does not match {CERT_FACTS_FILE}"
     dns_names = tuple(serving_dns_names(PROMETHEUS_ADAPTER, namespace))
     expected = (ADAPTER_SERVING_SECRET, namespace, PROMETHEUS_ADAPTER, dns_names)
     if (facts.secret_name, facts.namespace, facts.service, facts.dns_names) != expected:
@@ -339,8 +445,109 @@ def _reissue_reason(
     if (metadata["name"], metadata["namespace"]) != (ADAPTER_SERVING_SECRET, namespace) \
             or (metadata.get("annotations") or {}) != scope_annotations(scope) \
             or set(sealed["spec"]["encryptedData"]) != {SERVING_CERT_KEY, SERVING_KEY_KEY}:
-        return f"{_show(files.sealed)} does not match {CERT_FACTS_FILE}"
+        return f"{request.shown(ADAPTER_SEALED_SECRET_FILE)} does not match {CERT_FACTS_FILE}"
     return None
+
+
+def plan_issue(request: IssueRequest) -> IssuePlan:
+    """Decide what ``certs issue`` writes for ``request``: new key material and its files, or
+    nothing when the current certificate is still good (unless ``force``). Pure: reads only
+    ``request`` (the filesystem is the caller's job) and raises ``CertError`` on bad input.
+    """
+    name, namespace, now = request.cluster, request.namespace, request.now
+
+    # Scope and key type default to what was issued before, so a bare re-run or --force renewal
+    # keeps them; a malformed certs.yaml is an error unless --force replaces it anyway.
+    previous: CertFacts | None = None
+    if CERT_FACTS_FILE in request.existing:
+        try:
+            previous = parse_facts(request.existing[CERT_FACTS_FILE], request.shown(CERT_FACTS_FILE))
+        except CertError:
+            if not request.force:
+                raise
+    scope = cast(Scope, request.scope or (previous.scope if previous else "strict"))
+    key_type = cast(KeyType, request.key_type or (previous.key_type if previous and previous.key_type in KEY_TYPES
+                                                    else KEY_TYPES[0]))
+
+    lines: list[str] = []
+    if previous is not None and not request.force:
+        reason = _reissue_reason(request, previous, scope=scope, key_type=key_type)
+        if reason is None:
+            return IssuePlan(files=MappingProxyType({}), lines=(
+                f"certs for cluster {name} are up to date: serving certificate valid until "
+                f"{iso_utc(previous.serving_not_after)} ({previous.days_left(now)} days left); no file changed "
+                "(use --force to re-issue)",
+            ))
+        lines.append(f"re-issuing certs for cluster {name}: {reason}")
+
+    if request.ca is None:
+        ca_cert, ca_key = new_ca(key_type, DEFAULT_CA_DAYS, f"promstack {name} prometheus-adapter CA", now=now)
+    else:
+        ca_cert, ca_key = request.ca
+    serving_cert, serving_key = issue_serving_cert(
+        ca_cert, ca_key, service=PROMETHEUS_ADAPTER, namespace=namespace, key_type=key_type, days=request.days,
+        now=now,
+    )
+    manifest = sealed_secret_manifest(
+        request.sealing_cert,
+        name=ADAPTER_SERVING_SECRET,
+        namespace=namespace,
+        data={SERVING_CERT_KEY: cert_to_pem(serving_cert), SERVING_KEY_KEY: key_to_pem(serving_key)},
+        scope=scope,
+    )
+    del serving_key  # sealed above; the only plaintext copy goes away with this process
+    facts = CertFacts.from_certs(
+        serving_cert=serving_cert, ca_cert=ca_cert, sealing_cert=request.sealing_cert,
+        secret_name=ADAPTER_SERVING_SECRET, namespace=namespace, service=PROMETHEUS_ADAPTER, scope=scope,
+    )
+
+    ca_files: dict[str, bytes] = {}
+    if request.ca_out is not None and request.ca is None:
+        crt_name, key_name = ca_out_names(name)
+        ca_files[key_name] = key_to_pem(ca_key)
+        ca_files[crt_name] = cert_to_pem(ca_cert)
+    files = {
+        ADAPTER_SEALED_SECRET_FILE: dump_manifest(manifest, generated_by="promstack certs issue"),
+        ADAPTER_CA_FILE: cert_to_pem(ca_cert),
+        SEALING_CERT_FILE: cert_to_pem(request.sealing_cert),
+        CERT_FACTS_FILE: dump_facts(facts),  # last: it vouches for the files above
+    }
+
+    lines += [
+        f"issued serving certificate for {', '.join(facts.dns_names)}",
+        f"  valid {iso_utc(facts.serving_not_before)} .. {iso_utc(facts.serving_not_after)}, "
+        f"key {facts.key_type}, scope {scope}, sha256 {facts.serving_sha256}",
+        f"  wrote {request.shown(ADAPTER_SEALED_SECRET_FILE)} (SealedSecret {namespace}/{ADAPTER_SERVING_SECRET})",
+        f"  wrote {request.shown(ADAPTER_CA_FILE)} (CA certificate, sha256 {facts.ca_sha256})",
+        f"  wrote {request.shown(SEALING_CERT_FILE)} (sealing certificate, sha256 {facts.sealing_sha256})",
+        f"  wrote {request.shown(CERT_FACTS_FILE)} (public facts)",
+    ]
+    if ca_files:
+        assert request.ca_out is not None
+        crt_name, key_name = ca_out_names(name)
+        lines.append(f"  wrote {request.ca_out / crt_name} and {request.ca_out / key_name} "
+                     "(CA private key: keep it safe, never commit it)")
+    elif request.ca is None:
+        lines.append("  the CA private key was discarded (pass --ca-out DIR to keep it for renewals with the same CA)")
+    return IssuePlan(files=MappingProxyType(files), lines=tuple(lines), ca_files=MappingProxyType(ca_files))
+
+
+#: Files ``certs issue`` reads back from the cluster folder to decide whether to re-issue.
+_ISSUED_FILES = (ADAPTER_SEALED_SECRET_FILE, ADAPTER_CA_FILE, SEALING_CERT_FILE, CERT_FACTS_FILE)
+
+
+def _read_existing(folder: Path) -> dict[str, bytes]:
+    """The current bytes of the files ``certs issue`` owns in ``folder``, by name; missing ones left out."""
+    existing: dict[str, bytes] = {}
+    for name in _ISSUED_FILES:
+        path = folder / name
+        if path.exists():
+            try:
+                existing[name] = path.read_bytes()
+            except OSError as exc:
+                raise CertError(_show(path), "", f"cannot read ({exc.strerror})",
+                                "fix or remove it, then re-run with --force") from exc
+    return existing
 
 
 @_reports_errors
@@ -349,8 +556,6 @@ def cmd_certs_issue(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     cluster_dir = _cluster_dir(Path(args.clusters_dir), args.cluster)
     cluster = load_cluster(cluster_dir)
-    namespace: str = cluster.namespace
-    files = _ClusterFiles(cluster_dir)
     repo_root = find_repo_root(cluster_dir) or Path(args.clusters_dir).resolve().parent
 
     if bool(args.ca_cert) != bool(args.ca_key):
@@ -360,10 +565,7 @@ def cmd_certs_issue(args: argparse.Namespace) -> int:
         if args.ca_cert:
             raise CertError("--ca-out", "", "only applies to a CA generated by this command",
                             "drop --ca-out when passing --ca-cert/--ca-key")
-        ca_out = Path(args.ca_out).resolve()
-        if ca_out.is_relative_to(repo_root):
-            raise CertError("--ca-out", "", f"{ca_out} is inside the git repository {repo_root}",
-                            "keep the CA key outside the repository, e.g. --ca-out ~/.promstack/ca")
+        ca_out = _ca_out_folder(args.ca_out, repo_roots=(repo_root, find_repo_root(Path.cwd())))
 
     sealing_cert = _sealing_cert(args.sealing_cert, cluster_dir, now)
     ca: tuple[x509.Certificate, PrivateKey] | None = None
@@ -372,81 +574,29 @@ def cmd_certs_issue(args: argparse.Namespace) -> int:
         key_pem, key_src = _read_pem_arg(args.ca_key)
         ca = load_ca(cert_pem, key_pem, cert_source=cert_src, key_source=key_src, now=now)
 
-    # Scope and key type default to what was issued before, so a bare re-run or --force renewal
-    # keeps them; a malformed certs.yaml is an error unless --force replaces it anyway.
-    previous: CertFacts | None = None
-    if files.facts.exists():
-        try:
-            previous = read_facts(files.facts)
-        except CertError:
-            if not args.force:
-                raise
-    scope = cast(Scope, args.scope or (previous.scope if previous else "strict"))
-    key_type = cast(KeyType, args.key_type or (previous.key_type if previous and previous.key_type in KEY_TYPES
-                                                 else KEY_TYPES[0]))
-
-    if previous is not None and not args.force:
-        reason = _reissue_reason(
-            files, previous, namespace=namespace, scope=scope, key_type=key_type, sealing_cert=sealing_cert,
-            ca_cert=ca[0] if ca else None, renew_days=args.renew_within, now=now,
-        )
-        if reason is None:
-            print(
-                f"certs for cluster {cluster_dir.name} are up to date: serving certificate valid until "
-                f"{iso_utc(previous.serving_not_after)} ({previous.days_left(now)} days left); no file changed "
-                "(use --force to re-issue)"
-            )
-            return 0
-        print(f"re-issuing certs for cluster {cluster_dir.name}: {reason}")
-
-    if ca is None:
-        ca_name = f"promstack {cluster_dir.name} prometheus-adapter CA"
-        ca_cert, ca_key = new_ca(key_type, DEFAULT_CA_DAYS, ca_name, now=now)
-    else:
-        ca_cert, ca_key = ca
-    serving_cert, serving_key = issue_serving_cert(
-        ca_cert, ca_key, service=PROMETHEUS_ADAPTER, namespace=namespace, key_type=key_type, days=args.days, now=now,
-    )
-    manifest = sealed_secret_manifest(
-        sealing_cert,
-        name=ADAPTER_SERVING_SECRET,
-        namespace=namespace,
-        data={SERVING_CERT_KEY: cert_to_pem(serving_cert), SERVING_KEY_KEY: key_to_pem(serving_key)},
-        scope=scope,
-    )
-    del serving_key  # sealed above; the only plaintext copy goes away with this process
-    facts = CertFacts.from_certs(
-        serving_cert=serving_cert, ca_cert=ca_cert, sealing_cert=sealing_cert,
-        secret_name=ADAPTER_SERVING_SECRET, namespace=namespace, service=PROMETHEUS_ADAPTER, scope=scope,
-    )
-
-    out: dict[Path, tuple[bytes, int]] = {}
-    if ca_out is not None:
-        ca_key_path = ca_out / f"{cluster_dir.name}-adapter-ca.key"
-        if ca_key_path.exists():
-            raise CertError(str(ca_key_path), "", "already exists; refusing to overwrite a CA key",
-                            "move it away or choose another --ca-out folder")
-        out[ca_key_path] = (key_to_pem(ca_key), PRIVATE_MODE)
-        out[ca_out / f"{cluster_dir.name}-adapter-ca.crt"] = (cert_to_pem(ca_cert), PUBLIC_MODE)
-    out[files.sealed] = (dump_manifest(manifest, generated_by="promstack certs issue"), PUBLIC_MODE)
-    out[files.ca] = (cert_to_pem(ca_cert), PUBLIC_MODE)
-    out[files.sealing] = (cert_to_pem(sealing_cert), PUBLIC_MODE)
-    out[files.facts] = (dump_facts(facts), PUBLIC_MODE)  # last: it vouches for the files above
-    _check_pem_free(out, repo_root)
-    write_files_atomically(out)
-
-    print(f"issued serving certificate for {', '.join(facts.dns_names)}")
-    print(f"  valid {iso_utc(facts.serving_not_before)} .. {iso_utc(facts.serving_not_after)}, "
-          f"key {facts.key_type}, scope {scope}, sha256 {facts.serving_sha256}")
-    print(f"  wrote {_show(files.sealed)} (SealedSecret {namespace}/{ADAPTER_SERVING_SECRET})")
-    print(f"  wrote {_show(files.ca)} (CA certificate, sha256 {facts.ca_sha256})")
-    print(f"  wrote {_show(files.sealing)} (sealing certificate, sha256 {facts.sealing_sha256})")
-    print(f"  wrote {_show(files.facts)} (public facts)")
-    if ca_out is not None:
-        print(f"  wrote {ca_out / f'{cluster_dir.name}-adapter-ca.crt'} and "
-              f"{ca_out / f'{cluster_dir.name}-adapter-ca.key'} (CA private key: keep it safe, never commit it)")
-    elif ca is None:
-        print("  the CA private key was discarded (pass --ca-out DIR to keep it for renewals with the same CA)")
+    plan = plan_issue(IssueRequest(
+        cluster=cluster_dir.name, namespace=cluster.namespace, sealing_cert=sealing_cert, now=now,
+        existing=_read_existing(cluster_dir), ca=ca, scope=args.scope, key_type=args.key_type, days=args.days,
+        renew_within=args.renew_within, force=args.force, ca_out=ca_out, shown_folder=_show(cluster_dir),
+    ))
+    if plan.changes_files:
+        out: dict[Path, tuple[bytes, int]] = {}
+        private: set[Path] = set()
+        if ca_out is not None:
+            for name, content in plan.ca_files.items():
+                is_key = name.endswith(".key")
+                if is_key:
+                    private.add(ca_out / name)
+                    if (ca_out / name).exists():
+                        raise CertError(str(ca_out / name), "", "already exists; refusing to overwrite a CA key",
+                                        "move it away or choose another --ca-out folder")
+                out[ca_out / name] = (content, PRIVATE_MODE if is_key else PUBLIC_MODE)
+        for name, content in plan.files.items():
+            out[cluster_dir / name] = (content, PUBLIC_MODE)
+        _check_pem_free(out, repo_root)
+        write_files_atomically(out, create_only=private)
+    for line in plan.lines:
+        print(line)
     return 0
 
 
@@ -565,32 +715,89 @@ def cmd_certs_check(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- seal
 
 
+def _check_secret_key(flag: str, key: str) -> None:
+    """Refuse a key the API server would refuse (``IsConfigMapKey``), before anything is sealed."""
+    fix = f"use e.g. {flag} api-token=..."
+    if not _SECRET_KEY.fullmatch(key):
+        raise CertError(flag, key, "a Secret key may contain only letters, digits, '-', '_' and '.'", fix)
+    if key in (".", "..") or key.startswith(".."):
+        raise CertError(flag, key, "a Secret key may not be '.' or '..' or start with '..'", fix)
+    if len(key) > MAX_NAME_LENGTH:
+        raise CertError(flag, key, f"a Secret key is at most {MAX_NAME_LENGTH} characters, this one {len(key)}", fix)
+
+
+_FILE_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a character device",
+               stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+def _read_value_file(path_text: str, key: str) -> bytes:
+    """The bytes of a regular file of at most ``MAX_SECRET_BYTES``.
+
+    Opened without blocking (a named pipe with no writer would hang ``open``) and checked with
+    ``fstat`` on the open file, so a swapped symlink cannot slip a device past the check; read
+    with a cap, so ``/dev/zero`` or a growing file cannot fill memory.
+    """
+    fix = "check the --from-file path"
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path_text, flags)
+    except OSError as exc:
+        raise CertError(path_text, "", f"cannot read ({exc.strerror})", fix) from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise CertError(path_text, "", f"is {kind}; --from-file reads only regular files",
+                            "write the value to a file first and pass that file")
+        chunks, size = [], 0
+        while size <= MAX_SECRET_BYTES:
+            chunk = os.read(fd, min(1 << 16, MAX_SECRET_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise CertError(path_text, "", f"cannot read ({exc.strerror})", fix) from exc
+    finally:
+        os.close(fd)
+    if size > MAX_SECRET_BYTES:
+        raise CertError(path_text, "", f"is larger than {MAX_SECRET_BYTES} bytes (1 MiB), the most a Secret holds",
+                        f"seal a smaller value for key {clip(key)}")
+    return b"".join(chunks)
+
+
 def _secret_data(literals: list[str], file_args: list[str]) -> dict[str, bytes]:
-    """``--from-literal k=v`` and ``--from-file [k=]path`` as Secret data, keys validated like kubectl."""
+    """``--from-literal k=v`` and ``--from-file [k=]path`` as Secret data, validated like the API server:
+    keys (``IsConfigMapKey``), UTF-8 literals, regular files only, at most 1 MiB in all."""
     data: dict[str, bytes] = {}
 
     def add(flag: str, key: str, value: bytes) -> None:
-        if not _SECRET_KEY.match(key):
-            raise CertError(flag, key, "a Secret key may contain only letters, digits, '-', '_' and '.'",
-                            f"use e.g. {flag} api-token=...")
         if key in data:
             raise CertError(flag, key, "given more than once", "pass each key once")
         data[key] = value
+        total = sum(len(v) for v in data.values())
+        if total > MAX_SECRET_BYTES:
+            raise CertError(flag, key, f"the values add up to {total} bytes; a Secret holds at most "
+                            f"{MAX_SECRET_BYTES} (1 MiB)", "split them into several Secrets")
 
     for item in literals:
         key, sep, value = item.partition("=")
         if not sep:
-            raise CertError("--from-literal", key, "expected KEY=VALUE", "e.g. --from-literal password=...")
-        add("--from-literal", key, value.encode())
+            # Not echoed: a value typed without its key is likely the secret itself.
+            raise CertError("--from-literal", "", "expected KEY=VALUE, got no '='", "e.g. --from-literal password=...")
+        _check_secret_key("--from-literal", key)
+        try:
+            encoded = value.encode()
+        except UnicodeEncodeError as exc:  # argv bytes that were not UTF-8 (decoded with surrogateescape)
+            raise CertError("--from-literal", key, f"the value is not valid UTF-8 (byte {exc.start})",
+                            f"write it to a file and pass --from-file {clip(key)}=PATH") from exc
+        add("--from-literal", key, encoded)
     for item in file_args:
         key, sep, path_text = item.partition("=")
         if not sep:
             key, path_text = Path(item).name, item
-        try:
-            content = Path(path_text).read_bytes()
-        except OSError as exc:
-            raise CertError(path_text, "", f"cannot read ({exc.strerror})", "check the --from-file path") from exc
-        add("--from-file", key, content)
+        _check_secret_key("--from-file", key)
+        add("--from-file", key, _read_value_file(path_text, key))
     return data
 
 
@@ -601,9 +808,12 @@ def cmd_seal(args: argparse.Namespace) -> int:
     cluster_dir = _cluster_dir(Path(args.clusters_dir), args.cluster)
     namespace: str = load_cluster(cluster_dir).namespace
     name: str = args.name
-    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-        raise CertError("--name", name, "not a valid Secret name (lowercase letters, digits, '-' and '.')",
-                        "e.g. --name grafana-admin")
+    if len(name) > MAX_NAME_LENGTH or not _DNS_SUBDOMAIN.fullmatch(name):
+        raise CertError("--name", name, f"not a valid Secret name (lowercase letters, digits, '-' and '.', "
+                        f"at most {MAX_NAME_LENGTH} characters)", "e.g. --name grafana-admin")
+    if len(name) > MAX_SEALED_NAME_LENGTH:
+        raise CertError("--name", name, f"is {len(name)} characters; its file {SEALED_SECRET_SUFFIX} would exceed "
+                        f"the 255-byte file name limit", f"use a name of at most {MAX_SEALED_NAME_LENGTH} characters")
     out = cluster_dir / f"{name}{SEALED_SECRET_SUFFIX}"
     if name == ADAPTER_SERVING_SECRET or out.name == ADAPTER_SEALED_SECRET_FILE:
         raise CertError("--name", name, "is managed by `promstack certs issue`", "use `promstack certs issue --force`")

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 from cryptography import x509
 
-from promstack.certs import PUBLIC_MODE, CertError, write_files_atomically
+from promstack.certs import PUBLIC_MODE, CertError, load_yaml, short_repr, write_files_atomically
 from promstack.certs.pki import key_type_of
 from promstack.certs.sealing import SCOPES, Scope, cert_fingerprint
 
@@ -159,13 +159,13 @@ class _Reader:
     def text(self, field: str) -> str:
         value = self._raw(field)
         if not isinstance(value, str) or not value:
-            raise CertError(self.source, field, f"expected a non-empty string, got {value!r}", _FIX)
+            raise CertError(self.source, field, f"expected a non-empty string, got {short_repr(value)}", _FIX)
         return value
 
     def sha256(self, field: str) -> str:
         value = self.text(field)
         if not _SHA256.match(value):
-            raise CertError(self.source, field, f"expected 64 lowercase hex digits, got {value!r}", _FIX)
+            raise CertError(self.source, field, f"expected 64 lowercase hex digits, got {short_repr(value)}", _FIX)
         return value
 
     def time(self, field: str) -> datetime:
@@ -176,10 +176,14 @@ class _Reader:
             try:
                 moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
             except ValueError as exc:
-                raise CertError(self.source, field, f"expected an ISO 8601 UTC time, got {value!r}", _FIX) from exc
+                raise CertError(self.source, field, f"expected an ISO 8601 UTC time, got {short_repr(value)}",
+                                _FIX) from exc
         if moment.tzinfo is None:  # YAML timestamps without offset are UTC by the YAML spec
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+05:00
+            raise CertError(self.source, field, f"{short_repr(value)} is out of range", _FIX) from exc
 
     def names(self, field: str) -> tuple[str, ...]:
         value = self._raw(field)
@@ -188,22 +192,19 @@ class _Reader:
         return tuple(value)
 
 
-def parse_facts(text: str, source: str) -> CertFacts:
-    """Parse ``certs.yaml`` text; ``CertError`` naming ``source`` and the field on any problem."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CertError(source, "", f"not valid YAML ({exc})", _FIX) from exc
+def parse_facts(text: str | bytes, source: str) -> CertFacts:
+    """Parse ``certs.yaml`` (text or its bytes); ``CertError`` naming ``source`` and the field on any problem."""
+    doc = load_yaml(text, source, _FIX)
     if not isinstance(doc, dict):
         raise CertError(source, "", "expected a YAML mapping", _FIX)
     read = _Reader(doc, source)
     version = read._raw("version")
-    if version != FACTS_VERSION:
-        raise CertError(source, "version", f"unsupported version {version!r} (this promstack reads {FACTS_VERSION})",
+    if type(version) is not int or version != FACTS_VERSION:  # not `true`, though True == 1
+        raise CertError(source, "version", f"unsupported version {short_repr(version)} (this promstack reads {FACTS_VERSION})",
                         _FIX)
     scope = read.text("scope")
     if scope not in SCOPES:
-        raise CertError(source, "scope", f"expected one of {', '.join(SCOPES)}, got {scope!r}", _FIX)
+        raise CertError(source, "scope", f"expected one of {', '.join(SCOPES)}, got {short_repr(scope)}", _FIX)
     return CertFacts(
         secret_name=read.text("secretName"),
         namespace=read.text("namespace"),
@@ -224,7 +225,7 @@ def parse_facts(text: str, source: str) -> CertFacts:
 def read_facts(path: Path) -> CertFacts:
     """Read ``certs.yaml``; ``CertError`` naming the file (and field) if it is unreadable or malformed."""
     try:
-        text = path.read_text()
+        content = path.read_bytes()
     except OSError as exc:
         raise CertError(str(path), "", f"cannot read ({exc.strerror})", _FIX) from exc
-    return parse_facts(text, str(path))
+    return parse_facts(content, str(path))

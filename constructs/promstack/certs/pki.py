@@ -26,12 +26,15 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 DEFAULT_CA_DAYS = 3650
 DEFAULT_SERVING_DAYS = 365
+#: Longest serving certificate: as long as a CA this module generates (it may not outlive its CA).
+MAX_SERVING_DAYS = DEFAULT_CA_DAYS
 DEFAULT_CA_COMMON_NAME = "promstack prometheus-adapter CA"
 #: notBefore is set this far in the past so a node whose clock lags slightly still accepts a fresh cert.
 CLOCK_SKEW = timedelta(minutes=5)
 
 __all__ = [
     "KEY_TYPES",
+    "MAX_SERVING_DAYS",
     "KeyType",
     "PrivateKey",
     "ca_bundle_b64",
@@ -144,12 +147,15 @@ def issue_serving_cert(
     Defaults: ECDSA P-256, 365 days. CN ``<service>.<namespace>.svc``; SANs from
     ``serving_dns_names``; EKU serverAuth; CA:FALSE (critical); KeyUsage digitalSignature, plus
     keyEncipherment for RSA (RSA key exchange); SKI and AKI. Raises ``CertError`` if the CA would
-    expire before the certificate (the chain would break silently on that day).
+    expire before the certificate (the chain would break silently on that day); ``days`` must be
+    1 to ``MAX_SERVING_DAYS``.
     """
-    if days < 1:
-        raise ValueError("days must be at least 1")
+    if not 1 <= days <= MAX_SERVING_DAYS:
+        raise ValueError(f"days must be 1 to {MAX_SERVING_DAYS}")
     now = now or datetime.now(UTC)
-    not_after = now + timedelta(days=days)
+    # Certificates keep whole seconds: without this a serving cert as long as a CA made at the same
+    # `now` would seem to outlive it by the CA's dropped microseconds.
+    not_after = (now + timedelta(days=days)).replace(microsecond=0)
     if not_after > ca_cert.not_valid_after_utc:
         left = (ca_cert.not_valid_after_utc - now).days
         raise CertError(

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from promstack.certs import CertError
+from promstack.certs import CertError, load_yaml
 
 Scope = Literal["strict", "namespace-wide", "cluster-wide"]
 #: Every scope, strict first (kubeseal's default).
@@ -43,6 +43,9 @@ NAMESPACE_WIDE_ANNOTATION = "sealedsecrets.bitnami.com/namespace-wide"
 CLUSTER_WIDE_ANNOTATION = "sealedsecrets.bitnami.com/cluster-wide"
 
 SESSION_KEY_BYTES = 32  # AES-256
+#: Smallest RSA sealing key accepted. Below 2048 bits RSA is breakable or, under 784 bits, too small
+#: for OAEP-SHA-256 to wrap a 32-byte session key at all.
+MIN_SEALING_RSA_BITS = 2048
 _ZERO_NONCE = bytes(12)  # GCM standard nonce size; zero is fine with a single-use key
 
 #: What to tell a user whose sealing certificate we refuse.
@@ -86,17 +89,29 @@ def _iso(moment: datetime) -> str:
 
 
 def load_sealing_cert(pem_bytes: bytes, source: str, *, now: datetime | None = None) -> x509.Certificate:
-    """Parse the sealed-secrets controller's certificate and refuse one ``kubeseal`` would refuse.
+    """Parse the sealed-secrets controller's certificate and refuse one that cannot be right.
 
-    Takes the first certificate in ``pem_bytes`` (as kubeseal does). Raises ``CertError`` naming
-    ``source`` if it is not PEM, its key is not RSA, or it is expired or not yet valid at ``now``
+    Raises ``CertError`` naming ``source`` if it is not PEM, holds more than one certificate (which
+    one would be sealed for is a guess; kubeseal silently takes the first), its key is not RSA or
+    has fewer than ``MIN_SEALING_RSA_BITS`` bits, or it is expired or not yet valid at ``now``
     (default: the current time).
+
+    A CA certificate is accepted on purpose: the controller's own certificate is a self-signed
+    ``CA:TRUE`` certificate (sealed-secrets ``pkg/crypto.SignKey`` sets ``IsCA``).
     """
     now = now or datetime.now(UTC)
     try:
-        cert = x509.load_pem_x509_certificates(pem_bytes)[0]
+        certs = x509.load_pem_x509_certificates(pem_bytes)
     except ValueError as exc:
         raise CertError(source, "certificate", f"not a PEM certificate ({exc})", FETCH_CERT_FIX) from exc
+    if len(certs) != 1:
+        raise CertError(
+            source,
+            "certificate",
+            f"holds {len(certs)} certificates; the controller seals with exactly one",
+            f"keep only the controller's current certificate in the file: {FETCH_CERT_FIX}",
+        )
+    cert = certs[0]
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         kind = type(key).__name__.removeprefix("_").replace("PublicKey", "")
@@ -104,6 +119,14 @@ def load_sealing_cert(pem_bytes: bytes, source: str, *, now: datetime | None = N
             source,
             "publicKey",
             f"the sealing certificate has a {kind} key; sealed-secrets only seals with RSA keys",
+            FETCH_CERT_FIX,
+        )
+    if key.key_size < MIN_SEALING_RSA_BITS:
+        raise CertError(
+            source,
+            "publicKey",
+            f"the sealing certificate has a {key.key_size}-bit RSA key; at least {MIN_SEALING_RSA_BITS} bits "
+            "are required (the controller makes 4096-bit keys)",
             FETCH_CERT_FIX,
         )
     if now > cert.not_valid_after_utc:
@@ -218,18 +241,26 @@ def dump_manifest(manifest: dict[str, Any], *, generated_by: str) -> bytes:
     return (header + body).encode()
 
 
+_SEALED_FIX = "re-create it with `promstack seal` or `promstack certs issue --force`"
+
+
 def read_sealed_secret(path: Path) -> dict[str, Any]:
     """Load and sanity-check a ``*.sealedsecret.yaml`` file for synth; returns the manifest dict.
 
     Raises ``CertError`` naming the file and field if it is not a SealedSecret with a name,
     a namespace and a non-empty ``spec.encryptedData``.
     """
-    source = str(path)
-    fix = "re-create it with `promstack seal` or `promstack certs issue --force`"
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise CertError(source, "", f"cannot read ({exc})", fix) from exc
+        content = path.read_bytes()
+    except OSError as exc:
+        raise CertError(str(path), "", f"cannot read ({exc.strerror})", _SEALED_FIX) from exc
+    return parse_sealed_secret(content, str(path))
+
+
+def parse_sealed_secret(content: bytes, source: str) -> dict[str, Any]:
+    """``read_sealed_secret`` for bytes already read; ``source`` names them in errors."""
+    fix = _SEALED_FIX
+    doc = load_yaml(content, source, fix)
     if not isinstance(doc, dict):
         raise CertError(source, "", "not a YAML mapping", fix)
     if doc.get("apiVersion") != SEALED_SECRET_API_VERSION or doc.get("kind") != SEALED_SECRET_KIND:
