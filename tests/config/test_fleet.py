@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CLUSTERS
-from promstack.config.model import ConfigError
 from promstack.config.fleet import FleetConfig, load_fleet
+from promstack.config.model import ConfigError
 
 REPO = "https://git.example.com/platform/promstack.git"
 

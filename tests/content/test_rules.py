@@ -17,6 +17,8 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
+from pydantic import ValidationError
+
 from promstack.content.catalog import parse, unknown_metrics
 from promstack.content.rules import (
     ALERTING_RULES_FILE,
@@ -29,7 +31,6 @@ from promstack.content.rules import (
     iter_rules,
     rule_files,
 )
-from pydantic import ValidationError
 
 CFG = AlertsConfig()
 RULES = [rule for _, _, rule in iter_rules(CFG)]

@@ -59,6 +59,8 @@ from promstack.config.cluster import ConfigError, load_cluster
 from promstack.config.names import (
     ADAPTER_CA_FILE,
     ADAPTER_SEALED_SECRET_FILE,
+    ADAPTER_SERVING_CERT_KEY,
+    ADAPTER_SERVING_KEY_KEY,
     ADAPTER_SERVING_SECRET,
     CERT_FACTS_FILE,
     PROMETHEUS_ADAPTER,
@@ -69,8 +71,8 @@ from promstack.config.names import (
 DEFAULT_RENEW_DAYS = 30
 DEFAULT_CLUSTERS_DIR = "clusters"
 #: Keys of the adapter's serving Secret (Opaque: kubernetes.io/tls would demand tls.crt/tls.key).
-SERVING_CERT_KEY = "serving.crt"
-SERVING_KEY_KEY = "serving.key"
+SERVING_CERT_KEY = ADAPTER_SERVING_CERT_KEY
+SERVING_KEY_KEY = ADAPTER_SERVING_KEY_KEY
 SEALED_SECRET_SUFFIX = ".sealedsecret.yaml"
 
 # Used with fullmatch: `$` alone would also accept a trailing line break.

@@ -19,8 +19,8 @@ from promstack.components.base import (
     port,
 )
 from promstack.config import names, versions, yamltext
-from promstack.config.cluster import resources
 from promstack.config.alerting import NULL_RECEIVER, AlertmanagerConfig, Receiver, Route, RoutingConfig
+from promstack.config.cluster import resources
 from promstack.config.versions import Image
 from promstack.gitops.delivery import ordering_annotations
 

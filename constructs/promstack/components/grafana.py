@@ -7,6 +7,7 @@ from typing import Any
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
+from promstack.components.alertmanager import Alertmanager
 from promstack.components.base import (
     Component,
     StackContext,
@@ -18,7 +19,6 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
-from promstack.components.alertmanager import Alertmanager
 from promstack.components.prometheus import Prometheus
 from promstack.config import names, versions, yamltext
 from promstack.config.cluster import GrafanaConfig

@@ -9,6 +9,7 @@ from cdk8s import JsonPatch
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
+from promstack.components.alertmanager import Alertmanager
 from promstack.components.base import (
     Component,
     StackContext,
@@ -18,7 +19,6 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
-from promstack.components.alertmanager import Alertmanager
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
 from promstack.config import names, versions, yamltext

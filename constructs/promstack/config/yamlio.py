@@ -134,7 +134,7 @@ def _one_line(text: str) -> str:
 def parse_yaml(text: str, source: str) -> Any:
     """One YAML document from ``text``, or a ConfigError ``source: line N: not valid YAML: ...``."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         hint = " (a NUL: if the file is UTF-16, save it as UTF-8)" if exc.character == 0 else ""

@@ -25,9 +25,8 @@ from typing import Annotated, Any, Final, Literal
 import yaml
 from pydantic import Field, model_validator
 
-from promstack.config.model import DnsSubdomain, Duration, Model
-
 from promstack.config import names
+from promstack.config.model import DnsSubdomain, Duration, Model
 
 #: Scrape job names, keyed by what is scraped. The Prometheus scrape config and every rule and
 #: dashboard use these; a rename happens here once.

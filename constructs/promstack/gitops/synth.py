@@ -18,11 +18,11 @@ from pathlib import Path
 import cdk8s
 
 from promstack.config.cluster import ClusterConfig, ConfigError, load_all, load_cluster
+from promstack.config.fleet import FleetConfig, load_fleet
 from promstack.config.inputs import load_inputs
 from promstack.content import catalog
 from promstack.content.hpa_check import check_hpas
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
-from promstack.config.fleet import FleetConfig, load_fleet
 from promstack.stack import MonitoringStack
 
 
