@@ -8,7 +8,6 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # Node 22 from package.json, ahead of any system Node, so cdk8s and jsii run on a supported one.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
-export PYTHONDONTWRITEBYTECODE := 1
 # The cdk8s CLI's upgrade check asks the package registry for a newer CLI on every run (offline: a Node
 # stack trace). The CLI reads every option from CDK8S_* variables; this one is --no-check-upgrade.
 export CDK8S_CHECK_UPGRADE := false

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
-import yaml
 from pydantic import Field, model_validator
 
-from promstack.config import names
+from promstack.config import names, yamlio
 from promstack.config.model import DnsSubdomain, Duration, Model
 
 #: Scrape job names, keyed by what is scraped. The Prometheus scrape config and every rule and
@@ -663,23 +662,9 @@ def iter_rules(cfg: AlertsConfig, *, jobs: Mapping[str, str] = JOBS) -> Iterator
                 yield filename, group.name, rule
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style throughout; multi-line strings as literal blocks."""
-
-
-def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str_representer)
-
-
 def _render(groups: tuple[RuleGroup, ...]) -> str:
-    document = {"groups": [group.to_prometheus() for group in groups]}
-    return yaml.dump(
-        document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True
-    )
+    # Wide lines: a PromQL expression is never folded mid-selector.
+    return yamlio.dump({"groups": [group.to_prometheus() for group in groups]}, width=4096)
 
 
 def rule_files(cfg: AlertsConfig, *, jobs: Mapping[str, str] = JOBS) -> dict[str, str]:
