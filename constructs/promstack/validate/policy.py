@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from promstack.validate import k8s
-from promstack.validate.findings import POLICY, Finding, PathPart
+from promstack.validate.findings import POLICY, Finding, PathPart, printable
 from promstack.validate.k8s import as_dict, as_list
-from promstack.validate.loader import Document
+from promstack.validate.loader import Document, InputError
 
 EXCEPTION_PREFIX = "hardening.promstack.io/"
 EXCEPTION_FIELDS = ("hostNetwork", "hostPID", "hostIPC", "hostPath")
@@ -178,13 +178,19 @@ def _key_lines(data: bytes) -> Iterator[tuple[int, str]]:
 
 
 def scan_private_keys(files: Iterable[tuple[str, Path]]) -> list[Finding]:
-    """A finding per private key found in ``files`` ((shown name, path) pairs); unreadable files are skipped."""
+    """A finding per private key found in ``files`` ((shown name, path) pairs).
+
+    A file that cannot be read is an InputError: a key in it would go unseen.
+    """
     findings = []
     for shown, path in files:
         try:
             data = path.read_bytes()
-        except OSError:
-            continue
+        except OSError as exc:
+            raise InputError(
+                f"{printable(shown)}: cannot read ({exc.strerror or type(exc).__name__}) to look for private keys: "
+                "check that it is readable"
+            ) from None
         for line, what in _key_lines(data):
             findings.append(
                 Finding(shown, "", "", "", f"line {line}", f"private key material ({what} PEM block)", POLICY)

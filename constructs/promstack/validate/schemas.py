@@ -279,6 +279,7 @@ def check_schemas(
     custom = unit_crds(documents) if custom_kinds is None else custom_kinds
     findings: list[Finding] = []
     for doc in documents:
+        findings += [doc.finding(path, message, SCHEMA) for path, message in doc.issues]
         if not doc.is_object:
             findings.append(
                 Finding(doc.file, "", "", "", ".", f"document {doc.index + 1} is not a Kubernetes object", SCHEMA)
@@ -328,3 +329,4 @@ def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> l
             doc.finding(("apiVersion",), f"{gvk(doc)} is not served by Kubernetes {version_ranges(unserved)}", SCHEMA)
         )
     return findings
+

@@ -119,7 +119,7 @@ def _unique(docs: Sequence[Document]) -> Iterator[Finding]:
             yield _w(
                 doc,
                 ("metadata", "name"),
-                f"duplicate object: also defined in {other.file} (document {other.index + 1})",
+                f"duplicate object: also defined in {other.file} ({other.location})",
             )
         else:
             first[key] = doc
