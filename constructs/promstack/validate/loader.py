@@ -9,6 +9,10 @@ Input that cannot be read whole is an InputError (exit 2), never a finding nor s
 skipped: a folder that cannot be listed, a symlink loop, a manifest that is not a regular file
 (a fifo, a device), larger than ``MAX_FILE_BYTES``, not UTF-8, not YAML, or nested beyond what
 ``yamlsafe`` reads. Symlinked folders are followed.
+
+A List (``kind: List``, or ``<Kind>List`` with ``items``) is expanded as kubectl does: each item
+is a document of its own whose field paths start with ``items[i]``; the List itself is kept as
+an envelope that is checked for its own shape only.
 """
 
 from __future__ import annotations
@@ -40,25 +44,29 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class Document:
-    """One YAML document of a manifest file. ``index`` is its 0-based position in the file.
+    """One YAML document of a manifest file, or one item of a List in it.
 
-    ``issues`` are (path, message) problems found while reading it (duplicate or non-string
-    keys), reported as schema findings.
+    ``index`` is the document's 0-based position in the file; ``prefix`` the path of a List item
+    within it (``("items", 1)``), empty otherwise. ``issues`` are (path, message) problems found
+    while reading it (duplicate or non-string keys), reported as schema findings. ``envelope``
+    marks a List: its items are the objects, it is not one.
     """
 
     file: str
     index: int
     obj: Any
+    prefix: tuple[PathPart, ...] = ()
     issues: tuple[Issue, ...] = ()
+    envelope: bool = False
 
     @property
     def is_object(self) -> bool:
-        return isinstance(self.obj, dict)
+        return isinstance(self.obj, dict) and not self.envelope
 
     @property
     def location(self) -> str:
-        """``document 2``."""
-        return f"document {self.index + 1}"
+        """``document 2``, or ``document 2, items[1]`` for a List item."""
+        return f"document {self.index + 1}" + (f", {format_path(self.prefix)}" if self.prefix else "")
 
     def _get(self, key: str) -> str:
         value = self.obj.get(key) if isinstance(self.obj, dict) else None
@@ -107,7 +115,8 @@ class Document:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
     def finding(self, path: Sequence[PathPart], message: str, check: str) -> Finding:
-        return Finding(self.file, self.kind, self.namespace, self.name, format_path(path), message, check)
+        """A finding at ``path`` within this object (a List item's path starts with ``items[i]``)."""
+        return Finding(self.file, self.kind, self.namespace, self.name, format_path((*self.prefix, *path)), message, check)
 
 
 @dataclass
@@ -278,14 +287,50 @@ def parse_text(text: str, display: str) -> list[yamlsafe.ParsedDocument]:
         raise InputError(f"{shown}: invalid YAML: nested too deeply to read: flatten it") from None
 
 
+def is_list(obj: Any) -> bool:
+    """A List as kubectl reads one: a kind ending in ``List`` with ``items``."""
+    return isinstance(obj, dict) and isinstance(obj.get("kind"), str) and obj["kind"].endswith("List") and "items" in obj
+
+
+def _typed_item(envelope: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """An item of a typed list (``ConfigMapList``) without apiVersion and kind gets the list's, as kubectl does."""
+    kind = envelope["kind"].removesuffix("List")
+    if kind and "apiVersion" not in item and "kind" not in item:
+        return {"apiVersion": envelope.get("apiVersion"), "kind": kind, **item}
+    return item
+
+
+def expand(file: str, index: int, obj: Any, issues: Sequence[Issue] = ()) -> list[Document]:
+    """The documents of one YAML document: itself, or for a List its envelope and every item (nested Lists too)."""
+    out: list[Document] = []
+
+    def visit(node: Any, prefix: tuple[PathPart, ...], found: Sequence[Issue]) -> None:
+        if not is_list(node):
+            out.append(Document(file, index, node, prefix, tuple(found)))
+            return
+        items = node["items"]
+        objects = {i for i, item in enumerate(items) if isinstance(item, dict)} if isinstance(items, list) else set()
+
+        def owner(path: tuple[PathPart, ...]) -> int | None:
+            return path[1] if len(path) >= 2 and path[0] == "items" and path[1] in objects else None  # type: ignore[return-value]
+
+        out.append(Document(file, index, node, prefix, tuple(i for i in found if owner(i[0]) is None), envelope=True))
+        for i in sorted(objects):
+            mine = [(path[2:], message) for path, message in found if owner(path) == i]
+            visit(_typed_item(node, items[i]), (*prefix, "items", i), mine)
+
+    visit(obj, (), issues)
+    return out
+
+
 def load_file(path: Path, display: str | None = None) -> list[Document]:
-    """Every non-empty YAML document of ``path``. Raises InputError (see ``read_text``)."""
+    """Every non-empty YAML document of ``path``, Lists expanded. Raises InputError (see ``read_text``)."""
     shown = display or str(path)
     text = read_text(path, shown)
     documents: list[Document] = []
     for i, parsed in enumerate(parse_text(text, shown)):
         if parsed.data is not None:
-            documents.append(Document(shown, i, parsed.data, tuple((k.path, k.message) for k in parsed.issues)))
+            documents += expand(shown, i, parsed.data, [(issue.path, issue.message) for issue in parsed.issues])
     return documents
 
 

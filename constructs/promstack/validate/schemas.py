@@ -280,6 +280,9 @@ def check_schemas(
     findings: list[Finding] = []
     for doc in documents:
         findings += [doc.finding(path, message, SCHEMA) for path, message in doc.issues]
+        if doc.envelope:
+            findings += _check_envelope(doc)
+            continue
         if not doc.is_object:
             findings.append(
                 Finding(doc.file, "", "", "", ".", f"document {doc.index + 1} is not a Kubernetes object", SCHEMA)
@@ -330,3 +333,28 @@ def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> l
         )
     return findings
 
+
+_LIST_FIELDS = ("apiVersion", "kind", "metadata", "items")
+
+
+def _check_envelope(doc: Document) -> list[Finding]:
+    """The shape of a List (its items are checked as objects of their own)."""
+    findings = []
+    if doc.kind == "List" and doc.api_version != "v1":
+        found = short(doc.obj.get("apiVersion"))
+        findings.append(doc.finding(("apiVersion",), f"a List has apiVersion v1, not {found}", SCHEMA))
+    for key in doc.obj:
+        if key not in _LIST_FIELDS:
+            findings.append(doc.finding((key,), "unknown field (a List has apiVersion, kind, metadata, items)", SCHEMA))
+    if not isinstance(doc.obj.get("metadata", {}), dict):
+        findings.append(doc.finding(("metadata",), f"expected object, got {_json_type(doc.obj['metadata'])}", SCHEMA))
+    items = doc.obj.get("items")
+    if not isinstance(items, list):
+        findings.append(doc.finding(("items",), f"expected a list of objects, got {_json_type(items)}", SCHEMA))
+        return findings
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            findings.append(
+                doc.finding(("items", i), f"expected a Kubernetes object, got {_json_type(item)} {short(item)}", SCHEMA)
+            )
+    return findings
