@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from conftest import ROOT
 from promstack.validate import Finding, validate_paths
+from promstack.validate.k8s import parse_quantity
 from promstack.validate.policy import image_error
 
 FIX = Path(__file__).parent / "fixtures"
@@ -29,6 +31,7 @@ def policy(name: str, kind: str, ns: str, obj: str, path: str, message: str) -> 
     return Finding(str(FIX / name / "manifests.yaml"), kind, ns, obj, path, message, "policy")
 
 
+REJECTED = "the API server rejects the pod; lower the request or raise the limit"
 HOST = "without an exception: annotate the pod template with hardening.promstack.io/"
 CASES = {
     "policy-secret-data": [
@@ -137,6 +140,32 @@ CASES = {
         ("Role", "demo", "web", "rules[0].resources[0]", "wildcard resource '*': list what is needed"),
         ("Role", "demo", "web", "rules[0].verbs[1]", "wildcard verb '*': list what is needed"),
     ],
+    # Compared as quantities: "1" > "500m" and "2e9" > "1Gi" although they sort before them;
+    # the init container's "512Mi" <= "1Gi" and "1000m" == "1" although they sort after.
+    "policy-requests-above-limits": [
+        (
+            "CronJob",
+            "demo",
+            "report",
+            "spec.jobTemplate.spec.template.spec.initContainers[0].resources.requests.cpu",
+            f'cpu request 0.5 is above its limit "250m": {REJECTED}',
+        ),
+        (
+            "CronJob",
+            "demo",
+            "report",
+            "spec.jobTemplate.spec.template.spec.initContainers[0].resources.requests.ephemeral-storage",
+            f'ephemeral-storage request "2Gi" is above its limit "1Gi": {REJECTED}',
+        ),
+        ("Deployment", "demo", "web", f"{C0}.resources.requests.cpu", f'cpu request "1" is above its limit "500m": {REJECTED}'),
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.resources.requests.memory",
+            f'memory request "2e9" is above its limit "1Gi": {REJECTED}',
+        ),
+    ],
 }
 
 
@@ -222,3 +251,20 @@ def test_the_repository_has_no_private_key() -> None:
 
     root = ROOT
     assert scan_private_keys(tracked_files(root)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("250m", "0.25"), ("1Gi", "1073741824"), ("1", "1"), (".5", "0.5"), ("1.", "1"), ("1e3", "1000"),
+        ("1E3", "1000"), ("1E", "1e18"), ("+1Ki", "1024"), ("-2", "-2"), ("5n", "5e-9"), ("1k", "1000"),
+        (2, "2"), (0.25, "0.25"),
+        ("100m\n", None), (" 1", None), ("1Gb", None), ("1K", None), ("1e", None), ("", None),
+        (True, None), (float("nan"), None), (float("inf"), None), ([1], None),
+    ],
+)
+def test_quantities_parse_exactly(text: object, value: str | None) -> None:
+    if value is None:
+        assert parse_quantity(text) is None
+    else:
+        assert parse_quantity(text) == Decimal(value)

@@ -236,3 +236,19 @@ def test_validators_are_compiled_once_and_shared_between_identical_minors() -> N
     assert len(by_fingerprint) == 2
     assert all(c is not None and c[1] is by_fingerprint[c[0]] for c in compiled)
     assert cat.core_validator("1.30", "example.com/v1", "ConfigMap") is None
+
+
+def test_quantities_the_api_server_cannot_parse() -> None:
+    # The strict schemas accept any string as a quantity: "10Gi\n" and "64MB" passed.
+    form = "write a number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...) or exponent (e3)"
+    name = "schema-quantity"
+    assert run(name) == [
+        schema(name, "LimitRange", "demo", "defaults", "spec.limits[0].default.cpu",
+               f'invalid quantity "100 m": {form} ({ALL})'),
+        schema(name, "LimitRange", "demo", "defaults", "spec.limits[0].default.memory",
+               f'invalid quantity "64MB": {form} ({ALL})'),
+        schema(name, "LimitRange", "demo", "defaults", "spec.limits[0].defaultRequest.cpu",
+               f"invalid quantity NaN: not a finite number ({ALL})"),
+        schema(name, "PersistentVolumeClaim", "demo", "data", "spec.resources.requests.storage",
+               f'invalid quantity "10Gi\\n": whitespace or a control character in it: remove it ({ALL})'),
+    ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import decimal
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from promstack.validate.findings import PathPart
@@ -128,8 +131,11 @@ def as_str(value: Any) -> str:
 
 
 def pod_template(doc: Document) -> PodTemplate | None:
-    """The pod template of a workload, Job, CronJob or Pod; None for any other object."""
+    """The pod template of a workload, Job, CronJob, PodTemplate or Pod; None for any other object."""
     key = (doc.group, doc.kind)
+    if key == ("", "PodTemplate"):
+        template = as_dict(doc.obj.get("template"))
+        return PodTemplate(doc, ("template",), as_dict(template.get("metadata")), as_dict(template.get("spec")))
     if key in _TEMPLATE_KINDS:
         template = as_dict(doc.spec.get("template"))
         return PodTemplate(doc, ("spec", "template"), as_dict(template.get("metadata")), as_dict(template.get("spec")))
@@ -239,3 +245,52 @@ def object_name_error(group: str, kind: str, name: str) -> str | None:
     if group == "rbac.authorization.k8s.io":
         return path_segment_error(name)
     return dns1123_subdomain_error(name)
+
+
+# -- resource quantities, as k8s.io/apimachinery/pkg/api/resource parses them ---------------------
+
+_QUANTITY = re.compile(r"([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d{1,6})?")
+_BINARY_SI = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL_SI = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+#: Exact for any quantity of at most 100 characters (digits times 1024**6 or a power of ten).
+_EXACT = decimal.Context(prec=200, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+QUANTITY_FORM = "a number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...) or exponent (e3)"
+
+
+def parse_quantity(value: Any) -> Decimal | None:
+    """The exact value of a Kubernetes quantity (``"250m"`` -> 0.25, ``"1Gi"`` -> 1073741824, ``2`` -> 2).
+
+    None when ``value`` is not one: a string outside the quantity grammar (surrounding spaces,
+    a newline, ``"1Gb"``, ``"1K"``), a boolean, or a number that is not finite.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if not isinstance(value, str) or len(value) > 100:
+        return None
+    match = _QUANTITY.fullmatch(value)
+    if match is None:
+        return None
+    sign, number, suffix = match.group(1), match.group(2), match.group(3) or ""
+    amount = Decimal(sign + number)
+    if suffix in _BINARY_SI:
+        return _EXACT.multiply(amount, _EXACT.power(1024, _BINARY_SI[suffix]))
+    exponent = int(suffix[1:]) if suffix[:1] in ("e", "E") and len(suffix) > 1 else _DECIMAL_SI[suffix]
+    return _EXACT.scaleb(amount, exponent)
+
+
+def quantity_error(value: Any) -> str | None:
+    """Why ``value`` is not a quantity, with the fix, for a message; None when it is one."""
+    if parse_quantity(value) is not None:
+        return None
+    if isinstance(value, str) and (value != value.strip() or _CONTROL_CHAR.search(value)):
+        return "whitespace or a control character in it: remove it"
+    if isinstance(value, float):
+        return "not a finite number"
+    return f"write {QUANTITY_FORM}"
+
+
+_CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f-\x9f]")

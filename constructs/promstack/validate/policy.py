@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from promstack.validate import k8s
-from promstack.validate.findings import POLICY, Finding, PathPart, printable
+from promstack.validate.findings import POLICY, Finding, PathPart, printable, short
 from promstack.validate.k8s import as_dict, as_list
 from promstack.validate.loader import Document, InputError
 
@@ -141,6 +141,15 @@ def _container(template: k8s.PodTemplate, path: tuple[PathPart, ...], c: dict[st
         for name in ("cpu", "memory"):
             if as_dict(resources.get(section)).get(name) in (None, ""):
                 yield finding(("resources", section, name), f"no {name} {section[:-1]}")
+    requests, limits = as_dict(resources.get("requests")), as_dict(resources.get("limits"))
+    for name, limit in limits.items():
+        request = k8s.parse_quantity(requests.get(name))
+        if request is not None and (most := k8s.parse_quantity(limit)) is not None and request > most:
+            yield finding(
+                ("resources", "requests", name),
+                f"{name} request {short(requests[name])} is above its limit {short(limit)}: the API server "
+                "rejects the pod; lower the request or raise the limit",
+            )
     non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
     if non_root is not True:
         yield doc.finding(

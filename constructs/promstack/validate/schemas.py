@@ -25,15 +25,27 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from promstack.validate import crds
+from promstack.validate import crds, k8s
 from promstack.validate.findings import SCHEMA, Finding, PathPart, short
 from promstack.validate.k8s import as_list
 from promstack.validate.loader import Document
 
 MIN_MINOR = (1, 27)
+QUANTITY_DEF = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+QUANTITY_FORMAT = "k8s-quantity"
+#: Checks only the quantity format: the formats the schemas name (int32, byte, date-time) stay annotations.
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks(QUANTITY_FORMAT)
+def _is_quantity(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return True  # null, or a type error the type check reports
+    return k8s.parse_quantity(value) is not None
+
 _DIR_NAME = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
 
@@ -105,6 +117,8 @@ class _MinorSchemas:
     @cached_property
     def definitions(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.dir / "_definitions.json").read_text(encoding="utf-8"))
+        # The schemas accept any string as a quantity; the API server parses it.
+        data["$defs"][QUANTITY_DEF] = {"type": ["string", "number", "null"], "format": QUANTITY_FORMAT}
         return data
 
     @cached_property
@@ -187,6 +201,9 @@ def _describe(err: jsonschema.ValidationError) -> Iterator[tuple[tuple[PathPart,
             names += [n for n in _type_names(sub.validator_value) if n not in names]
         yield path, f"expected {' or '.join(names)}, got {_json_type(instance)} {short(instance)}"
         return
+    if err.validator == "format" and err.validator_value == QUANTITY_FORMAT:
+        yield path, f"invalid quantity {short(instance)}: {k8s.quantity_error(instance)}"
+        return
     if err.validator == "enum":
         yield path, f"{short(instance)} is not one of {short(err.validator_value, 200)}"
         return
@@ -230,7 +247,9 @@ class SchemaCatalog:
             if schema is not None:
                 fp = minor.fingerprint(schema)
                 if fp not in self._validators:
-                    self._validators[fp] = Draft202012Validator(schema, registry=minor.registry)
+                    self._validators[fp] = Draft202012Validator(
+                        schema, registry=minor.registry, format_checker=FORMATS
+                    )
             self._fingerprints[key] = fp
         fp = self._fingerprints[key]
         return None if fp is None else (fp, self._validators[fp])
