@@ -31,6 +31,7 @@ def policy(name: str, kind: str, ns: str, obj: str, path: str, message: str) -> 
     return Finding(str(FIX / name / "manifests.yaml"), kind, ns, obj, path, message, "policy")
 
 
+AS_VALUE = "remove it, the process would receive it as part of the value"
 REJECTED = "the API server rejects the pod; lower the request or raise the limit"
 HOST = "without an exception: annotate the pod template with hardening.promstack.io/"
 CASES = {
@@ -139,6 +140,22 @@ CASES = {
     "policy-rbac-wildcard": [
         ("Role", "demo", "web", "rules[0].resources[0]", "wildcard resource '*': list what is needed"),
         ("Role", "demo", "web", "rules[0].verbs[1]", "wildcard verb '*': list what is needed"),
+    ],
+    # A flag or one-line value with a newline, tab or spaces around it; a carriage return or NUL
+    # anywhere. The init container's multi-line script keeps its newlines.
+    "policy-arguments": [
+        ("Deployment", "demo", "web", f"{C0}.args[0]",
+         f'argument "--storage.tsdb.retention.time=15d\\n" holds a newline: {AS_VALUE}'),
+        ("Deployment", "demo", "web", f"{C0}.args[2]",
+         f'argument "/etc/prometheus/prometheus.yml " has leading or trailing whitespace: {AS_VALUE}'),
+        ("Deployment", "demo", "web", f"{C0}.args[3]",
+         f'argument " --web.enable-lifecycle" has leading or trailing whitespace: {AS_VALUE}'),
+        ("Deployment", "demo", "web", f"{C0}.args[4]", f'argument "--web.route-prefix=/\\t" holds a tab: {AS_VALUE}'),
+        ("Deployment", "demo", "web", f"{C0}.command[0]",
+         'argument "/bin/prometheus\\u0000" holds a NUL byte: remove it'),
+        ("Deployment", "demo", "web", f"{C0}.image", 'image "example.invalid/web:1.2.3\\n" holds a newline: remove it'),
+        ("Deployment", "demo", "web", "spec.template.spec.initContainers[0].args[1]",
+         'argument "set -e\\r\\necho ready\\r\\n" holds a carriage return: remove it'),
     ],
     # Compared as quantities: "1" > "500m" and "2e9" > "1Gi" although they sort before them;
     # the init container's "512Mi" <= "1Gi" and "1000m" == "1" although they sort after.

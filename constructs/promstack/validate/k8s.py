@@ -154,6 +154,8 @@ def pod_template(doc: Document) -> PodTemplate | None:
 
 
 # -- names and labels, as k8s.io/apimachinery/pkg/util/validation applies them ------------------
+# Patterns are matched whole (fullmatch): with re.match, "$" also matches before a trailing
+# newline, and "monitoring\n" passed as a DNS label.
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -166,7 +168,7 @@ _IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 def dns1123_label_error(value: str) -> str | None:
     if len(value) > 63:
         return "must be at most 63 characters (DNS-1123 label)"
-    if not _DNS1123_LABEL.match(value):
+    if not _DNS1123_LABEL.fullmatch(value):
         return "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit"
     return None
 
@@ -174,7 +176,7 @@ def dns1123_label_error(value: str) -> str | None:
 def dns1123_subdomain_error(value: str) -> str | None:
     if len(value) > 253:
         return "must be at most 253 characters (DNS-1123 subdomain)"
-    if not _DNS1123_SUBDOMAIN.match(value):
+    if not _DNS1123_SUBDOMAIN.fullmatch(value):
         return (
             "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
             "starting and ending with a letter or digit"
@@ -185,7 +187,7 @@ def dns1123_subdomain_error(value: str) -> str | None:
 def dns1035_label_error(value: str) -> str | None:
     if len(value) > 63:
         return "must be at most 63 characters (DNS-1035 label)"
-    if not _DNS1035_LABEL.match(value):
+    if not _DNS1035_LABEL.fullmatch(value):
         return "must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter"
     return None
 
@@ -210,7 +212,7 @@ def qualified_name_error(key: str) -> str | None:
         return "name part must be non-empty"
     if len(name) > 63:
         return "name part must be at most 63 characters"
-    if not _QUALIFIED_NAME.match(name):
+    if not _QUALIFIED_NAME.fullmatch(name):
         return "name part must be alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"
     return None
 
@@ -218,7 +220,7 @@ def qualified_name_error(key: str) -> str | None:
 def label_value_error(value: str) -> str | None:
     if len(value) > 63:
         return "must be at most 63 characters"
-    if not _LABEL_VALUE.match(value):
+    if not _LABEL_VALUE.fullmatch(value):
         return "must be empty or alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"
     return None
 
@@ -227,7 +229,7 @@ def port_name_error(value: str) -> str | None:
     """Port names are IANA service names: at most 15 characters, a letter, no '--'."""
     if len(value) > 15:
         return "must be at most 15 characters (IANA service name)"
-    if not _IANA_SVC_NAME.match(value):
+    if not _IANA_SVC_NAME.fullmatch(value):
         return "must be lowercase letters, digits and '-', starting and ending with a letter or digit"
     if "--" in value:
         return "must not contain '--'"
@@ -236,8 +238,44 @@ def port_name_error(value: str) -> str | None:
     return None
 
 
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+
+
+def config_key_error(key: str) -> str | None:
+    """ConfigMap and Secret data keys: ``[-._a-zA-Z0-9]+``, at most 253 characters, not ``.`` or ``..``."""
+    if len(key) > 253:
+        return "must be at most 253 characters"
+    if not _CONFIG_KEY.fullmatch(key):
+        return "must be alphanumerics, '-', '_' or '.'"
+    if key in (".", "..") or key.startswith(".."):
+        return "must not be '.' or '..' or start with '..'"
+    return None
+
+
+def text_error(value: str) -> str | None:
+    """A control character anywhere or whitespace around a value that is a name or a flag."""
+    if match := _CONTROL_CHAR.search(value):
+        return f"holds {control_name(match.group(0))}"
+    if value != value.strip():
+        return "has leading or trailing whitespace"
+    return None
+
+
+_CONTROL_NAMES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL byte"}
+
+
+def control_name(char: str) -> str:
+    return _CONTROL_NAMES.get(char, f"control character U+{ord(char):04X}")
+
+
 def object_name_error(group: str, kind: str, name: str) -> str | None:
-    """The name rule the API server applies to ``kind``; DNS-1123 subdomain unless listed."""
+    """The name rule the API server applies to ``kind``; DNS-1123 subdomain unless listed.
+
+    A name of the kinds whose rule is looser (RBAC's path segments) still may not hold a
+    control character or surrounding whitespace: no config means one.
+    """
+    if err := text_error(name):
+        return f"{err}: remove it"
     if (group, kind) == ("", "Service"):
         return dns1035_label_error(name)
     if (group, kind) == ("", "Namespace"):

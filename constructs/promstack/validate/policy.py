@@ -111,8 +111,10 @@ def image_error(image: Any) -> str | None:
     """Why ``image`` is not pinned (no tag or digest, or ``latest``); None when it is."""
     if not isinstance(image, str) or not image:
         return "no image"
+    if err := k8s.text_error(image):
+        return f"image {short(image)} {err}: remove it"
     if "@" in image:
-        return None if re.search(r"@sha256:[0-9a-f]{64}$", image) else f"image {image!r} has a malformed digest"
+        return None if re.search(r"@sha256:[0-9a-f]{64}\Z", image) else f"image {image!r} has a malformed digest"
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
         return f"image {image!r} has no tag or digest: pin a version"
@@ -170,6 +172,31 @@ def _container(template: k8s.PodTemplate, path: tuple[PathPart, ...], c: dict[st
         )
     if sc.get("privileged") is True:
         yield doc.finding((*scp, "privileged"), "privileged container", POLICY)
+    for field_name in ("command", "args"):
+        for i, arg in enumerate(as_list(c.get(field_name))):
+            if isinstance(arg, str) and (err := argument_error(arg)):
+                yield finding((field_name, i), f"argument {short(arg)} {err}")
+
+
+#: Control characters an argument may never hold (a script may hold newlines and tabs).
+_SCRIPT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def argument_error(arg: str) -> str | None:
+    """Why a container argument is broken; None when it is fine.
+
+    A flag or any one-line value (``--storage.tsdb.retention.time=15d``) may hold no control
+    character nor surrounding whitespace: the process would receive ``15d\\n`` as the value.
+    A multi-line argument is a script (``sh -c``): newlines and tabs are its own, anything else
+    (a carriage return, NUL) breaks it.
+    """
+    if match := _SCRIPT_CONTROL.search(arg):
+        return f"holds {k8s.control_name(match.group(0))}: remove it"
+    if "\n" in arg.strip():
+        return None
+    if err := k8s.text_error(arg):
+        return f"{err}: remove it, the process would receive it as part of the value"
+    return None
 
 
 def _key_lines(data: bytes) -> Iterator[tuple[int, str]]:
