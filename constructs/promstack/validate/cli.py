@@ -90,7 +90,7 @@ def run_validate(args: argparse.Namespace) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - a bug must not exit 1, which means findings
         print(
-            f"promstack validate: internal error: {type(exc).__name__}: {clip(str(exc), 200)} "
+            f"promstack validate: internal error: {type(exc).__name__}: {clip(str(exc), 100)} "
             "(a bug in the gate, not a finding: please report it)",
             file=sys.stderr,
         )

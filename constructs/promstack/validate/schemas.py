@@ -26,10 +26,12 @@ from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError, UnknownType
 from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
 
 from promstack.validate import crds, k8s
-from promstack.validate.findings import SCHEMA, Finding, PathPart, short
+from promstack.validate.findings import SCHEMA, Finding, PathPart, clip, short
 from promstack.validate.k8s import as_list
 from promstack.validate.loader import Document
 
@@ -231,6 +233,7 @@ class SchemaCatalog:
         self._validators: dict[str, Draft202012Validator] = {}
         # (id of the CRD's raw schema, minor) -> (that schema, kept alive so the id stays its own; validator)
         self._crd_validators: dict[tuple[int, str], tuple[Any, Draft202012Validator]] = {}
+        self._crd_problems: dict[int, tuple[Any, str | None]] = {}
 
     def minor(self, version: str) -> _MinorSchemas:
         if version not in self._minors:
@@ -253,6 +256,15 @@ class SchemaCatalog:
             self._fingerprints[key] = fp
         fp = self._fingerprints[key]
         return None if fp is None else (fp, self._validators[fp])
+
+    def crd_problem(self, kind: crds.CrdKind) -> str | None:
+        """Why the schema of a CRD found in a unit is invalid, or None (vendored ones are trusted)."""
+        if crds.vendored().get(kind.key) is kind:
+            return None
+        cached = self._crd_problems.get(id(kind.schema))
+        if cached is None or cached[0] is not kind.schema:
+            cached = self._crd_problems[id(kind.schema)] = (kind.schema, crds.schema_problem(kind))
+        return cached[1]
 
     def crd_validator(self, kind: crds.CrdKind, version: str) -> Draft202012Validator:
         """Validator of a custom resource; its metadata is checked as ObjectMeta of ``version``."""
@@ -313,13 +325,34 @@ def check_schemas(
             continue
         if gvk(doc) in allowed_kinds:
             continue
+        if (doc.group, doc.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+            for kind in crds.kinds_of_crd(doc.obj, doc.file):
+                if problem := cat.crd_problem(kind):
+                    path = ("spec", "versions", kind.index, "schema", "openAPIV3Schema")
+                    findings.append(doc.finding(path, f"invalid schema: {problem}", SCHEMA))
         crd = custom.get((doc.group, doc.version, doc.kind))
         if crd is not None:
-            validator = cat.crd_validator(crd, versions[-1])
-            findings += [doc.finding(p, m, SCHEMA) for p, m in _errors(validator, doc.obj)]
+            findings += _check_custom(cat, crd, doc, versions[-1])
             continue
         findings += _check_core(cat, doc, versions)
     return findings
+
+
+def _check_custom(cat: SchemaCatalog, crd: crds.CrdKind, doc: Document, version: str) -> list[Finding]:
+    """A custom resource against its CRD's schema; a finding, never a traceback, when that schema is broken."""
+    problem = cat.crd_problem(crd)
+    if problem is None:
+        try:
+            return [doc.finding(p, m, SCHEMA) for p, m in _errors(cat.crd_validator(crd, version), doc.obj)]
+        except (SchemaError, UnknownType, Unresolvable, re.error) as exc:
+            problem = clip(str(exc).splitlines()[0], 100)
+    return [
+        doc.finding(
+            ("kind",),
+            f"cannot be checked: the schema of {gvk(doc)} in {crd.source} is invalid ({problem}): fix the CRD",
+            SCHEMA,
+        )
+    ]
 
 
 def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> list[Finding]:
