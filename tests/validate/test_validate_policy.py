@@ -285,3 +285,27 @@ def test_quantities_parse_exactly(text: object, value: str | None) -> None:
         assert parse_quantity(text) is None
     else:
         assert parse_quantity(text) == Decimal(value)
+
+
+def test_configmap_and_secret_data_over_1_mib(tmp_path: Path) -> None:
+    # The API server refuses a ConfigMap or Secret holding more than 1 MiB of data (decoded).
+    mib = 1024 * 1024
+    docs = [
+        ("ConfigMap", "over", f'data:\n  a: "{"x" * mib}"\nbinaryData:\n  b: {base64.b64encode(b"y").decode()}\n'),
+        ("ConfigMap", "exactly", f'data:\n  a: "{"x" * (mib - 3)}"\nbinaryData:\n  b: {base64.b64encode(b"yyy").decode()}\n'),
+        # stringData's key "a" replaces data's "a": 600 KiB + 500 KiB, not 600 KiB + 600 KiB + 500 KiB
+        ("Secret", "merged", f"data:\n  a: {base64.b64encode(b'z' * (600 * 1024)).decode()}\n"
+                             f"  b: {base64.b64encode(b'z' * (600 * 1024)).decode()}\n"
+                             f'stringData:\n  a: "{"w" * (500 * 1024)}"\n'),
+    ]
+    (tmp_path / "m.yaml").write_text("---\n".join(
+        f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: demo}}\n{body}" for kind, name, body in docs
+    ))
+    sized = [f for f in validate_paths([tmp_path], run_promtool=False) if "bytes of data" in f.message]
+    accepts = "the API server accepts: split it or ship the content another way"
+    assert sized == [
+        Finding(str(tmp_path / "m.yaml"), "ConfigMap", "demo", "over", "data",
+                f"ConfigMap holds 1048577 bytes of data, over the 1048576 (1 MiB) {accepts}", "policy"),
+        Finding(str(tmp_path / "m.yaml"), "Secret", "demo", "merged", "data",
+                f"Secret holds 1126400 bytes of data, over the 1048576 (1 MiB) {accepts}", "policy"),
+    ]

@@ -40,6 +40,8 @@ def check_policy(docs: Sequence[Document]) -> list[Finding]:
         if not doc.is_object:
             continue
         key = (doc.group, doc.kind)
+        if key in (("", "Secret"), ("", "ConfigMap")):
+            findings += _data_size(doc)
         if key == ("", "Secret"):
             for field_name in ("data", "stringData"):
                 if doc.obj.get(field_name):
@@ -54,6 +56,39 @@ def check_policy(docs: Sequence[Document]) -> list[Finding]:
             for path, container in template.containers():
                 findings += _container(template, path, container)
     return findings
+
+
+#: Bytes of data a ConfigMap or Secret may hold (the API server's MaxSecretSize, for both).
+MAX_DATA_BYTES = 1024 * 1024
+
+
+def _decoded_size(value: str) -> int:
+    """Bytes a base64 value decodes to (its length estimated from the text when it is not base64)."""
+    text = value.replace("\n", "").replace("\r", "")
+    try:
+        return len(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return len(text) * 3 // 4
+
+
+def _data_size(doc: Document) -> Iterator[Finding]:
+    """ConfigMap data + binaryData, or Secret data + stringData, over MAX_DATA_BYTES (at the larger field)."""
+    texts, encoded = ("data", "binaryData") if doc.kind == "ConfigMap" else ("stringData", "data")
+    sizes: dict[str, tuple[str, int]] = {}  # key -> (field, bytes); a Secret's stringData wins over data
+    for field_name in (encoded, texts):
+        for name, value in as_dict(doc.obj.get(field_name)).items():
+            if isinstance(value, str):
+                size = len(value.encode("utf-8", "surrogatepass")) if field_name == texts else _decoded_size(value)
+                sizes[name if doc.kind == "Secret" else f"{field_name}/{name}"] = (field_name, size)
+    total = sum(size for _, size in sizes.values())
+    if total > MAX_DATA_BYTES:
+        per_field = {f: sum(size for g, size in sizes.values() if g == f) for f in (texts, encoded)}
+        yield doc.finding(
+            (max(per_field, key=lambda f: per_field[f]),),
+            f"{doc.kind} holds {total} bytes of data, over the {MAX_DATA_BYTES} (1 MiB) the API server accepts: "
+            "split it or ship the content another way",
+            POLICY,
+        )
 
 
 #: Aggregated metrics APIs name their resources after metrics ("pods/http_requests"), an open-ended
