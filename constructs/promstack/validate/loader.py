@@ -218,8 +218,8 @@ def _not_regular(shown: str, mode: int) -> InputError:
     return InputError(f"{shown}: {what}, not a regular file: manifests are read from regular files only")
 
 
-def read_text(path: Path, display: str | None = None) -> str:
-    """The text of manifest file ``path``: a regular file of at most MAX_FILE_BYTES, UTF-8.
+def read_bytes(path: Path, display: str | None = None) -> bytes:
+    """The content of manifest file ``path``: a regular file of at most MAX_FILE_BYTES.
 
     Raises InputError naming the file (``display``, default ``path``), the problem and the fix.
     A fifo or device is never opened for reading, so reading never blocks.
@@ -239,17 +239,33 @@ def read_text(path: Path, display: str | None = None) -> str:
         if exc.errno == errno.ELOOP:
             raise _loop_error(Path(shown)) from None
         raise InputError(f"{shown}: cannot read ({_reason(exc)}): check that it exists and is readable") from None
-    if len(data) > MAX_FILE_BYTES:
+    check_size(shown, len(data))
+    return data
+
+
+def check_size(shown: str, size: int) -> None:
+    """InputError when a manifest of ``size`` bytes is larger than MAX_FILE_BYTES."""
+    if size > MAX_FILE_BYTES:
         raise InputError(
             f"{shown}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most read from one manifest file: split it"
         )
+
+
+def decode(data: bytes, display: str) -> str:
+    """``data`` as UTF-8 text; InputError with the line and offset of the first bad byte."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(
-            f"{shown}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}): save the file as UTF-8"
+            f"{_show(display)}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            "save the file as UTF-8"
         ) from None
+
+
+def read_text(path: Path, display: str | None = None) -> str:
+    """The text of manifest file ``path`` (see ``read_bytes``), which must be UTF-8."""
+    return decode(read_bytes(path, display), display or str(path))
 
 
 def yaml_problem(text: str, exc: yaml.YAMLError) -> tuple[tuple[int, int] | None, str]:
