@@ -53,7 +53,7 @@ class ObjectKey:
     def __str__(self) -> str:
         group = f".{self.group}" if self.group else ""
         ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}{group} {ns}{self.name}"
+        return printable(f"{self.kind}{group} {ns}{self.name}")  # one line, whatever the names hold
 
 
 @dataclass(frozen=True)

@@ -308,3 +308,19 @@ def test_a_tracked_file_that_cannot_be_read_is_an_input_error(
     assert input_error(capsys, str(tmp_path), "--tracked", str(tmp_path)) == (
         "secret.pem: cannot read (No such file or directory) to look for private keys: check that it is readable"
     )
+
+
+def test_anchors_and_merge_keys_read_as_yaml_says_without_false_duplicates() -> None:
+    from promstack.validate import yamlsafe
+
+    text = (
+        "base: &base {a: 1, b: 2}\nother: &other {c: 3}\n"
+        "m:\n  <<: [*base, *other]\n  a: 10\n  d: 4\n"  # written keys win over merged ones
+        "n:\n  x: &inner {<<: *base, b: 20}\n"
+        "later:\n  <<: *inner\n  e: 5\n"  # *inner is flattened as a merge source before it is built
+        "dup: {k: 1, k: 2}\n"
+    )
+    (doc,) = yamlsafe.load_documents(text)
+    assert doc.data["m"] == {"a": 10, "b": 2, "c": 3, "d": 4}
+    assert doc.data["n"]["x"] == {"a": 1, "b": 20} and doc.data["later"] == {"a": 1, "b": 20, "e": 5}
+    assert [(i.path, i.duplicate) for i in doc.issues] == [(("dup", "k"), True)]

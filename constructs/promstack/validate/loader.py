@@ -159,7 +159,7 @@ def manifest_files(root: Path) -> list[Path]:
     try:
         stack: list[tuple[Path, tuple[tuple[int, int], ...]]] = [(root, (_identity(root),))]
     except OSError as exc:
-        raise InputError(f"{_show(root)}: cannot read folder ({_reason(exc)})") from None
+        raise InputError(f"{_show(root)}: cannot read folder ({_reason(exc)}): check that it is readable") from None
     while stack:
         folder, ancestors = stack.pop()
         try:
@@ -178,7 +178,7 @@ def manifest_files(root: Path) -> list[Path]:
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
                     raise _loop_error(path) from None
-                raise InputError(f"{_show(path)}: cannot read ({_reason(exc)})") from None
+                raise InputError(f"{_show(path)}: cannot read ({_reason(exc)}): check that it is readable") from None
             if ident is not None:
                 if entry.name.startswith("."):
                     continue
@@ -363,11 +363,11 @@ def load_units(paths: Iterable[str | Path]) -> list[Unit]:
         try:
             is_dir = stat.S_ISDIR(os.stat(arg).st_mode)
         except FileNotFoundError:
-            raise InputError(f"{_show(arg)}: no such file or folder") from None
+            raise InputError(f"{_show(arg)}: no such file or folder: check the path") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise _loop_error(arg) from None
-            raise InputError(f"{_show(arg)}: cannot read ({_reason(exc)})") from None
+            raise InputError(f"{_show(arg)}: cannot read ({_reason(exc)}): check that it is readable") from None
         files = manifest_files(arg) if is_dir else [arg]
         if is_dir and not files:
             raise InputError(f"{_show(arg)}: no manifest (*.yaml, *.yml, *.json) in this folder")
