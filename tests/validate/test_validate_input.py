@@ -324,3 +324,19 @@ def test_anchors_and_merge_keys_read_as_yaml_says_without_false_duplicates() -> 
     assert doc.data["m"] == {"a": 10, "b": 2, "c": 3, "d": 4}
     assert doc.data["n"]["x"] == {"a": 1, "b": 20} and doc.data["later"] == {"a": 1, "b": 20, "e": 5}
     assert [(i.path, i.duplicate) for i in doc.issues] == [(("dup", "k"), True)]
+
+
+def test_fields_of_the_wrong_type_are_schema_findings_and_crash_no_check() -> None:
+    # Mutating the good fixtures found these: a list as the APIService's service name (unhashable
+    # in the Service lookup), a list as a SealedSecret's template name, a mapping in a Role's
+    # apiGroups, a number as a mounted rule file (promtool wrote it as text). Each raised.
+    name = "input-wrong-types"
+    findings = validate_paths([FIX / name])  # with promtool
+    assert {(f.kind, f.path) for f in findings if f.check == "schema"} >= {
+        ("APIService", "spec.service.name"),
+        ("APIService", "spec.service.namespace"),
+        ("ConfigMap", 'data["alerts.rules.yml"]'),
+        ("Role", "rules[0].apiGroups[0]"),
+        ("Role", "rules[0].verbs[0]"),
+        ("SealedSecret", "spec.template.metadata.name"),
+    }

@@ -99,7 +99,9 @@ READ_VERBS = frozenset({"get", "list", "watch"})
 
 def _open_ended_metrics_read(rule: dict[str, object]) -> bool:
     groups, verbs = as_list(rule.get("apiGroups")), as_list(rule.get("verbs"))
-    return bool(groups) and set(groups) <= METRICS_API_GROUPS and set(verbs) <= READ_VERBS
+    return bool(groups) and all(g in METRICS_API_GROUPS for g in groups if isinstance(g, str)) and all(
+        isinstance(x, str) for x in groups + verbs
+    ) and all(v in READ_VERBS for v in verbs)
 
 
 def _rbac(doc: Document) -> Iterator[Finding]:

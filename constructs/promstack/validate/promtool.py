@@ -162,7 +162,10 @@ def check_prometheus(docs: Sequence[Document], binary: str) -> list[Finding]:
 
 
 def _check_rules(cm: Document, key: str, binary: str) -> list[Finding]:
-    message = _rules_failures(binary, PurePosixPath(key).name or "rules.yaml", _data(cm)[key])
+    text = _data(cm).get(key)
+    if not isinstance(text, str):
+        return []  # not text: the schema check reports it
+    message = _rules_failures(binary, PurePosixPath(key).name or "rules.yaml", text)
     return [cm.finding(("data", key), f"promtool check rules: {message}", PROMTOOL)] if message else []
 
 

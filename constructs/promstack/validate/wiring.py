@@ -70,7 +70,7 @@ def _index(docs: Sequence[Document]) -> _Index:
             index.secrets.setdefault(key, _Secretish(doc, keys))
         elif (doc.group, doc.kind) == ("bitnami.com", "SealedSecret"):
             template = as_dict(doc.spec.get("template"))
-            name = as_dict(template.get("metadata")).get("name") or doc.name
+            name = as_str(as_dict(template.get("metadata")).get("name")) or doc.name
             keys = set(as_dict(doc.spec.get("encryptedData"))) | set(as_dict(template.get("data")))
             index.secrets.setdefault((doc.namespace, name), _Secretish(doc, keys))
         elif (doc.group, doc.kind) == ("", "Namespace"):
@@ -385,7 +385,7 @@ def _api_service(doc: Document, index: _Index) -> Iterator[Finding]:
     service = doc.spec.get("service")
     if not isinstance(service, dict):
         return  # served locally by kube-apiserver
-    ns, name, port = service.get("namespace", ""), service.get("name", ""), service.get("port", 443)
+    ns, name, port = as_str(service.get("namespace")), as_str(service.get("name")), service.get("port", 443)
     target = index.objects.get(("", "Service", ns, name))
     if target is None:
         yield _w(doc, ("spec", "service"), f"Service {ns}/{name} not found")
