@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from promstack.diff import diff_trees, main
+from promstack.diff import InputError, diff_trees, main
 
 SECRET = "AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq"  # ciphertext-looking value, must never be printed
 
@@ -127,3 +129,120 @@ def test_cli_against_a_commit(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "`spec.replicas`: `1 -> 2`" in out and SECRET not in out
     assert main(["--dist", str(dist), "--base", "no-such-ref"]) == 2
     assert "not a commit" in capsys.readouterr().err
+
+
+# -- unreadable or invalid input is an error (exit 2), never "removed" nor "no changes" ----------
+
+BAD_FILES = {
+    "invalid YAML": (b"apiVersion: v1\nkind: Namespace\nmetadata: {name: demo\n",
+                     "clusters/demo/grafana.yaml:4:1: invalid YAML: did not find expected ',' or '}'"),
+    "not UTF-8": (b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: caf\xe9\n",
+                  "clusters/demo/grafana.yaml:4: not UTF-8 (byte 0xe9 at offset 52): save the file as UTF-8"),
+    "not an object": (b"--- just text\n",
+                      "clusters/demo/grafana.yaml: document 1: not a Kubernetes object (got \"just text\"): fix or remove it"),
+    "no name": (b"apiVersion: v1\nkind: Service\nmetadata: {namespace: monitoring}\n",
+                "clusters/demo/grafana.yaml: document 1: metadata.name missing or not a string: fix it"),
+    "duplicate key": (b"apiVersion: v1\nkind: Service\nmetadata: {name: grafana, name: other}\n",
+                      "clusters/demo/grafana.yaml: document 1: metadata.name: duplicate key: strict validation "
+                      "refuses it and readers differ on which value wins; keep one"),
+    "too deep": (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n",
+                 "clusters/demo/grafana.yaml:1:203: refused: nested deeper than 200 levels, the most the gate "
+                 "reads: flatten it"),
+}
+
+
+@pytest.mark.parametrize("side", ["base", "working tree"])
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_an_invalid_file_on_either_side_is_an_error_not_a_removal(case: str, side: str) -> None:
+    # Before: a warning, and the file's objects showed as removed (or added); 5,000 nested
+    # brackets raised RecursionError out of PyYAML's pure-Python loader.
+    content, message = BAD_FILES[case]
+    broken = {**OLD, "clusters/demo/grafana.yaml": content}
+    old, new, label = (broken, OLD, "base:") if side == "base" else (OLD, broken, "")
+    with pytest.raises(InputError) as raised:
+        diff_trees(old, new)
+    assert raised.value.problems == [label + message]
+
+
+def test_lists_are_expanded_like_the_gate_does() -> None:
+    items = yaml.safe_load_all(OLD["clusters/demo/prometheus-adapter.yaml"])
+    listed = {**OLD, "clusters/demo/prometheus-adapter.yaml": yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "List", "items": list(items)}).encode()}
+    assert diff_trees(OLD, listed).render_text() == "no changes\n"
+
+
+def test_unquoted_dates_compare_as_text() -> None:
+    # safe_load made datetime objects of them, which the summary could not print (TypeError).
+    def ns(date: str) -> dict[str, bytes]:
+        return {"clusters/a/ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"
+                                      f"  annotations:\n    since: {date}\n".encode()}
+    (change,) = diff_trees(ns("2024-01-01"), ns("2024-01-02")).changes
+    assert [str(f) for f in change.fields] == ['metadata.annotations.since: "2024-01-01" -> "2024-01-02"']
+
+
+def committed_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    for path, content in OLD.items():
+        (repo / "dist" / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "dist" / path).write_bytes(content)
+    git(repo.parent, "init", "-q", str(repo))
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "base")
+    return repo
+
+
+def test_cli_reports_every_problem_and_compares_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = committed_repo(tmp_path)
+    dist = repo / "dist"
+    (dist / "clusters/demo/grafana.yaml").write_bytes(BAD_FILES["invalid YAML"][0])
+    (dist / "clusters/demo/extra.yaml").write_bytes(b"--- 5\n")
+    assert main(["--dist", str(dist)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"promstack diff: error: {dist}/clusters/demo/extra.yaml: document 1: not a Kubernetes object (got 5): "
+        "fix or remove it",
+        f"promstack diff: error: {dist}/{BAD_FILES['invalid YAML'][1]}",
+        "promstack diff: 2 problem(s) reading the manifests: nothing compared",
+    ]
+
+
+def test_cli_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    repo = committed_repo(tmp_path)
+    os.mkfifo(repo / "dist" / "clusters/demo/pipe.yaml")
+    done = subprocess.run([sys.executable, "-m", "promstack.diff", "--dist", str(repo / "dist")],
+                          capture_output=True, text=True, timeout=60, check=False, cwd=repo)
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"{repo}/dist/clusters/demo/pipe.yaml: a fifo, not a regular file" in done.stderr
+
+
+def test_cli_reports_an_unreadable_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root chmod does not stop a read: the open itself is made to fail. Before, a
+    # PermissionError traceback (exit 1).
+    repo = committed_repo(tmp_path)
+    real_open = os.open
+
+    def refuse(path: Any, *args: Any) -> int:
+        if str(path).endswith("grafana.yaml"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    assert main(["--dist", str(repo / "dist")]) == 2
+    assert (f"promstack diff: error: {repo}/dist/clusters/demo/grafana.yaml: cannot read (Permission denied): "
+            "check that it exists and is readable") in capsys.readouterr().err
+
+
+def test_cli_refuses_a_symlink_committed_in_dist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = committed_repo(tmp_path)
+    (repo / "dist/clusters/demo/link.yaml").symlink_to("grafana.yaml")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "link")
+    (repo / "dist/clusters/demo/link.yaml").unlink()
+    assert main(["--dist", str(repo / "dist")]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "promstack diff: error: HEAD:dist/clusters/demo/link.yaml: a symlink in git, not a regular file: "
+        "commit the manifest itself"
+    )

@@ -5,8 +5,13 @@ as committed at a git revision (default ``HEAD``). Objects are matched by (clust
 group, kind, namespace, name), so an object that moves between files is not a change. Output
 lists, per cluster folder (and ``bootstrap``), the added, removed and changed objects with the
 changed field paths. Sealed values (SealedSecret ``spec.encryptedData``), Secret data, every
-``caBundle`` and anything holding a private key are summarised, never printed. Exit status is
-0 whatever changed; 2 on a usage error (bad revision, not a git repository).
+``caBundle`` and anything holding a private key are summarised, never printed.
+
+Both sides are read as ``promstack validate`` reads them (Lists expanded, YAML bounded before
+it is built). A manifest that cannot be read or is no object with apiVersion, kind and
+metadata.name, on either side, is an error: its objects would otherwise show as removed, or
+the diff as "no changes". Exit status is 0 whatever changed; 2 on a usage error (bad revision,
+not a git repository) or such an input error, each printed on one line; 3 on an internal error.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-import yaml
+from promstack.validate import loader
+from promstack.validate.findings import clip, printable, short
+from promstack.validate.findings import format_path as finding_path
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+MANIFEST_SUFFIXES = loader.MANIFEST_SUFFIXES
 #: Lines of a changed multi-line text (a Prometheus config, a dashboard) shown at most.
 MAX_TEXT_LINES = 30
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -46,7 +53,7 @@ class ObjectKey:
     def __str__(self) -> str:
         group = f".{self.group}" if self.group else ""
         ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}{group} {ns}{self.name}"
+        return printable(f"{self.kind}{group} {ns}{self.name}")  # one line, whatever the names hold
 
 
 @dataclass(frozen=True)
@@ -70,14 +77,14 @@ class ObjectChange:
 
 @dataclass
 class Report:
-    """Every object change, sorted by cluster and object, plus files that could not be read."""
+    """Every object change, sorted by cluster and object, plus warnings (an object defined twice)."""
 
     changes: list[ObjectChange] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.changes and not self.problems
+        return not self.changes and not self.warnings
 
     def by_cluster(self) -> dict[str, list[ObjectChange]]:
         grouped: dict[str, list[ObjectChange]] = {}
@@ -100,7 +107,7 @@ class Report:
                 for fc in change.fields:
                     out.append(f"    {fc}")
                     out.extend(f"      {line}" for line in fc.lines)
-        out.extend(f"warning: {p}" for p in self.problems)
+        out.extend(f"warning: {p}" for p in self.warnings)
         out.append(self.summary())
         return "\n".join(out) + "\n"
 
@@ -118,8 +125,8 @@ class Report:
                     if fc.lines:
                         out += ["", "    ```diff", *(f"    {line}" for line in fc.lines), "    ```", ""]
             out.append("")
-        if self.problems:
-            out += ["### warnings", "", *(f"- {_md(p)}" for p in self.problems), ""]
+        if self.warnings:
+            out += ["### warnings", "", *(f"- {_md(p)}" for p in self.warnings), ""]
         return "\n".join(out)
 
 
@@ -216,40 +223,89 @@ def _cluster_of(path: str) -> str:
     return parts[0] if len(parts) > 1 else "(top level)"
 
 
-def parse_tree(files: dict[str, bytes], problems: list[str], label: str) -> dict[ObjectKey, dict[str, Any]]:
-    """Objects of every manifest file in ``files`` (paths relative to dist/), by identity."""
+class InputError(Exception):
+    """Manifests that cannot be compared: every problem of both sides, one line each (exit 2)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _object_problem(doc: loader.Document) -> str | None:
+    """Why a document cannot be matched by identity, with the fix; None when it can."""
+    if not isinstance(doc.obj, dict):
+        return f"not a Kubernetes object (got {short(doc.obj, 40)}): fix or remove it"
+    missing = [f for f in ("apiVersion", "kind") if not isinstance(doc.obj.get(f), str) or not doc.obj[f]]
+    if not isinstance(doc.obj.get("metadata"), dict) or not isinstance(doc.metadata.get("name"), str) or not doc.name:
+        missing.append("metadata.name")
+    elif not isinstance(doc.metadata.get("namespace", ""), str):
+        return "metadata.namespace is not a string: fix it"
+    return f"{', '.join(missing)} missing or not a string: fix it" if missing else None
+
+
+def parse_tree(
+    files: dict[str, bytes], label: str = "", warnings: list[str] | None = None
+) -> dict[ObjectKey, dict[str, Any]]:
+    """Objects of every manifest file in ``files`` (paths relative to dist/), by identity.
+
+    ``label`` prefixes each path in messages (``HEAD:dist/``). Raises InputError listing every
+    file that is not UTF-8 or YAML, a document that is not an object with apiVersion, kind and
+    metadata.name, or a duplicate key; an object defined twice is a warning (the last one is compared).
+    """
     objects: dict[ObjectKey, dict[str, Any]] = {}
+    problems: list[str] = []
     for path in sorted(files):
         if not path.endswith(MANIFEST_SUFFIXES):
             continue
+        shown = printable(label + path)
         try:
-            docs = list(yaml.safe_load_all(files[path]))
-        except yaml.YAMLError as exc:
-            problems.append(f"{label} {path}: not valid YAML ({str(exc).splitlines()[0]}); its objects are skipped")
+            parsed = loader.parse_text(loader.decode(files[path], shown), shown)
+        except loader.InputError as exc:
+            problems.append(str(exc))
             continue
-        for doc in docs:
-            if not isinstance(doc, dict) or "kind" not in doc:
+        for i, document in enumerate(parsed):
+            if document.data is None:
                 continue
-            meta = doc.get("metadata") or {}
-            api_version = str(doc.get("apiVersion", ""))
-            key = ObjectKey(
-                cluster=_cluster_of(path),
-                group=api_version.rpartition("/")[0],
-                kind=str(doc["kind"]),
-                namespace=str(meta.get("namespace") or ""),
-                name=str(meta.get("name") or ""),
-            )
-            if key in objects:
-                problems.append(f"{label} {path}: {key} appears twice in {key.cluster}; the last one is compared")
-            objects[key] = doc
+            issues = [(k.path, k.message) for k in document.issues if k.duplicate]
+            for doc in loader.expand(shown, i, document.data, issues):
+                where = f"{shown}: {doc.location}"
+                problems += [f"{where}: {finding_path(p)}: {m}" for p, m in doc.issues]
+                if doc.envelope:
+                    items = doc.obj.get("items")
+                    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                        problems.append(f"{where}: a {clip(doc.kind, 40)} whose items are not all objects: fix it")
+                    continue
+                if problem := _object_problem(doc):
+                    problems.append(f"{where}: {problem}")
+                    continue
+                key = ObjectKey(_cluster_of(path), doc.group, doc.kind, doc.namespace, doc.name)
+                if key in objects and warnings is not None:
+                    warnings.append(f"{shown}: {key} appears twice in {key.cluster}; the last one is compared")
+                objects[key] = doc.obj
+    if problems:
+        raise InputError(problems)
     return objects
 
 
-def diff_trees(old: dict[str, bytes], new: dict[str, bytes]) -> Report:
-    """Compare two output trees, each as {path relative to dist/: file content}."""
+def diff_trees(old: dict[str, bytes], new: dict[str, bytes], old_label: str = "base:", new_label: str = "") -> Report:
+    """Compare two output trees, each as {path relative to dist/: file content}.
+
+    Raises InputError with the problems of both sides when either cannot be read whole.
+    """
     report = Report()
-    before = parse_tree(old, report.problems, "base")
-    after = parse_tree(new, report.problems, "working tree")
+    problems: list[str] = []
+    before: dict[ObjectKey, dict[str, Any]] = {}
+    after: dict[ObjectKey, dict[str, Any]] = {}
+    try:
+        before = parse_tree(old, old_label, report.warnings)
+    except InputError as exc:
+        problems += exc.problems
+    try:
+        after = parse_tree(new, new_label, report.warnings)
+    except InputError as exc:
+        problems += exc.problems
+    if problems:
+        raise InputError(problems)
     for key in sorted(set(before) | set(after)):
         if key not in before:
             report.changes.append(ObjectChange(key, "added"))
@@ -266,11 +322,36 @@ class UsageError(Exception):
     """Bad revision, missing git or a folder outside the repository (exit 2)."""
 
 
-def read_worktree(dist: Path) -> dict[str, bytes]:
-    """Every file under ``dist`` (empty when it does not exist)."""
+def _report(problems: list[str], collect: list[str] | None) -> None:
+    if problems and collect is None:
+        raise InputError(problems)
+    if collect is not None:
+        collect += problems
+
+
+def read_worktree(dist: Path, problems: list[str] | None = None) -> dict[str, bytes]:
+    """Every manifest under ``dist`` (empty when it does not exist), read as the gate reads them.
+
+    A folder that cannot be listed, a symlink loop, or a manifest that is not a regular file,
+    cannot be read or is too large is a problem: appended to ``problems`` when given (the
+    other files are still read), else raised as InputError.
+    """
     if not dist.is_dir():
         return {}
-    return {p.relative_to(dist).as_posix(): p.read_bytes() for p in sorted(dist.rglob("*")) if p.is_file()}
+    found: list[str] = []
+    files: dict[str, bytes] = {}
+    try:
+        paths = loader.manifest_files(dist)
+    except loader.InputError as exc:
+        paths = []
+        found.append(str(exc))
+    for path in paths:
+        try:
+            files[path.relative_to(dist).as_posix()] = loader.read_bytes(path)
+        except loader.InputError as exc:
+            found.append(str(exc))
+    _report(found, problems)
+    return files
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
@@ -283,28 +364,59 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
-def read_revision(dist: Path, ref: str) -> dict[str, bytes]:
-    """Every file under ``dist`` as committed at ``ref`` (empty when dist/ did not exist there)."""
+def _locate(dist: Path) -> tuple[Path, str]:
+    """The repository holding ``dist`` and ``dist``'s path in it (``.`` for its top)."""
     dist = dist.resolve()
     anchor = dist if dist.is_dir() else dist.parent
     top = Path(_git(anchor, "rev-parse", "--show-toplevel").decode().strip()).resolve()
     try:
-        rel = dist.relative_to(top).as_posix()
+        return top, dist.relative_to(top).as_posix()
     except ValueError:
         raise UsageError(f"{dist} is outside the git repository {top}") from None
+
+
+def read_revision(dist: Path, ref: str, problems: list[str] | None = None) -> dict[str, bytes]:
+    """Every manifest under ``dist`` as committed at ``ref`` (empty when dist/ did not exist there).
+
+    A manifest that is no regular file in git (a symlink, a submodule) or is too large is a
+    problem, collected or raised as in ``read_worktree``; UsageError for a bad revision.
+    """
+    top, rel = _locate(dist)
     try:
         _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except UsageError:
         raise UsageError(f"{ref!r} is not a commit of {top}; pass --base with a branch, tag or commit") from None
-    names = [n for n in _git(top, "ls-tree", "-r", "-z", "--name-only", ref, "--", rel).decode().split("\0") if n]
+    entries = [e for e in _git(top, "ls-tree", "-r", "-z", "--long", ref, "--", rel).decode("utf-8", "surrogateescape")
+               .split("\0") if e]
+    names: list[str] = []
+    found: list[str] = []
+    for entry in entries:
+        meta, _, name = entry.partition("\t")
+        mode, kind, _, size = meta.split()
+        shown = printable(f"{ref}:{name}")
+        if not name.endswith(MANIFEST_SUFFIXES):
+            continue
+        if kind != "blob" or mode not in ("100644", "100755"):
+            what = "a symlink" if mode == "120000" else f"a {kind}"
+            found.append(f"{shown}: {what} in git, not a regular file: commit the manifest itself")
+        else:
+            try:
+                loader.check_size(shown, int(size))
+                names.append(name)
+            except loader.InputError as exc:
+                found.append(str(exc))
+    _report(found, problems)
     if not names:
         return {}
     # One `git cat-file --batch` for all blobs instead of one `git show` per file.
-    stdin = "".join(f"{ref}:{name}\n" for name in names).encode()
+    stdin = "".join(f"{ref}:{name}\n" for name in names).encode("utf-8", "surrogateescape")
     out, files, pos = _git(top, "cat-file", "--batch", stdin=stdin), {}, 0
     for name in names:
         header_end = out.index(b"\n", pos)
-        size = int(out[pos:header_end].split()[2])
+        header = out[pos:header_end].split()
+        if len(header) != 3:
+            raise UsageError(f"git cat-file could not read {printable(ref)}:{printable(name)}")
+        size = int(header[2])
         files[PurePosixPath(name).relative_to(rel).as_posix()] = out[header_end + 1 : header_end + 1 + size]
         pos = header_end + 1 + size + 1
     return files
@@ -312,12 +424,28 @@ def read_revision(dist: Path, ref: str) -> dict[str, bytes]:
 
 def run_diff(args: argparse.Namespace) -> int:
     dist = Path(args.dist)
+    problems: list[str] = []
+    report = None
     try:
-        old = read_revision(dist, args.base)
+        old = read_revision(dist, args.base, problems)
+        new = read_worktree(dist, problems)
+        rel = _locate(dist)[1]
+        base = f"{args.base}:" + ("" if rel == "." else f"{rel}/")  # as git names it: HEAD:dist/...
+        report = diff_trees(old, new, old_label=base, new_label=f"{dist.as_posix()}/")
     except UsageError as exc:
-        print(f"promstack diff: error: {exc}", file=sys.stderr)
+        print(f"promstack diff: error: {printable(str(exc))}", file=sys.stderr)
         return 2
-    report = diff_trees(old, read_worktree(dist))
+    except InputError as exc:
+        problems += exc.problems
+    except Exception as exc:  # noqa: BLE001 - a bug must not look like a diff
+        print(f"promstack diff: internal error: {type(exc).__name__}: {clip(str(exc), 100)} "
+              "(a bug, not a result: please report it)", file=sys.stderr)
+        return 3
+    if problems or report is None:
+        for problem in problems:
+            print(f"promstack diff: error: {printable(problem)}", file=sys.stderr)
+        print(f"promstack diff: {len(problems)} problem(s) reading the manifests: nothing compared", file=sys.stderr)
+        return 2
     sys.stdout.write(report.render_markdown() if args.format == "markdown" else report.render_text())
     return 0
 

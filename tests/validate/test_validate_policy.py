@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from conftest import ROOT
 from promstack.validate import Finding, validate_paths
+from promstack.validate.k8s import parse_quantity
 from promstack.validate.policy import image_error
 
 FIX = Path(__file__).parent / "fixtures"
@@ -29,6 +31,8 @@ def policy(name: str, kind: str, ns: str, obj: str, path: str, message: str) -> 
     return Finding(str(FIX / name / "manifests.yaml"), kind, ns, obj, path, message, "policy")
 
 
+AS_VALUE = "remove it, the process would receive it as part of the value"
+REJECTED = "the API server rejects the pod; lower the request or raise the limit"
 HOST = "without an exception: annotate the pod template with hardening.promstack.io/"
 CASES = {
     "policy-secret-data": [
@@ -137,6 +141,48 @@ CASES = {
         ("Role", "demo", "web", "rules[0].resources[0]", "wildcard resource '*': list what is needed"),
         ("Role", "demo", "web", "rules[0].verbs[1]", "wildcard verb '*': list what is needed"),
     ],
+    # A flag or one-line value with a newline, tab or spaces around it; a carriage return or NUL
+    # anywhere. The init container's multi-line script keeps its newlines.
+    "policy-arguments": [
+        ("Deployment", "demo", "web", f"{C0}.args[0]",
+         f'argument "--storage.tsdb.retention.time=15d\\n" holds a newline: {AS_VALUE}'),
+        ("Deployment", "demo", "web", f"{C0}.args[2]",
+         f'argument "/etc/prometheus/prometheus.yml " has leading or trailing whitespace: {AS_VALUE}'),
+        ("Deployment", "demo", "web", f"{C0}.args[3]",
+         f'argument " --web.enable-lifecycle" has leading or trailing whitespace: {AS_VALUE}'),
+        ("Deployment", "demo", "web", f"{C0}.args[4]", f'argument "--web.route-prefix=/\\t" holds a tab: {AS_VALUE}'),
+        ("Deployment", "demo", "web", f"{C0}.command[0]",
+         'argument "/bin/prometheus\\u0000" holds a NUL byte: remove it'),
+        ("Deployment", "demo", "web", f"{C0}.image", 'image "example.invalid/web:1.2.3\\n" holds a newline: remove it'),
+        ("Deployment", "demo", "web", "spec.template.spec.initContainers[0].args[1]",
+         'argument "set -e\\r\\necho ready\\r\\n" holds a carriage return: remove it'),
+    ],
+    # Compared as quantities: "1" > "500m" and "2e9" > "1Gi" although they sort before them;
+    # the init container's "512Mi" <= "1Gi" and "1000m" == "1" although they sort after.
+    "policy-requests-above-limits": [
+        (
+            "CronJob",
+            "demo",
+            "report",
+            "spec.jobTemplate.spec.template.spec.initContainers[0].resources.requests.cpu",
+            f'cpu request 0.5 is above its limit "250m": {REJECTED}',
+        ),
+        (
+            "CronJob",
+            "demo",
+            "report",
+            "spec.jobTemplate.spec.template.spec.initContainers[0].resources.requests.ephemeral-storage",
+            f'ephemeral-storage request "2Gi" is above its limit "1Gi": {REJECTED}',
+        ),
+        ("Deployment", "demo", "web", f"{C0}.resources.requests.cpu", f'cpu request "1" is above its limit "500m": {REJECTED}'),
+        (
+            "Deployment",
+            "demo",
+            "web",
+            f"{C0}.resources.requests.memory",
+            f'memory request "2e9" is above its limit "1Gi": {REJECTED}',
+        ),
+    ],
 }
 
 
@@ -222,3 +268,44 @@ def test_the_repository_has_no_private_key() -> None:
 
     root = ROOT
     assert scan_private_keys(tracked_files(root)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("250m", "0.25"), ("1Gi", "1073741824"), ("1", "1"), (".5", "0.5"), ("1.", "1"), ("1e3", "1000"),
+        ("1E3", "1000"), ("1E", "1e18"), ("+1Ki", "1024"), ("-2", "-2"), ("5n", "5e-9"), ("1k", "1000"),
+        (2, "2"), (0.25, "0.25"),
+        ("100m\n", None), (" 1", None), ("1Gb", None), ("1K", None), ("1e", None), ("", None),
+        (True, None), (float("nan"), None), (float("inf"), None), ([1], None),
+    ],
+)
+def test_quantities_parse_exactly(text: object, value: str | None) -> None:
+    if value is None:
+        assert parse_quantity(text) is None
+    else:
+        assert parse_quantity(text) == Decimal(value)
+
+
+def test_configmap_and_secret_data_over_1_mib(tmp_path: Path) -> None:
+    # The API server refuses a ConfigMap or Secret holding more than 1 MiB of data (decoded).
+    mib = 1024 * 1024
+    docs = [
+        ("ConfigMap", "over", f'data:\n  a: "{"x" * mib}"\nbinaryData:\n  b: {base64.b64encode(b"y").decode()}\n'),
+        ("ConfigMap", "exactly", f'data:\n  a: "{"x" * (mib - 3)}"\nbinaryData:\n  b: {base64.b64encode(b"yyy").decode()}\n'),
+        # stringData's key "a" replaces data's "a": 600 KiB + 500 KiB, not 600 KiB + 600 KiB + 500 KiB
+        ("Secret", "merged", f"data:\n  a: {base64.b64encode(b'z' * (600 * 1024)).decode()}\n"
+                             f"  b: {base64.b64encode(b'z' * (600 * 1024)).decode()}\n"
+                             f'stringData:\n  a: "{"w" * (500 * 1024)}"\n'),
+    ]
+    (tmp_path / "m.yaml").write_text("---\n".join(
+        f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: demo}}\n{body}" for kind, name, body in docs
+    ))
+    sized = [f for f in validate_paths([tmp_path], run_promtool=False) if "bytes of data" in f.message]
+    accepts = "the API server accepts: split it or ship the content another way"
+    assert sized == [
+        Finding(str(tmp_path / "m.yaml"), "ConfigMap", "demo", "over", "data",
+                f"ConfigMap holds 1048577 bytes of data, over the 1048576 (1 MiB) {accepts}", "policy"),
+        Finding(str(tmp_path / "m.yaml"), "Secret", "demo", "merged", "data",
+                f"Secret holds 1126400 bytes of data, over the 1048576 (1 MiB) {accepts}", "policy"),
+    ]

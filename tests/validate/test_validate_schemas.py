@@ -236,3 +236,53 @@ def test_validators_are_compiled_once_and_shared_between_identical_minors() -> N
     assert len(by_fingerprint) == 2
     assert all(c is not None and c[1] is by_fingerprint[c[0]] for c in compiled)
     assert cat.core_validator("1.30", "example.com/v1", "ConfigMap") is None
+
+
+def test_quantities_the_api_server_cannot_parse() -> None:
+    # The strict schemas accept any string as a quantity: "10Gi\n" and "64MB" passed.
+    form = "write a number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...) or exponent (e3)"
+    name = "schema-quantity"
+    assert run(name) == [
+        schema(name, "LimitRange", "demo", "defaults", "spec.limits[0].default.cpu",
+               f'invalid quantity "100 m": {form} ({ALL})'),
+        schema(name, "LimitRange", "demo", "defaults", "spec.limits[0].default.memory",
+               f'invalid quantity "64MB": {form} ({ALL})'),
+        schema(name, "LimitRange", "demo", "defaults", "spec.limits[0].defaultRequest.cpu",
+               f"invalid quantity NaN: not a finite number ({ALL})"),
+        schema(name, "PersistentVolumeClaim", "demo", "data", "spec.resources.requests.storage",
+               f'invalid quantity "10Gi\\n": whitespace or a control character in it: remove it ({ALL})'),
+    ]
+
+
+def test_malformed_crd_schemas_are_findings_not_tracebacks() -> None:
+    # Before: AttributeError, KeyError, re.error, UnknownType or PointerToNowhere out of the gate.
+    name = "schema-crd-malformed"
+    file = str(FIX / name / "manifests.yaml")
+    crd = "CustomResourceDefinition"
+    at = "spec.versions[0].schema.openAPIV3Schema"
+
+    def cr(kind: str, problem: str) -> Finding:
+        return schema(name, kind, "demo", "x", "kind", f"cannot be checked: the schema of example.com/v1/{kind} in "
+                                                       f"{file} is invalid ({problem}): fix the CRD")
+
+    pattern = "properties.spec.properties.a.pattern: '[' is not a 'regex'"
+    ref = "properties.spec: $ref is not allowed in a CRD schema: write the schema out"
+    strin = "type: 'strin' is not valid under any of the given schemas"
+    assert run(name) == [
+        schema(name, crd, "", "patterns.example.com", at, f"invalid schema: {pattern}"),
+        schema(name, crd, "", "properties.example.com", at, "invalid schema: properties: 5 is not of type 'object'"),
+        schema(name, crd, "", "properties.example.com", f"{at}.properties", f"expected object, got integer 5 ({ALL})"),
+        schema(name, crd, "", "refs.example.com", at, f"invalid schema: {ref}"),
+        schema(name, crd, "", "scalars.example.com", at, f'expected object, got string "just-a-string" ({ALL})'),
+        schema(name, crd, "", "scalars.example.com", at, "invalid schema: openAPIV3Schema is not an object"),
+        schema(name, crd, "", "specs.example.com", "spec", f"expected object, got integer 5 ({ALL})"),
+        schema(name, crd, "", "types.example.com", at, f"invalid schema: {strin}"),
+        schema(name, crd, "", "versions.example.com", "spec.versions[0].name", f"required field is missing ({ALL})"),
+        schema(name, crd, "", "versions.example.com", "spec.versions[0].storage", f"required field is missing ({ALL})"),
+        schema(name, crd, "", "versions.example.com", "spec.versions[1]", f"expected object, got integer 5 ({ALL})"),
+        cr("Pattern", pattern),
+        cr("Propertie", "properties: 5 is not of type 'object'"),
+        cr("Ref", ref),
+        cr("Scalar", "openAPIV3Schema is not an object"),
+        cr("Type", strin),
+    ]

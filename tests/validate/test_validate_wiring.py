@@ -10,6 +10,7 @@ from promstack.validate.k8s import object_name_error, qualified_name_error
 
 FIX = Path(__file__).parent / "fixtures"
 SEL = "app.kubernetes.io/instance=fixtures, app.kubernetes.io/name=web"
+LABEL_KEY = "name part must be alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"
 
 
 def run(name: str) -> list[Finding]:
@@ -161,6 +162,60 @@ CASES = {
     ],
     "wiring-workload-selector": [
         ("Deployment", "demo", "web", "spec.selector.matchLabels", "selector does not match the pod template labels"),
+    ],    # What a config value with a stray newline, tab or space renders.
+    "wiring-control-characters": [
+        (
+            "ClusterRole",
+            "",
+            "promstack-reader ",
+            "metadata.name",
+            "invalid name 'promstack-reader ': has leading or trailing whitespace: remove it",
+        ),
+        (
+            "ConfigMap",
+            "monitoring\n",
+            "prometheus",
+            'binaryData["alerts.rules.yml"]',
+            "key 'alerts.rules.yml' is also in data: keep one",
+        ),
+        (
+            "ConfigMap",
+            "monitoring\n",
+            "prometheus",
+            'data["prometheus.yml\\n"]',
+            "invalid key 'prometheus.yml\\n': must be alphanumerics, '-', '_' or '.'",
+        ),
+        (
+            "ConfigMap",
+            "monitoring\n",
+            "prometheus",
+            "metadata.namespace",
+            "invalid namespace 'monitoring\\n': must be a DNS-1123 label: lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        ),
+        (
+            "Namespace",
+            "",
+            "monitoring\n",
+            'metadata.annotations["promstack.io/note\\t"]',
+            f"invalid key 'promstack.io/note\\t': {LABEL_KEY}",
+        ),
+        (
+            "Namespace",
+            "",
+            "monitoring\n",
+            'metadata.labels["app.kubernetes.io/name\\n"]',
+            f"invalid key 'app.kubernetes.io/name\\n': {LABEL_KEY}",
+        ),
+        (
+            "Namespace",
+            "",
+            "monitoring\n",
+            'metadata.labels["app.kubernetes.io/part-of"]',
+            "invalid label value 'promstack\\n': must be empty or alphanumerics, '-', '_' or '.', "
+            "starting and ending with an alphanumeric",
+        ),
+        ("Namespace", "", "monitoring\n", "metadata.name", "invalid name 'monitoring\\n': holds a newline: remove it"),
     ],
 }
 
@@ -232,6 +287,13 @@ def test_sealed_secret_projected_and_builtin_references_resolve() -> None:
         ("rbac.authorization.k8s.io", "ClusterRole", "system:auth-delegator", True),  # path segment
         ("rbac.authorization.k8s.io", "ClusterRole", "a/b", False),
         ("apps", "Deployment", "x" * 254, False),
+        # "$" matched before a trailing newline: these passed.
+        ("", "Namespace", "monitoring\n", False),
+        ("", "Service", "web\n", False),
+        ("", "ConfigMap", "web\n", False),
+        ("rbac.authorization.k8s.io", "ClusterRole", "reader\n", False),
+        ("rbac.authorization.k8s.io", "ClusterRole", " reader", False),
+        ("rbac.authorization.k8s.io", "ClusterRole", "a\tb", False),
     ],
 )
 def test_name_rules_per_kind(group: str, kind: str, name: str, ok: bool) -> None:
@@ -239,6 +301,8 @@ def test_name_rules_per_kind(group: str, kind: str, name: str, ok: bool) -> None
 
 
 def test_label_keys() -> None:
+    assert qualified_name_error("app.kubernetes.io/name\n") is not None
+    assert qualified_name_error("app.kubernetes.io\n/name") is not None
     assert qualified_name_error("app.kubernetes.io/name") is None
     assert qualified_name_error("Example.com/x") is not None
     assert qualified_name_error("/x") == "prefix part must be non-empty"

@@ -1,6 +1,8 @@
 """``promstack validate [PATH ...]``: the validation gate for rendered manifests.
 
-Exit status: 0 no finding, 1 findings, 2 usage error or unreadable input (bad YAML).
+Exit status: 0 no finding, 1 findings, 2 usage error or input that cannot be read (a missing,
+unreadable or non-regular file, bad or too deeply nested YAML), 3 an internal error of the gate
+itself: a crash never exits 1, the status of findings.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from promstack.validate import schemas
+from promstack.validate.findings import clip, printable
 from promstack.validate.gate import UsageError, run
 from promstack.validate.loader import InputError
 from promstack.validate.report import format_json, format_text
@@ -62,7 +65,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="validate rendered manifests (schemas, wiring, policy, promtool)",
         description=(
             f"Validate rendered manifests: strict Kubernetes {versions[0]}-{versions[-1]} and CRD schemas, "
-            "wiring, hardening policy and promtool. Exit 0 clean, 1 findings, 2 usage or input error."
+            "wiring, hardening policy and promtool. Exit 0 clean, 1 findings, 2 usage or input error, "
+            "3 internal error."
         ),
     )
     add_arguments(parser)
@@ -82,8 +86,15 @@ def run_validate(args: argparse.Namespace) -> int:
             allowed_kinds=set(args.allowed_kinds),
         )
     except (UsageError, InputError) as exc:
-        print(f"promstack validate: error: {exc}", file=sys.stderr)
+        print(f"promstack validate: error: {printable(str(exc))}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - a bug must not exit 1, which means findings
+        print(
+            f"promstack validate: internal error: {type(exc).__name__}: {clip(str(exc), 100)} "
+            "(a bug in the gate, not a finding: please report it)",
+            file=sys.stderr,
+        )
+        return 3
     out = format_json(result.findings) if args.format == "json" else format_text(result.findings)
     sys.stdout.write(out)
     objects = sum(len(u.objects) for u in result.units)

@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from promstack.validate.findings import clip
 
 VENDOR_DIR = Path(__file__).with_name("crd_schemas")
 OBJECT_META_REF = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -33,7 +37,11 @@ _DROP = frozenset({"description", "example", "externalDocs", "default"})
 
 @dataclass(frozen=True)
 class CrdKind:
-    """One served version of a custom resource kind; ``schema`` is the raw openAPIV3Schema."""
+    """One served version of a custom resource kind; ``schema`` is the raw openAPIV3Schema.
+
+    ``index`` is the version's position in the CRD's ``spec.versions``; ``problem`` says why a
+    CRD's schema cannot be used, when it is not an object at all.
+    """
 
     group: str
     version: str
@@ -41,28 +49,52 @@ class CrdKind:
     scope: str  # "Namespaced" or "Cluster"
     schema: Mapping[str, Any]
     source: str
+    index: int = 0
+    problem: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.group, self.version, self.kind)
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
 def kinds_of_crd(crd: Mapping[str, Any], source: str) -> list[CrdKind]:
-    """The served versions of a CustomResourceDefinition object (apiextensions.k8s.io/v1)."""
-    spec = crd.get("spec") or {}
-    names = spec.get("names") or {}
+    """The served versions of a CustomResourceDefinition object (apiextensions.k8s.io/v1).
+
+    Malformed parts never raise: a version that is not a mapping or has no name is skipped (the
+    CRD's own schema check reports it), a schema that is not a mapping becomes a ``problem``.
+    """
+    spec = _dict(crd.get("spec"))
+    names = _dict(spec.get("names"))
+    versions = spec.get("versions")
     out = []
-    for version in spec.get("versions") or []:
-        schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {"type": "object"}
-        if version.get("served", True):
+    for i, version in enumerate(versions if isinstance(versions, list) else []):
+        if not isinstance(version, dict) or not isinstance(version.get("name"), str):
+            continue
+        raw = _dict(version.get("schema")).get("openAPIV3Schema")
+        problem = None
+        if raw is None:
+            raw = {"type": "object"}
+        elif not isinstance(raw, dict):
+            problem, raw = "openAPIV3Schema is not an object", {"type": "object"}
+        if version.get("served", True) is not False:
             out.append(
                 CrdKind(
-                    spec.get("group", ""),
+                    _str(spec.get("group")),
                     version["name"],
-                    names.get("kind", ""),
-                    spec.get("scope", "Namespaced"),
-                    schema,
+                    _str(names.get("kind")),
+                    _str(spec.get("scope"), "Namespaced"),
+                    raw,
                     source,
+                    i,
+                    problem,
                 )
             )
     return out
@@ -83,14 +115,14 @@ def _convert(node: Any, *, root: bool = False) -> Any:
     for key, value in node.items():
         if key in _DROP or key.startswith("x-kubernetes-") or key == "nullable":
             continue
-        if key == "properties":
+        if key == "properties" and isinstance(value, dict):
             out[key] = {name: _convert(sub) for name, sub in value.items()}
         elif key in ("items", "additionalProperties", "not"):
             out[key] = _convert(value)
-        elif key in ("allOf", "anyOf", "oneOf"):
+        elif key in ("allOf", "anyOf", "oneOf") and isinstance(value, list):
             out[key] = [_convert(sub) for sub in value]
         else:
-            out[key] = value
+            out[key] = value  # anything malformed is kept for check_schema to name
     for bound in ("minimum", "maximum"):  # OpenAPI 3.0's boolean exclusive bounds
         flag = "exclusive" + bound.capitalize()
         exclusive = out.get(flag)
@@ -103,13 +135,14 @@ def _convert(node: Any, *, root: bool = False) -> Any:
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}, *([{"type": "null"}] if node.get("nullable") else [])]
     elif node.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
-        if "enum" in out:
+        if isinstance(out.get("enum"), list):
             out["enum"] = [*out["enum"], None]
     if node.get("x-kubernetes-embedded-resource") or root:
         props = out.setdefault("properties", {})
-        props.setdefault("apiVersion", {"type": "string"})
-        props.setdefault("kind", {"type": "string"})
-        props["metadata"] = {"$ref": OBJECT_META_REF} if root else props.get("metadata", {"type": "object"})
+        if isinstance(props, dict):
+            props.setdefault("apiVersion", {"type": "string"})
+            props.setdefault("kind", {"type": "string"})
+            props["metadata"] = {"$ref": OBJECT_META_REF} if root else props.get("metadata", {"type": "object"})
     if (
         out.get("type") in ("object", ["object", "null"])
         and "additionalProperties" not in out
@@ -125,6 +158,31 @@ def json_schema(kind: CrdKind) -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://promstack.invalid/crd/{kind.group}/{kind.version}/{kind.kind}"
     return schema
+
+
+def schema_problem(kind: CrdKind) -> str | None:
+    """Why ``kind``'s schema is no valid schema (the API server would refuse its CRD), or None."""
+    if kind.problem is not None:
+        return kind.problem
+    todo: list[tuple[Any, str]] = [(kind.schema, "")]
+    while todo:  # the API server refuses $ref: a structural schema is self-contained
+        node, where = todo.pop()
+        if not isinstance(node, dict):
+            continue
+        if "$ref" in node:
+            return f"{where.lstrip('.') or '(root)'}: $ref is not allowed in a CRD schema: write the schema out"
+        for key in ("items", "additionalProperties", "not"):
+            todo.append((node.get(key), f"{where}.{key}"))
+        for key in ("allOf", "anyOf", "oneOf"):
+            todo.extend((sub, f"{where}.{key}[{i}]") for i, sub in enumerate(node.get(key) or []))
+        if isinstance(node.get("properties"), dict):
+            todo.extend((sub, f"{where}.properties.{name}") for name, sub in node["properties"].items())
+    try:
+        Draft202012Validator.check_schema(json_schema(kind))
+    except SchemaError as exc:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path).lstrip(".")
+        return f"{clip(where, 60) or '(root)'}: {clip(exc.message, 100)}"
+    return None
 
 
 @cache

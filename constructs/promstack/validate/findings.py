@@ -13,7 +13,12 @@ WIRING = "wiring"
 POLICY = "policy"
 PROMTOOL = "promtool"
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+#: C0 and C1 control characters, DEL and the Unicode line separators: never printed raw.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: Characters of input a message or path shows at most.
+CLIP = 80
 
 PathPart = str | int
 
@@ -48,11 +53,27 @@ def format_path(parts: Iterable[PathPart]) -> str:
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _PLAIN_KEY.match(part):
+        elif _PLAIN_KEY.fullmatch(part):
             out += f".{part}" if out else part
         else:
-            out += '["' + part.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+            out += '["' + clip(part.replace("\\", "\\\\").replace('"', '\\"'), CLIP) + '"]'
     return out or "."
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x00``): it prints on one line."""
+    return _CONTROL.sub(_escape, text)
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """``text`` printable and cut to ``limit`` characters (``...`` marks a cut) for messages."""
+    text = printable(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def short(value: Any, limit: int = 60) -> str:

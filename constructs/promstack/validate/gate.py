@@ -10,7 +10,7 @@ from pathlib import Path
 
 from promstack.validate import amtool, policy, promtool, schemas, wiring
 from promstack.validate.findings import Finding
-from promstack.validate.loader import Unit, load_units
+from promstack.validate.loader import InputError, Unit, load_units
 from promstack.validate.report import ordered
 
 
@@ -44,8 +44,30 @@ PARALLEL_FROM = 8
 _UNITS: tuple[Sequence[Unit], tuple[str, ...], Collection[str], str | None] | None = None
 
 
+def _depth(value: object) -> int:
+    """Nesting depth of a loaded document (collections; a top-level mapping is 1), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def _check_unit(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collection[str],
                 binary: str | None) -> list[Finding]:
+    """Every check of one unit; InputError, never a partial result, when one runs out of stack."""
+    try:
+        return _unit_findings(unit, chosen, allowed_kinds, binary)
+    except RecursionError:
+        deepest = max(unit.documents, key=lambda d: _depth(d.obj), default=None)
+        where = f"{deepest.file} ({deepest.location})" if deepest else unit.name
+        raise InputError(f"{where}: nested too deeply to check: flatten it") from None
+
+
+def _unit_findings(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collection[str],
+                   binary: str | None) -> list[Finding]:
     """Every check of one unit; promtool only when ``binary`` is given."""
     custom = schemas.unit_crds(unit.documents)
     findings = schemas.check_schemas(unit.documents, chosen, allowed_kinds=allowed_kinds, custom_kinds=custom)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import decimal
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from promstack.validate.findings import PathPart
@@ -128,8 +131,11 @@ def as_str(value: Any) -> str:
 
 
 def pod_template(doc: Document) -> PodTemplate | None:
-    """The pod template of a workload, Job, CronJob or Pod; None for any other object."""
+    """The pod template of a workload, Job, CronJob, PodTemplate or Pod; None for any other object."""
     key = (doc.group, doc.kind)
+    if key == ("", "PodTemplate"):
+        template = as_dict(doc.obj.get("template"))
+        return PodTemplate(doc, ("template",), as_dict(template.get("metadata")), as_dict(template.get("spec")))
     if key in _TEMPLATE_KINDS:
         template = as_dict(doc.spec.get("template"))
         return PodTemplate(doc, ("spec", "template"), as_dict(template.get("metadata")), as_dict(template.get("spec")))
@@ -148,6 +154,8 @@ def pod_template(doc: Document) -> PodTemplate | None:
 
 
 # -- names and labels, as k8s.io/apimachinery/pkg/util/validation applies them ------------------
+# Patterns are matched whole (fullmatch): with re.match, "$" also matches before a trailing
+# newline, and "monitoring\n" passed as a DNS label.
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -160,7 +168,7 @@ _IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 def dns1123_label_error(value: str) -> str | None:
     if len(value) > 63:
         return "must be at most 63 characters (DNS-1123 label)"
-    if not _DNS1123_LABEL.match(value):
+    if not _DNS1123_LABEL.fullmatch(value):
         return "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit"
     return None
 
@@ -168,7 +176,7 @@ def dns1123_label_error(value: str) -> str | None:
 def dns1123_subdomain_error(value: str) -> str | None:
     if len(value) > 253:
         return "must be at most 253 characters (DNS-1123 subdomain)"
-    if not _DNS1123_SUBDOMAIN.match(value):
+    if not _DNS1123_SUBDOMAIN.fullmatch(value):
         return (
             "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
             "starting and ending with a letter or digit"
@@ -179,7 +187,7 @@ def dns1123_subdomain_error(value: str) -> str | None:
 def dns1035_label_error(value: str) -> str | None:
     if len(value) > 63:
         return "must be at most 63 characters (DNS-1035 label)"
-    if not _DNS1035_LABEL.match(value):
+    if not _DNS1035_LABEL.fullmatch(value):
         return "must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter"
     return None
 
@@ -204,7 +212,7 @@ def qualified_name_error(key: str) -> str | None:
         return "name part must be non-empty"
     if len(name) > 63:
         return "name part must be at most 63 characters"
-    if not _QUALIFIED_NAME.match(name):
+    if not _QUALIFIED_NAME.fullmatch(name):
         return "name part must be alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"
     return None
 
@@ -212,7 +220,7 @@ def qualified_name_error(key: str) -> str | None:
 def label_value_error(value: str) -> str | None:
     if len(value) > 63:
         return "must be at most 63 characters"
-    if not _LABEL_VALUE.match(value):
+    if not _LABEL_VALUE.fullmatch(value):
         return "must be empty or alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"
     return None
 
@@ -221,7 +229,7 @@ def port_name_error(value: str) -> str | None:
     """Port names are IANA service names: at most 15 characters, a letter, no '--'."""
     if len(value) > 15:
         return "must be at most 15 characters (IANA service name)"
-    if not _IANA_SVC_NAME.match(value):
+    if not _IANA_SVC_NAME.fullmatch(value):
         return "must be lowercase letters, digits and '-', starting and ending with a letter or digit"
     if "--" in value:
         return "must not contain '--'"
@@ -230,8 +238,44 @@ def port_name_error(value: str) -> str | None:
     return None
 
 
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+
+
+def config_key_error(key: str) -> str | None:
+    """ConfigMap and Secret data keys: ``[-._a-zA-Z0-9]+``, at most 253 characters, not ``.`` or ``..``."""
+    if len(key) > 253:
+        return "must be at most 253 characters"
+    if not _CONFIG_KEY.fullmatch(key):
+        return "must be alphanumerics, '-', '_' or '.'"
+    if key in (".", "..") or key.startswith(".."):
+        return "must not be '.' or '..' or start with '..'"
+    return None
+
+
+def text_error(value: str) -> str | None:
+    """A control character anywhere or whitespace around a value that is a name or a flag."""
+    if match := _CONTROL_CHAR.search(value):
+        return f"holds {control_name(match.group(0))}"
+    if value != value.strip():
+        return "has leading or trailing whitespace"
+    return None
+
+
+_CONTROL_NAMES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL byte"}
+
+
+def control_name(char: str) -> str:
+    return _CONTROL_NAMES.get(char, f"control character U+{ord(char):04X}")
+
+
 def object_name_error(group: str, kind: str, name: str) -> str | None:
-    """The name rule the API server applies to ``kind``; DNS-1123 subdomain unless listed."""
+    """The name rule the API server applies to ``kind``; DNS-1123 subdomain unless listed.
+
+    A name of the kinds whose rule is looser (RBAC's path segments) still may not hold a
+    control character or surrounding whitespace: no config means one.
+    """
+    if err := text_error(name):
+        return f"{err}: remove it"
     if (group, kind) == ("", "Service"):
         return dns1035_label_error(name)
     if (group, kind) == ("", "Namespace"):
@@ -239,3 +283,52 @@ def object_name_error(group: str, kind: str, name: str) -> str | None:
     if group == "rbac.authorization.k8s.io":
         return path_segment_error(name)
     return dns1123_subdomain_error(name)
+
+
+# -- resource quantities, as k8s.io/apimachinery/pkg/api/resource parses them ---------------------
+
+_QUANTITY = re.compile(r"([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d{1,6})?")
+_BINARY_SI = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL_SI = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+#: Exact for any quantity of at most 100 characters (digits times 1024**6 or a power of ten).
+_EXACT = decimal.Context(prec=200, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+QUANTITY_FORM = "a number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...) or exponent (e3)"
+
+
+def parse_quantity(value: Any) -> Decimal | None:
+    """The exact value of a Kubernetes quantity (``"250m"`` -> 0.25, ``"1Gi"`` -> 1073741824, ``2`` -> 2).
+
+    None when ``value`` is not one: a string outside the quantity grammar (surrounding spaces,
+    a newline, ``"1Gb"``, ``"1K"``), a boolean, or a number that is not finite.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if not isinstance(value, str) or len(value) > 100:
+        return None
+    match = _QUANTITY.fullmatch(value)
+    if match is None:
+        return None
+    sign, number, suffix = match.group(1), match.group(2), match.group(3) or ""
+    amount = Decimal(sign + number)
+    if suffix in _BINARY_SI:
+        return _EXACT.multiply(amount, _EXACT.power(1024, _BINARY_SI[suffix]))
+    exponent = int(suffix[1:]) if suffix[:1] in ("e", "E") and len(suffix) > 1 else _DECIMAL_SI[suffix]
+    return _EXACT.scaleb(amount, exponent)
+
+
+def quantity_error(value: Any) -> str | None:
+    """Why ``value`` is not a quantity, with the fix, for a message; None when it is one."""
+    if parse_quantity(value) is not None:
+        return None
+    if isinstance(value, str) and (value != value.strip() or _CONTROL_CHAR.search(value)):
+        return "whitespace or a control character in it: remove it"
+    if isinstance(value, float):
+        return "not a finite number"
+    return f"write {QUANTITY_FORM}"
+
+
+_CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f-\x9f]")

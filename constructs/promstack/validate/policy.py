@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from promstack.validate import k8s
-from promstack.validate.findings import POLICY, Finding, PathPart
+from promstack.validate.findings import POLICY, Finding, PathPart, printable, short
 from promstack.validate.k8s import as_dict, as_list
-from promstack.validate.loader import Document
+from promstack.validate.loader import Document, InputError
 
 EXCEPTION_PREFIX = "hardening.promstack.io/"
 EXCEPTION_FIELDS = ("hostNetwork", "hostPID", "hostIPC", "hostPath")
@@ -40,6 +40,8 @@ def check_policy(docs: Sequence[Document]) -> list[Finding]:
         if not doc.is_object:
             continue
         key = (doc.group, doc.kind)
+        if key in (("", "Secret"), ("", "ConfigMap")):
+            findings += _data_size(doc)
         if key == ("", "Secret"):
             for field_name in ("data", "stringData"):
                 if doc.obj.get(field_name):
@@ -56,6 +58,39 @@ def check_policy(docs: Sequence[Document]) -> list[Finding]:
     return findings
 
 
+#: Bytes of data a ConfigMap or Secret may hold (the API server's MaxSecretSize, for both).
+MAX_DATA_BYTES = 1024 * 1024
+
+
+def _decoded_size(value: str) -> int:
+    """Bytes a base64 value decodes to (its length estimated from the text when it is not base64)."""
+    text = value.replace("\n", "").replace("\r", "")
+    try:
+        return len(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return len(text) * 3 // 4
+
+
+def _data_size(doc: Document) -> Iterator[Finding]:
+    """ConfigMap data + binaryData, or Secret data + stringData, over MAX_DATA_BYTES (at the larger field)."""
+    texts, encoded = ("data", "binaryData") if doc.kind == "ConfigMap" else ("stringData", "data")
+    sizes: dict[str, tuple[str, int]] = {}  # key -> (field, bytes); a Secret's stringData wins over data
+    for field_name in (encoded, texts):
+        for name, value in as_dict(doc.obj.get(field_name)).items():
+            if isinstance(value, str):
+                size = len(value.encode("utf-8", "surrogatepass")) if field_name == texts else _decoded_size(value)
+                sizes[name if doc.kind == "Secret" else f"{field_name}/{name}"] = (field_name, size)
+    total = sum(size for _, size in sizes.values())
+    if total > MAX_DATA_BYTES:
+        per_field = {f: sum(size for g, size in sizes.values() if g == f) for f in (texts, encoded)}
+        yield doc.finding(
+            (max(per_field, key=lambda f: per_field[f]),),
+            f"{doc.kind} holds {total} bytes of data, over the {MAX_DATA_BYTES} (1 MiB) the API server accepts: "
+            "split it or ship the content another way",
+            POLICY,
+        )
+
+
 #: Aggregated metrics APIs name their resources after metrics ("pods/http_requests"), an open-ended
 #: set: reading them needs resources "*", which is allowed with read-only verbs.
 METRICS_API_GROUPS = frozenset({"custom.metrics.k8s.io", "external.metrics.k8s.io"})
@@ -64,7 +99,9 @@ READ_VERBS = frozenset({"get", "list", "watch"})
 
 def _open_ended_metrics_read(rule: dict[str, object]) -> bool:
     groups, verbs = as_list(rule.get("apiGroups")), as_list(rule.get("verbs"))
-    return bool(groups) and set(groups) <= METRICS_API_GROUPS and set(verbs) <= READ_VERBS
+    return bool(groups) and all(g in METRICS_API_GROUPS for g in groups if isinstance(g, str)) and all(
+        isinstance(x, str) for x in groups + verbs
+    ) and all(v in READ_VERBS for v in verbs)
 
 
 def _rbac(doc: Document) -> Iterator[Finding]:
@@ -111,8 +148,10 @@ def image_error(image: Any) -> str | None:
     """Why ``image`` is not pinned (no tag or digest, or ``latest``); None when it is."""
     if not isinstance(image, str) or not image:
         return "no image"
+    if err := k8s.text_error(image):
+        return f"image {short(image)} {err}: remove it"
     if "@" in image:
-        return None if re.search(r"@sha256:[0-9a-f]{64}$", image) else f"image {image!r} has a malformed digest"
+        return None if re.search(r"@sha256:[0-9a-f]{64}\Z", image) else f"image {image!r} has a malformed digest"
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
         return f"image {image!r} has no tag or digest: pin a version"
@@ -141,6 +180,15 @@ def _container(template: k8s.PodTemplate, path: tuple[PathPart, ...], c: dict[st
         for name in ("cpu", "memory"):
             if as_dict(resources.get(section)).get(name) in (None, ""):
                 yield finding(("resources", section, name), f"no {name} {section[:-1]}")
+    requests, limits = as_dict(resources.get("requests")), as_dict(resources.get("limits"))
+    for name, limit in limits.items():
+        request = k8s.parse_quantity(requests.get(name))
+        if request is not None and (most := k8s.parse_quantity(limit)) is not None and request > most:
+            yield finding(
+                ("resources", "requests", name),
+                f"{name} request {short(requests[name])} is above its limit {short(limit)}: the API server "
+                "rejects the pod; lower the request or raise the limit",
+            )
     non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
     if non_root is not True:
         yield doc.finding(
@@ -161,6 +209,31 @@ def _container(template: k8s.PodTemplate, path: tuple[PathPart, ...], c: dict[st
         )
     if sc.get("privileged") is True:
         yield doc.finding((*scp, "privileged"), "privileged container", POLICY)
+    for field_name in ("command", "args"):
+        for i, arg in enumerate(as_list(c.get(field_name))):
+            if isinstance(arg, str) and (err := argument_error(arg)):
+                yield finding((field_name, i), f"argument {short(arg)} {err}")
+
+
+#: Control characters an argument may never hold (a script may hold newlines and tabs).
+_SCRIPT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def argument_error(arg: str) -> str | None:
+    """Why a container argument is broken; None when it is fine.
+
+    A flag or any one-line value (``--storage.tsdb.retention.time=15d``) may hold no control
+    character nor surrounding whitespace: the process would receive ``15d\\n`` as the value.
+    A multi-line argument is a script (``sh -c``): newlines and tabs are its own, anything else
+    (a carriage return, NUL) breaks it.
+    """
+    if match := _SCRIPT_CONTROL.search(arg):
+        return f"holds {k8s.control_name(match.group(0))}: remove it"
+    if "\n" in arg.strip():
+        return None
+    if err := k8s.text_error(arg):
+        return f"{err}: remove it, the process would receive it as part of the value"
+    return None
 
 
 def _key_lines(data: bytes) -> Iterator[tuple[int, str]]:
@@ -178,13 +251,19 @@ def _key_lines(data: bytes) -> Iterator[tuple[int, str]]:
 
 
 def scan_private_keys(files: Iterable[tuple[str, Path]]) -> list[Finding]:
-    """A finding per private key found in ``files`` ((shown name, path) pairs); unreadable files are skipped."""
+    """A finding per private key found in ``files`` ((shown name, path) pairs).
+
+    A file that cannot be read is an InputError: a key in it would go unseen.
+    """
     findings = []
     for shown, path in files:
         try:
             data = path.read_bytes()
-        except OSError:
-            continue
+        except OSError as exc:
+            raise InputError(
+                f"{printable(shown)}: cannot read ({exc.strerror or type(exc).__name__}) to look for private keys: "
+                "check that it is readable"
+            ) from None
         for line, what in _key_lines(data):
             findings.append(
                 Finding(shown, "", "", "", f"line {line}", f"private key material ({what} PEM block)", POLICY)

@@ -35,10 +35,10 @@ from typing import Any
 
 import yaml
 
-from promstack.validate import k8s
+from promstack.validate import k8s, yamlsafe
 from promstack.validate.findings import PROMTOOL, Finding
 from promstack.validate.k8s import as_dict, as_list, as_str
-from promstack.validate.loader import Document
+from promstack.validate.loader import Document, yaml_problem
 
 DEBIAN_PACKAGE = "prometheus"
 CONFIG_KEYS = ("prometheus.yml",)
@@ -122,10 +122,6 @@ def _failures(output: str, replacements: dict[str, str]) -> str:
     return message
 
 
-#: libyaml's safe loader when PyYAML has it: fleets have hundreds of configurations to parse.
-_FAST_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
-
-
 def _data(doc: Document) -> dict[str, Any]:
     return as_dict(doc.obj.get("data"))
 
@@ -137,10 +133,10 @@ def is_rule_file(key: str, text: Any) -> bool:
     if key.endswith(RULE_SUFFIXES):
         return True
     try:
-        parsed = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
+        parsed = yamlsafe.load_single(text)  # bounded first: a ConfigMap value is input like any other
     except yaml.YAMLError:
         return False
-    return isinstance(parsed, dict) and "groups" in parsed
+    return parsed is not None and isinstance(parsed.data, dict) and "groups" in parsed.data
 
 
 def check_prometheus(docs: Sequence[Document], binary: str) -> list[Finding]:
@@ -166,7 +162,10 @@ def check_prometheus(docs: Sequence[Document], binary: str) -> list[Finding]:
 
 
 def _check_rules(cm: Document, key: str, binary: str) -> list[Finding]:
-    message = _rules_failures(binary, PurePosixPath(key).name or "rules.yaml", _data(cm)[key])
+    text = _data(cm).get(key)
+    if not isinstance(text, str):
+        return []  # not text: the schema check reports it
+    message = _rules_failures(binary, PurePosixPath(key).name or "rules.yaml", text)
     return [cm.finding(("data", key), f"promtool check rules: {message}", PROMTOOL)] if message else []
 
 
@@ -347,7 +346,7 @@ def _construct(node: yaml.Node) -> Any:
 
 def _rewrite(text: str, root: str, *, blank_k8s_sd: bool) -> _Rewrite:
     """Move absolute file paths under ``root``, drop rule_files (and Kubernetes SD), keep line numbers."""
-    node = yaml.compose(text, Loader=_FAST_LOADER)
+    node = yamlsafe.compose(text)
     edits: list[tuple[int, int, str | None]] = []
     rule_globs: list[str] = []
     k8s_sd: list[tuple[str, Any]] = []
@@ -457,7 +456,8 @@ def _check_config(
         try:
             rewritten = _rewrite(text, str(root), blank_k8s_sd=not knows_kubernetes_sd(binary))
         except yaml.YAMLError as exc:
-            return [finding("invalid YAML: " + " ".join(str(exc).split()))], []
+            where, problem = yaml_problem(text, exc)
+            return [finding(f"line {where[0]}, column {where[1]}: {problem}" if where else problem)], []
         for path, value in rewritten.k8s_sd:
             findings += [finding(p) for p in _k8s_sd_problems(path, value)]
         matched: list[tuple[Document, str]] = []

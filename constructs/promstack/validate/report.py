@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from promstack.validate.findings import Finding
+from promstack.validate.findings import Finding, printable
 
 _NUMBER = re.compile(r"(\d+)")
 
@@ -32,9 +32,12 @@ def ordered(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def format_line(f: Finding) -> str:
+    """One line, whatever the input held: control characters in any field are escaped."""
     if not f.kind:
-        return f"{f.file}: {f.path}: {f.message}"
-    return f"{f.file}: {f.kind}/{f.namespace}/{f.name}: {f.path}: {f.message}"
+        line = f"{f.file}: {f.path}: {f.message}"
+    else:
+        line = f"{f.file}: {f.kind}/{f.namespace}/{f.name}: {f.path}: {f.message}"
+    return printable(line)
 
 
 def format_text(findings: Iterable[Finding]) -> str:

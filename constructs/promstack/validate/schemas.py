@@ -25,15 +25,29 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError, UnknownType
 from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
 
-from promstack.validate import crds
-from promstack.validate.findings import SCHEMA, Finding, PathPart, short
+from promstack.validate import crds, k8s
+from promstack.validate.findings import SCHEMA, Finding, PathPart, clip, short
 from promstack.validate.k8s import as_list
 from promstack.validate.loader import Document
 
 MIN_MINOR = (1, 27)
+QUANTITY_DEF = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+QUANTITY_FORMAT = "k8s-quantity"
+#: Checks only the quantity format: the formats the schemas name (int32, byte, date-time) stay annotations.
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks(QUANTITY_FORMAT)
+def _is_quantity(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return True  # null, or a type error the type check reports
+    return k8s.parse_quantity(value) is not None
+
 _DIR_NAME = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
 
@@ -105,6 +119,8 @@ class _MinorSchemas:
     @cached_property
     def definitions(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.dir / "_definitions.json").read_text(encoding="utf-8"))
+        # The schemas accept any string as a quantity; the API server parses it.
+        data["$defs"][QUANTITY_DEF] = {"type": ["string", "number", "null"], "format": QUANTITY_FORMAT}
         return data
 
     @cached_property
@@ -187,6 +203,9 @@ def _describe(err: jsonschema.ValidationError) -> Iterator[tuple[tuple[PathPart,
             names += [n for n in _type_names(sub.validator_value) if n not in names]
         yield path, f"expected {' or '.join(names)}, got {_json_type(instance)} {short(instance)}"
         return
+    if err.validator == "format" and err.validator_value == QUANTITY_FORMAT:
+        yield path, f"invalid quantity {short(instance)}: {k8s.quantity_error(instance)}"
+        return
     if err.validator == "enum":
         yield path, f"{short(instance)} is not one of {short(err.validator_value, 200)}"
         return
@@ -214,6 +233,7 @@ class SchemaCatalog:
         self._validators: dict[str, Draft202012Validator] = {}
         # (id of the CRD's raw schema, minor) -> (that schema, kept alive so the id stays its own; validator)
         self._crd_validators: dict[tuple[int, str], tuple[Any, Draft202012Validator]] = {}
+        self._crd_problems: dict[int, tuple[Any, str | None]] = {}
 
     def minor(self, version: str) -> _MinorSchemas:
         if version not in self._minors:
@@ -230,10 +250,21 @@ class SchemaCatalog:
             if schema is not None:
                 fp = minor.fingerprint(schema)
                 if fp not in self._validators:
-                    self._validators[fp] = Draft202012Validator(schema, registry=minor.registry)
+                    self._validators[fp] = Draft202012Validator(
+                        schema, registry=minor.registry, format_checker=FORMATS
+                    )
             self._fingerprints[key] = fp
         fp = self._fingerprints[key]
         return None if fp is None else (fp, self._validators[fp])
+
+    def crd_problem(self, kind: crds.CrdKind) -> str | None:
+        """Why the schema of a CRD found in a unit is invalid, or None (vendored ones are trusted)."""
+        if crds.vendored().get(kind.key) is kind:
+            return None
+        cached = self._crd_problems.get(id(kind.schema))
+        if cached is None or cached[0] is not kind.schema:
+            cached = self._crd_problems[id(kind.schema)] = (kind.schema, crds.schema_problem(kind))
+        return cached[1]
 
     def crd_validator(self, kind: crds.CrdKind, version: str) -> Draft202012Validator:
         """Validator of a custom resource; its metadata is checked as ObjectMeta of ``version``."""
@@ -279,6 +310,10 @@ def check_schemas(
     custom = unit_crds(documents) if custom_kinds is None else custom_kinds
     findings: list[Finding] = []
     for doc in documents:
+        findings += [doc.finding(path, message, SCHEMA) for path, message in doc.issues]
+        if doc.envelope:
+            findings += _check_envelope(doc)
+            continue
         if not doc.is_object:
             findings.append(
                 Finding(doc.file, "", "", "", ".", f"document {doc.index + 1} is not a Kubernetes object", SCHEMA)
@@ -290,13 +325,34 @@ def check_schemas(
             continue
         if gvk(doc) in allowed_kinds:
             continue
+        if (doc.group, doc.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+            for kind in crds.kinds_of_crd(doc.obj, doc.file):
+                if problem := cat.crd_problem(kind):
+                    path = ("spec", "versions", kind.index, "schema", "openAPIV3Schema")
+                    findings.append(doc.finding(path, f"invalid schema: {problem}", SCHEMA))
         crd = custom.get((doc.group, doc.version, doc.kind))
         if crd is not None:
-            validator = cat.crd_validator(crd, versions[-1])
-            findings += [doc.finding(p, m, SCHEMA) for p, m in _errors(validator, doc.obj)]
+            findings += _check_custom(cat, crd, doc, versions[-1])
             continue
         findings += _check_core(cat, doc, versions)
     return findings
+
+
+def _check_custom(cat: SchemaCatalog, crd: crds.CrdKind, doc: Document, version: str) -> list[Finding]:
+    """A custom resource against its CRD's schema; a finding, never a traceback, when that schema is broken."""
+    problem = cat.crd_problem(crd)
+    if problem is None:
+        try:
+            return [doc.finding(p, m, SCHEMA) for p, m in _errors(cat.crd_validator(crd, version), doc.obj)]
+        except (SchemaError, UnknownType, Unresolvable, re.error) as exc:
+            problem = clip(str(exc).splitlines()[0], 100)
+    return [
+        doc.finding(
+            ("kind",),
+            f"cannot be checked: the schema of {gvk(doc)} in {crd.source} is invalid ({problem}): fix the CRD",
+            SCHEMA,
+        )
+    ]
 
 
 def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> list[Finding]:
@@ -327,4 +383,30 @@ def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> l
         findings.append(
             doc.finding(("apiVersion",), f"{gvk(doc)} is not served by Kubernetes {version_ranges(unserved)}", SCHEMA)
         )
+    return findings
+
+
+_LIST_FIELDS = ("apiVersion", "kind", "metadata", "items")
+
+
+def _check_envelope(doc: Document) -> list[Finding]:
+    """The shape of a List (its items are checked as objects of their own)."""
+    findings = []
+    if doc.kind == "List" and doc.api_version != "v1":
+        found = short(doc.obj.get("apiVersion"))
+        findings.append(doc.finding(("apiVersion",), f"a List has apiVersion v1, not {found}", SCHEMA))
+    for key in doc.obj:
+        if key not in _LIST_FIELDS:
+            findings.append(doc.finding((key,), "unknown field (a List has apiVersion, kind, metadata, items)", SCHEMA))
+    if not isinstance(doc.obj.get("metadata", {}), dict):
+        findings.append(doc.finding(("metadata",), f"expected object, got {_json_type(doc.obj['metadata'])}", SCHEMA))
+    items = doc.obj.get("items")
+    if not isinstance(items, list):
+        findings.append(doc.finding(("items",), f"expected a list of objects, got {_json_type(items)}", SCHEMA))
+        return findings
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            findings.append(
+                doc.finding(("items", i), f"expected a Kubernetes object, got {_json_type(item)} {short(item)}", SCHEMA)
+            )
     return findings

@@ -70,7 +70,7 @@ def _index(docs: Sequence[Document]) -> _Index:
             index.secrets.setdefault(key, _Secretish(doc, keys))
         elif (doc.group, doc.kind) == ("bitnami.com", "SealedSecret"):
             template = as_dict(doc.spec.get("template"))
-            name = as_dict(template.get("metadata")).get("name") or doc.name
+            name = as_str(as_dict(template.get("metadata")).get("name")) or doc.name
             keys = set(as_dict(doc.spec.get("encryptedData"))) | set(as_dict(template.get("data")))
             index.secrets.setdefault((doc.namespace, name), _Secretish(doc, keys))
         elif (doc.group, doc.kind) == ("", "Namespace"):
@@ -119,7 +119,7 @@ def _unique(docs: Sequence[Document]) -> Iterator[Finding]:
             yield _w(
                 doc,
                 ("metadata", "name"),
-                f"duplicate object: also defined in {other.file} (document {other.index + 1})",
+                f"duplicate object: also defined in {other.file} ({other.location})",
             )
         else:
             first[key] = doc
@@ -157,6 +157,7 @@ def _names_and_labels(doc: Document) -> Iterator[Finding]:
         yield _w(doc, ("metadata", "name"), f"invalid name {doc.name!r}: {err}")
     if doc.namespace and (err := k8s.dns1123_label_error(doc.namespace)):
         yield _w(doc, ("metadata", "namespace"), f"invalid namespace {doc.namespace!r}: {err}")
+    yield from _data_keys(doc)
     yield from _label_map(doc, ("metadata", "labels"), meta.get("labels"))
     yield from _label_map(doc, ("metadata", "annotations"), meta.get("annotations"), values=False)
     if doc.group == "apps":
@@ -189,6 +190,30 @@ def _names_and_labels(doc: Document) -> Iterator[Finding]:
         vname = as_dict(volume).get("name")
         if isinstance(vname, str) and (err := k8s.dns1123_label_error(vname)):
             yield _w(doc, template.at("volumes", i, "name"), f"invalid volume name {vname!r}: {err}")
+
+
+def _data_keys(doc: Document) -> Iterator[Finding]:
+    """Keys of ConfigMap and Secret data (and what a SealedSecret renders): file names in a volume."""
+    key = (doc.group, doc.kind)
+    if key == ("", "ConfigMap"):
+        fields: list[tuple[PathPart, ...]] = [("data",), ("binaryData",)]
+    elif key == ("", "Secret"):
+        fields = [("data",), ("stringData",)]
+    elif key == ("bitnami.com", "SealedSecret"):
+        fields = [("spec", "encryptedData"), ("spec", "template", "data")]
+    else:
+        return
+    seen: dict[str, tuple[PathPart, ...]] = {}
+    for path in fields:
+        data: Any = doc.obj
+        for part in path:
+            data = as_dict(data).get(part)
+        for name in as_dict(data):
+            if err := k8s.config_key_error(name):
+                yield _w(doc, (*path, name), f"invalid key {name!r}: {err}")
+            if key == ("", "ConfigMap") and name in seen:
+                yield _w(doc, (*path, name), f"key {name!r} is also in {seen[name][-1]}: keep one")
+            seen.setdefault(name, path)
 
 
 def _selected(doc: Document, index: _Index) -> list[k8s.PodTemplate]:
@@ -360,7 +385,7 @@ def _api_service(doc: Document, index: _Index) -> Iterator[Finding]:
     service = doc.spec.get("service")
     if not isinstance(service, dict):
         return  # served locally by kube-apiserver
-    ns, name, port = service.get("namespace", ""), service.get("name", ""), service.get("port", 443)
+    ns, name, port = as_str(service.get("namespace")), as_str(service.get("name")), service.get("port", 443)
     target = index.objects.get(("", "Service", ns, name))
     if target is None:
         yield _w(doc, ("spec", "service"), f"Service {ns}/{name} not found")

@@ -1,0 +1,277 @@
+"""YAML read the way the gate can afford: bounded before it is built, keys as the API server sees them.
+
+libyaml builds a document recursively in C: 100,000 nested brackets overflow the stack (a
+segfault), and a few thousand overflow Python's recursion in the checks after it. Its scanner
+also costs time quadratic in the flow nesting depth. So every stream is first scanned event by
+event (libyaml's parser itself keeps no C recursion) and refused, before anything is built, once
+a document nests deeper than ``MAX_DEPTH`` collections or its aliases would expand it past
+``MAX_ALIAS_EXPANSION`` extra nodes ("billion laughs"); a recursive alias is refused too. Only
+then is the stream composed and constructed.
+
+Construction differs from ``yaml.safe_load`` where a manifest's meaning would otherwise be lost:
+
+- a duplicate key in a mapping is recorded as an issue (the value read is the last one, as
+  PyYAML and kubectl's non-strict reader do; ``kubectl apply --validate=strict`` refuses it);
+- a key that is not a string (``1:``, ``true:``, ``null:``) becomes the string the API server's
+  YAML-to-JSON conversion makes of it (``"1"``, ``"true"``, ``"null"``) and is recorded as an issue;
+- unquoted dates stay strings; the tags ``!!binary``, ``!!set``, ``!!omap`` and ``!!pairs``, which
+  have no JSON form, are errors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from promstack.validate.findings import PathPart, clip
+
+#: Deepest nesting of collections (mappings and lists) a document may have. The deepest real
+#: manifests are CRDs, at about 40 (cert-manager's Issuer); every check handles a few hundred.
+MAX_DEPTH = 200
+#: Nodes that aliases may add to a stream beyond the nodes written in it (or as many as are
+#: written, when that is more): anchors reused a few times stay far below.
+MAX_ALIAS_EXPANSION = 100_000
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+_NO_JSON_FORM = ("binary", "set", "omap", "pairs")
+
+
+class UnsafeYAML(yaml.MarkedYAMLError):
+    """A stream refused before it is built (too deep, too many aliases, a recursive alias)."""
+
+
+@dataclass(frozen=True)
+class KeyIssue:
+    """A duplicate or non-string key: ``path`` leads to the key within its document."""
+
+    path: tuple[PathPart, ...]
+    message: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """One document of a stream: its data (None for an empty one), key issues and first line."""
+
+    data: Any
+    issues: tuple[KeyIssue, ...]
+    line: int
+
+
+_FAST = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
+def _refuse(message: str, event: yaml.Event) -> UnsafeYAML:
+    return UnsafeYAML(problem=message, problem_mark=event.start_mark)
+
+
+def scan(text: str) -> None:
+    """Raise UnsafeYAML when ``text`` nests too deep or expands too far; YAMLError when it is not YAML.
+
+    Depth counts collections: a top-level mapping is 1. An alias counts as the node it names
+    (its depth and size), so merge keys and shared blocks are bounded as if written out.
+    """
+    depth = 0
+    written = 0
+    expanded = 0
+    # One frame per open collection: [anchor, height of its deepest child, nodes below it]
+    frames: list[list[Any]] = []
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (height, nodes) of the finished node
+    open_anchors: set[str] = set()
+
+    def close(height: int, nodes: int, anchor: str | None) -> None:
+        if anchor is not None:
+            anchors[anchor] = (height, nodes)
+        if frames:
+            parent = frames[-1]
+            parent[1] = max(parent[1], height)
+            parent[2] += nodes
+
+    for event in yaml.parse(text, Loader=_FAST):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            written += 1
+            if depth > MAX_DEPTH:
+                raise _refuse(f"nested deeper than {MAX_DEPTH} levels, the most the gate reads: flatten it", event)
+            if event.anchor is not None:
+                open_anchors.add(event.anchor)
+            frames.append([event.anchor, 0, 0])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+            anchor, height, nodes = frames.pop()
+            if anchor is not None:
+                open_anchors.discard(anchor)
+            close(height + 1, nodes + 1, anchor)
+        elif isinstance(event, yaml.ScalarEvent):
+            written += 1
+            close(0, 1, event.anchor)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in open_anchors:
+                raise _refuse(f"alias *{clip(event.anchor, 40)} refers to a node that contains it: remove the alias", event)
+            height, nodes = anchors.get(event.anchor, (0, 1))
+            if depth + height > MAX_DEPTH:
+                raise _refuse(
+                    f"alias *{clip(event.anchor, 40)} nests it deeper than {MAX_DEPTH} levels, the most the gate reads: "
+                    "flatten it", event
+                )
+            expanded += nodes
+            if expanded > max(MAX_ALIAS_EXPANSION, written):
+                raise _refuse(
+                    f"aliases expand it by more than {max(MAX_ALIAS_EXPANSION, written)} nodes: write it out without aliases",
+                    event,
+                )
+            close(height, nodes, None)
+        elif isinstance(event, yaml.DocumentEndEvent):
+            anchors.clear()
+
+
+def key_text(key: Any) -> str:
+    """A non-string key as the API server's YAML-to-JSON conversion spells it."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, float):
+        if math.isnan(key):
+            return "NaN"
+        if math.isinf(key):
+            return "+Inf" if key > 0 else "-Inf"
+        return repr(key) if not key.is_integer() else str(int(key))
+    return str(key)
+
+
+_KIND_OF = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number"}
+
+
+class _Loader(_FAST):  # type: ignore[misc, valid-type]
+    """YAML as the API server reads it here (see the module docstring)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.key_issues: list[tuple[Node, str, str, bool]] = []
+        self.explicit: dict[int, int] = {}  # id(mapping node) -> keys written in it, before merging
+
+    def flatten_mapping(self, node: MappingNode) -> None:
+        # A mapping may be flattened as another's merge source before it is constructed itself.
+        self.explicit.setdefault(id(node), sum(1 for key, _ in node.value if key.tag != _MERGE))
+        super().flatten_mapping(node)
+
+    def construct_mapping(self, node: Node, deep: bool = False) -> dict[str, Any]:
+        if not isinstance(node, MappingNode):
+            raise ConstructorError(None, None, f"expected a mapping node, but found {node.id}", node.start_mark)
+        self.flatten_mapping(node)
+        first_explicit = len(node.value) - self.explicit[id(node)]  # merged keys come first; written ones win
+        mapping: dict[str, Any] = {}
+        seen: set[str] = set()
+        for i, (key_node, value_node) in enumerate(node.value):
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                if not isinstance(key, (type(None), bool, int, float)):
+                    raise ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"found a {type(key).__name__} as a key: keys must be strings", key_node.start_mark,
+                    )
+                text = key_text(key)
+                if i >= first_explicit:
+                    self.key_issues.append(
+                        (node, text, f"key {clip(text)!r} is {_KIND_OF[type(key)]} in YAML, not a string: quote it", False)
+                    )
+                key = text
+            if i >= first_explicit:
+                if key in seen:
+                    self.key_issues.append(
+                        (node, key, "duplicate key: strict validation refuses it and readers differ on which "
+                                    "value wins; keep one", True)
+                    )
+                seen.add(key)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_string_timestamp(self, node: Node) -> str:
+        return str(self.construct_scalar(node))
+
+    def construct_no_json_form(self, node: Node) -> Any:
+        raise ConstructorError(
+            None, None, f"tag {clip(node.tag, 40)} has no JSON form: write a plain string, list or mapping",
+            node.start_mark,
+        )
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_constructor(_TIMESTAMP, _Loader.construct_string_timestamp)
+for _name in _NO_JSON_FORM:
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_name}", _Loader.construct_no_json_form)
+
+
+def _paths(root: Node, wanted: set[int]) -> dict[int, tuple[PathPart, ...]]:
+    """Path of each node whose id is in ``wanted`` (first path found; aliases are walked once)."""
+    found: dict[int, tuple[PathPart, ...]] = {}
+    seen: set[int] = set()
+    stack: list[tuple[Node, tuple[PathPart, ...]]] = [(root, ())]
+    while stack and len(found) < len(wanted):
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if id(node) in wanted:
+            found[id(node)] = path
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, ScalarNode) else "?"
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+    return found
+
+
+def _construct(loader: _Loader, node: Node) -> ParsedDocument:
+    loader.key_issues = []
+    loader.explicit = {}
+    data = loader.construct_document(node)
+    issues: list[KeyIssue] = []
+    if loader.key_issues:
+        paths = _paths(node, {id(n) for n, _, _, _ in loader.key_issues})
+        for mapping_node, key, message, duplicate in loader.key_issues:
+            issues.append(KeyIssue((*paths.get(id(mapping_node), ()), key), message, duplicate))
+    loader.explicit = {}
+    return ParsedDocument(data, tuple(issues), node.start_mark.line + 1)
+
+
+def load_documents(text: str) -> list[ParsedDocument]:
+    """Every document of ``text``, scanned first (see ``scan``). Raises yaml.YAMLError."""
+    scan(text)
+    loader = _Loader(text)
+    try:
+        docs = []
+        while loader.check_node():
+            docs.append(_construct(loader, loader.get_node()))
+        return docs
+    finally:
+        loader.dispose()
+
+
+def load_single(text: str) -> ParsedDocument | None:
+    """The one document of ``text`` (None when empty), scanned first. Raises yaml.YAMLError,
+    also when ``text`` holds more than one document."""
+    scan(text)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _construct(loader, node)
+    finally:
+        loader.dispose()
+
+
+def compose(text: str) -> Node | None:
+    """The node tree of the first document of ``text``, scanned first. Raises yaml.YAMLError."""
+    scan(text)
+    return yaml.compose(text, Loader=_FAST)
