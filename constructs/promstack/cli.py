@@ -10,11 +10,8 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from promstack.certs.cli import register as register_certs
 from promstack.config.cluster import json_schema
 from promstack.config.model import ConfigError
-from promstack.diff import register as register_diff
-from promstack.validate.cli import register as register_validate
 
 #: Scratch space of a project (beside clusters/ and dist/): synth renders and takes its lock here.
 BUILD_DIR = ".build"
@@ -80,7 +77,9 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; ``tools=False`` leaves out certs, seal, diff and validate, whose
+    imports (cryptography, jsonschema ...) `promstack synth`, the hot path of `make synth`, skips."""
     parser = argparse.ArgumentParser(
         prog="promstack",
         description="GitOps manifest compiler for a Kubernetes custom-metrics monitoring stack (cdk8s).",
@@ -102,14 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     schema = subparsers.add_parser("schema", help="print the JSON Schema of clusters/<name>/cluster.yaml")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     schema.set_defaults(func=_schema)
-    register_certs(subparsers)
-    register_diff(subparsers)
-    register_validate(subparsers)
+    if tools:
+        from promstack.certs.cli import register as register_certs
+        from promstack.diff import register as register_diff
+        from promstack.validate.cli import register as register_validate
+
+        register_certs(subparsers)
+        register_diff(subparsers)
+        register_validate(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(tools=arguments[:1] != ["synth"]).parse_args(arguments)
     return int(args.func(args))
 
 

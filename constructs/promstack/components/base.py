@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from cdk8s import ApiObjectMetadata
@@ -37,13 +38,21 @@ def checksum(*texts: str) -> str:
     return digest.hexdigest()
 
 
+# IntOrString and Quantity are immutable values made by a call into the jsii runtime each: one per
+# distinct value is enough (a stack asks for about 120, of some 20 distinct values).
+@cache
 def port(value: int | str) -> k8s.IntOrString:
     return k8s.IntOrString.from_string(value) if isinstance(value, str) else k8s.IntOrString.from_number(value)
 
 
+@cache
+def quantity(value: str) -> k8s.Quantity:
+    return k8s.Quantity.from_string(value)
+
+
 def resource_requirements(resources: Resources) -> k8s.ResourceRequirements:
     def amounts(cpu: str, memory: str) -> Mapping[str, k8s.Quantity]:
-        return {"cpu": k8s.Quantity.from_string(cpu), "memory": k8s.Quantity.from_string(memory)}
+        return {"cpu": quantity(cpu), "memory": quantity(memory)}
 
     return k8s.ResourceRequirements(
         requests=amounts(resources.requests.cpu, resources.requests.memory),

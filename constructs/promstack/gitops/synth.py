@@ -33,10 +33,15 @@ def _app(outdir: Path) -> cdk8s.App:
 
 def _annotate_ordering(app: cdk8s.App) -> None:
     """Sync waves and no-prune markers on every object, from its kind (delivery.ordering_annotations)."""
+    kinds: dict[type, str] = {}  # an L1 class has one kind: ask the jsii runtime once per class
     for construct in app.node.find_all():
         if isinstance(construct, cdk8s.ApiObject):
-            for key, value in ordering_annotations(construct.kind).items():
-                construct.metadata.add_annotation(key, value)
+            cls = type(construct)
+            # A generated L1 class has one kind; a plain ApiObject may have any.
+            kind = construct.kind if cls is cdk8s.ApiObject else (kinds.get(cls) or kinds.setdefault(cls, construct.kind))
+            metadata = construct.metadata
+            for key, value in ordering_annotations(kind).items():
+                metadata.add_annotation(key, value)
 
 
 def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack) -> None:
