@@ -794,3 +794,14 @@ def test_seal_follows_a_symlink_to_a_regular_file(repo, sealing_pem, tmp_path, c
                "--from-file", str(link)) == 0
     manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
     assert unseal_value(controller[0], manifest["spec"]["encryptedData"]["link"], b"monitoring/x") == b"s3cret"
+
+
+
+@pytest.mark.parametrize("secret_type", ["Opaque\nfoo: bar", "Opaque ", " Opaque", "kubernetes.io/tls\r", "a b",
+                                         "x" * 300, "Opaque\x00"])
+def test_seal_refuses_a_type_that_is_no_secret_type(repo, sealing_pem, capsys, secret_type: str) -> None:
+    assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "t",
+               "--from-literal", "k=v", "--type", secret_type) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "is not a Secret type" in err, err
+    assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]

@@ -74,6 +74,8 @@ DEFAULT_CLUSTERS_DIR = "clusters"
 SERVING_CERT_KEY = ADAPTER_SERVING_CERT_KEY
 SERVING_KEY_KEY = ADAPTER_SERVING_KEY_KEY
 SEALED_SECRET_SUFFIX = ".sealedsecret.yaml"
+#: Opaque, kubernetes.io/tls, bootstrap.kubernetes.io/token ...: a name, optionally under a domain.
+SECRET_TYPE = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 
 # Used with fullmatch: `$` alone would also accept a trailing line break.
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -821,6 +823,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
         raise CertError("--name", name, "is managed by `promstack certs issue`", "use `promstack certs issue --force`")
     if not args.secret_type:
         raise CertError("--type", "", "must not be empty", "e.g. --type Opaque")
+    if len(args.secret_type) > 253 or not SECRET_TYPE.fullmatch(args.secret_type):
+        raise CertError("--type", clip(args.secret_type), "is not a Secret type",
+                        "use Opaque, kubernetes.io/tls or another <domain>/<name> type")
 
     if args.from_literal:
         print("promstack: warning: --from-literal values end up in your shell history; prefer --from-file",
