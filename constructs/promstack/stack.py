@@ -58,7 +58,8 @@ class MonitoringStack:
                                          receivers_secret=inputs.alertmanager_receivers)
         self.prometheus = Prometheus(chart(names.PROMETHEUS), settings=spec.prometheus, context=context,
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
-                                     kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager)
+                                     kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager,
+                                     scrape_secret=inputs.prometheus_scrape_secrets)
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context)
                             if spec.example_app.enabled else None)
         self.adapter = PrometheusAdapter(

@@ -38,6 +38,10 @@ CLUSTER_BASE: dict[str, Any] = {
     "adapter": {"rules": [RULE], "resources": copy.deepcopy(RESOURCES)},
     **{component: {"resources": copy.deepcopy(RESOURCES)} for component in ("nodeExporter", "prometheus", "kubeStateMetrics", "grafana")},
 }
+CLUSTER_BASE["prometheus"]["extraScrapeConfigs"] = [{
+    "jobName": "team", "role": "pod", "namespaces": ["team"],
+    "relabelings": [{"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod"}],
+}]
 CLUSTER_BASE["alertmanager"] = {
     "resources": copy.deepcopy(RESOURCES),
     "receivers": [{"name": "r", "slack": [{"apiUrlSecret": "slack-url"}], "pagerduty": [{"routingKeySecret": "pd"}],
@@ -63,6 +67,18 @@ SAMPLES = {
     "adapter.rules[0].name.as": "${1}_per_second",
     "adapter.rules[0].metricsQuery": RULE["metricsQuery"],
     "prometheus.retentionSize": "8GB",
+    "prometheus.extraScrapeConfigs[0].jobName": "team",
+    "prometheus.extraScrapeConfigs[0].staticTargets[0]": "exporter.example.com:9100",
+    "prometheus.extraScrapeConfigs[0].scrapeInterval": "15s",
+    "prometheus.extraScrapeConfigs[0].scrapeTimeout": "10s",
+    "prometheus.extraScrapeConfigs[0].bearerTokenSecret": "team-token",
+    "prometheus.extraScrapeConfigs[0].basicAuth.username": "scraper",
+    "prometheus.extraScrapeConfigs[0].basicAuth.passwordSecret": "team-password",
+    "prometheus.extraScrapeConfigs[0].relabelings[0].sourceLabels[0]": "__meta_kubernetes_pod_name",
+    "prometheus.extraScrapeConfigs[0].relabelings[0].separator": ";",
+    "prometheus.extraScrapeConfigs[0].relabelings[0].regex": "(.*)",
+    "prometheus.extraScrapeConfigs[0].relabelings[0].targetLabel": "pod",
+    "prometheus.extraScrapeConfigs[0].relabelings[0].replacement": "$1",
     "alertmanager.storage.storageClass": "fast-ssd",
     "alertmanager.receivers[0].slack[0].channel": "#alerts",
     "alertmanager.receivers[0].webhook[0].credentialsSecret": "hook-token",
@@ -134,8 +150,26 @@ def _lookup(node: Any, path: Path) -> Any:
     return node
 
 
+def _extra_job(doc: dict[str, Any]) -> dict[str, Any]:
+    job: dict[str, Any] = doc["prometheus"]["extraScrapeConfigs"][0]
+    return job
+
+
+# Fields that exclude or need a sibling: the walk varies one field, so it makes room for it first.
+MAKE_ROOM = {
+    "prometheus.extraScrapeConfigs[0].staticTargets[0]":
+        lambda doc: [_extra_job(doc).pop(key) for key in ("role", "namespaces")],
+    "prometheus.extraScrapeConfigs[0].basicAuth.username":
+        lambda doc: _extra_job(doc).update(basicAuth={"passwordSecret": "team-password"}),
+    "prometheus.extraScrapeConfigs[0].basicAuth.passwordSecret":
+        lambda doc: _extra_job(doc).update(basicAuth={"username": "scraper"}),
+}
+
+
 def with_value(base: dict[str, Any], path: Path, value: str) -> dict[str, Any]:
     doc = copy.deepcopy(base)
+    if dotted(path) in MAKE_ROOM:
+        MAKE_ROOM[dotted(path)](doc)
     node: Any = doc
     for i, part in enumerate(path[:-1]):
         following = path[i + 1]

@@ -13,6 +13,7 @@ from promstack.components.alertmanager import Alertmanager
 from promstack.components.base import (
     Component,
     StackContext,
+    add_sealed_secret,
     cluster_role_binding,
     config_map_volume,
     hardened_container,
@@ -23,14 +24,17 @@ from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
 from promstack.config import names, versions, yamltext
 from promstack.config.cluster import PrometheusConfig
+from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig, secret_keys
 from promstack.config.versions import Image
-from promstack.content.rules import JOBS, RULE_FILES_GLOB, RULES_DIR, AlertsConfig, rule_files
+from promstack.content.rules import CONTROL_PLANE_JOBS, JOBS, RULE_FILES_GLOB, RULES_DIR, AlertsConfig, rule_files
 from promstack.gitops.delivery import ordering_annotations
 
 PORT = 9090
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: Where the sealed scrape credentials (prometheus-scrape-secrets) are mounted.
+SECRETS_DIR = "/etc/prometheus/secrets"
 #: How often Prometheus checks prometheus.yml and the rule files it references for changes.
 CONFIG_RELOAD_INTERVAL = "30s"
 
@@ -115,6 +119,70 @@ def core_jobs(*, kubelet_tls_verify: bool) -> list[dict[str, Any]]:
             "relabel_configs": [_copy("__meta_kubernetes_node_name", "node")],
         },
     ]
+
+
+def control_plane_jobs(control_plane: ControlPlaneConfig) -> list[dict[str, Any]]:
+    """The enabled control-plane jobs: kube-system static pods found by their ``component`` label and
+    scraped on the node address (they run on the host network), CoreDNS through the kube-dns Service."""
+    jobs: list[dict[str, Any]] = []
+    for key, job_name in CONTROL_PLANE_JOBS.items():
+        target = getattr(control_plane, key)
+        if not target.enabled:
+            continue
+        if key == "core_dns":
+            jobs.append({
+                "job_name": job_name,
+                "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": ["kube-system"]}}],
+                "relabel_configs": [
+                    _keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port"],
+                          f"kube-dns;{target.port}"),
+                    *_SERVICE_LABELS,
+                ],
+            })
+            continue
+        job: dict[str, Any] = {"job_name": job_name,
+                               "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": ["kube-system"]}}]}
+        if target.scheme == "https":
+            job.update(_token_auth(verify_with_cluster_ca=target.tls_verify))
+        job["relabel_configs"] = [
+            _keep(["__meta_kubernetes_pod_label_component"], job_name),
+            {"source_labels": ["__meta_kubernetes_pod_ip"], "target_label": "__address__",
+             "replacement": f"$1:{target.port}"},
+            _copy("__meta_kubernetes_pod_node_name", "node"),
+            _copy("__meta_kubernetes_pod_name", "pod"),
+        ]
+        jobs.append(job)
+    return jobs
+
+
+def extra_job(job: ExtraScrapeConfig) -> dict[str, Any]:
+    """A team's job as prometheus.yml spells it; credentials are files of the mounted sealed Secret."""
+    out: dict[str, Any] = {"job_name": job.job_name}
+    if job.scrape_interval:
+        out["scrape_interval"] = job.scrape_interval
+    if job.scrape_timeout:
+        out["scrape_timeout"] = job.scrape_timeout
+    if job.honor_labels:
+        out["honor_labels"] = True
+    out["metrics_path"] = job.metrics_path
+    out["scheme"] = job.scheme
+    if job.role:
+        sd: dict[str, Any] = {"role": job.role}
+        if job.namespaces:
+            sd["namespaces"] = {"names": list(job.namespaces)}
+        out["kubernetes_sd_configs"] = [sd]
+    else:
+        out["static_configs"] = [{"targets": list(job.static_targets)}]
+    if job.bearer_token_secret:
+        out["authorization"] = {"credentials_file": f"{SECRETS_DIR}/{job.bearer_token_secret}"}
+    if job.basic_auth:
+        out["basic_auth"] = {"username": job.basic_auth.username,
+                             "password_file": f"{SECRETS_DIR}/{job.basic_auth.password_secret}"}
+    if job.tls_insecure_skip_verify:
+        out["tls_config"] = {"insecure_skip_verify": True}
+    if job.relabelings:
+        out["relabel_configs"] = [relabeling.to_prometheus() for relabeling in job.relabelings]
+    return out
 
 
 def annotation_jobs() -> list[dict[str, Any]]:
@@ -220,14 +288,21 @@ class Prometheus(Component):
                  settings: PrometheusConfig = PrometheusConfig(), context: StackContext = StackContext(),
                  alerts: AlertsConfig = AlertsConfig(), external_labels: Mapping[str, str] | None = None,
                  node_exporter: NodeExporter | None = None, kube_state_metrics: KubeStateMetrics | None = None,
-                 alertmanager: Alertmanager | None = None, image: Image = versions.PROMETHEUS) -> None:
+                 alertmanager: Alertmanager | None = None, scrape_secret: dict[str, Any] | None = None,
+                 image: Image = versions.PROMETHEUS) -> None:
         super().__init__(scope, id_, context=context, component="server", image=image)
+        missing = sorted(set(secret_keys(settings.extra_scrape_configs)) - set(
+            (scrape_secret or {}).get("spec", {}).get("encryptedData", {})))
+        if missing:
+            raise ValueError(f"Prometheus {id_!r}: scrape_secret lacks the keys {', '.join(missing)} that "
+                             "extraScrapeConfigs name")
         config = settings
         self.port = PORT
         self.service_url = f"http://{self.app_name}.{self.stack_namespace}.svc:{PORT}"
         self._settings = settings
         self._external_labels = dict(external_labels or {"cluster": context.instance})
-        self._core_jobs = core_jobs(kubelet_tls_verify=settings.kubelet_tls_verify)
+        self._core_jobs = [*core_jobs(kubelet_tls_verify=settings.kubelet_tls_verify),
+                           *control_plane_jobs(settings.control_plane)]
         self._component_jobs: list[dict[str, Any]] = []
         if node_exporter:
             self._component_jobs.append(
@@ -253,6 +328,11 @@ class Prometheus(Component):
                                                   data=self.rule_files)
         volumes = [config_map_volume("config", self.name("config")), config_map_volume("rules", self.name("rules"))]
         mounts = [mount("config", CONFIG_DIR), mount("rules", RULES_DIR), mount("data", DATA_DIR, read_only=False)]
+        if scrape_secret is not None:
+            add_sealed_secret(self, "scrape-secrets", scrape_secret)
+            volumes.append(k8s.Volume(name="scrape-secrets", secret=k8s.SecretVolumeSource(
+                secret_name=scrape_secret["metadata"]["name"], default_mode=0o440)))
+            mounts.append(mount("scrape-secrets", SECRETS_DIR))
 
         container = hardened_container(
             name="prometheus",
@@ -324,6 +404,9 @@ class Prometheus(Component):
                 k8s.PolicyRule(api_groups=[""], resources=["nodes", "nodes/metrics", "services", "endpoints", "pods"],
                                verbs=read),
                 k8s.PolicyRule(api_groups=["discovery.k8s.io"], resources=["endpointslices"], verbs=read),
+                # Only when an extra job discovers Ingresses: least privilege otherwise.
+                *([k8s.PolicyRule(api_groups=["networking.k8s.io"], resources=["ingresses"], verbs=read)]
+                  if any(job.role == "ingress" for job in self._settings.extra_scrape_configs) else []),
                 k8s.PolicyRule(non_resource_ur_ls=["/metrics"], verbs=["get"]),
             ],
         )
@@ -332,7 +415,8 @@ class Prometheus(Component):
 
     @property
     def scrape_configs(self) -> list[dict[str, Any]]:
-        return [*self._core_jobs, *self._component_jobs, *annotation_jobs()]
+        return [*self._core_jobs, *self._component_jobs, *annotation_jobs(),
+                *(extra_job(job) for job in self._settings.extra_scrape_configs)]
 
     @property
     def scrape_jobs(self) -> list[str]:

@@ -32,7 +32,8 @@ from promstack.config.model import (
     validate_model,
 )
 from promstack.config.yamlio import read_yaml
-from promstack.content.rules import AlertsConfig
+from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig
+from promstack.content.rules import CONTROL_PLANE_JOBS, JOBS, AlertsConfig
 
 # Re-exported for modules that import them from here.
 __all__ = ["ConfigError", "Duration", "Model", "Quantity", "read_yaml", "validate_model"]
@@ -172,6 +173,9 @@ class PrometheusConfig(Model):
     serve a self-signed certificate; set ``kubeletTlsVerify: true`` where kubelet certificates are
     signed by the cluster CA, e.g. with serverTLSBootstrap).
 
+    ``controlPlane`` opts into scraping kube-scheduler, kube-controller-manager, etcd and CoreDNS;
+    ``extraScrapeConfigs`` adds a team's own jobs (see ``promstack.config.scraping``).
+
     ``retentionSize`` caps the TSDB by size as well as by age, so a busy cluster deletes its oldest
     blocks instead of filling the claim and stopping: default 85% of ``storage.size`` (``8704MB``
     for 10Gi), an explicit value in Prometheus' units (B, KB, MB, GB, TB, PB, EB; 1KB = 1024B) no
@@ -189,6 +193,17 @@ class PrometheusConfig(Model):
     scrape_interval: PositiveDuration = "30s"
     kubelet_tls_verify: bool = False
     resources: Annotated[Resources, BeforeValidator(PROMETHEUS_RESOURCES.complete)] = PROMETHEUS_RESOURCES
+    control_plane: ControlPlaneConfig = ControlPlaneConfig()
+    extra_scrape_configs: tuple[ExtraScrapeConfig, ...] = Field(default=(), strict=False)
+
+    @model_validator(mode="after")
+    def _job_names_are_unique(self) -> PrometheusConfig:
+        names = [job.job_name for job in self.extra_scrape_configs]
+        taken = sorted({n for n in names if names.count(n) > 1 or n in JOBS.values() or n in CONTROL_PLANE_JOBS.values()})
+        if taken:
+            raise ValueError(f"extraScrapeConfigs: job names {', '.join(taken)} are taken (by another extra job or "
+                             "a built-in one); give each job its own name")
+        return self
 
     @model_validator(mode="after")
     def _retention_size_fits_the_claim(self) -> PrometheusConfig:

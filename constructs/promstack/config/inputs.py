@@ -14,7 +14,7 @@ from cryptography import x509
 
 from promstack.certs import CertError
 from promstack.certs.sealing import read_sealed_secret
-from promstack.config import alerting, names
+from promstack.config import alerting, names, scraping
 from promstack.config.cluster import ClusterConfig, ConfigError
 
 ISSUE_COMMAND = "promstack certs issue --cluster {cluster} --sealing-cert <controller-cert.pem>"
@@ -36,6 +36,7 @@ class ClusterInputs:
     adapter_serving_cert: SealedServingCert | None = None
     grafana_admin: dict[str, Any] | None = None
     alertmanager_receivers: dict[str, Any] | None = None
+    prometheus_scrape_secrets: dict[str, Any] | None = None
 
 
 def load_sealed_input(path: Path, *, name: str, namespace: str, required_keys: Collection[str],
@@ -105,8 +106,24 @@ def load_alertmanager_receivers(cluster: ClusterConfig) -> dict[str, Any] | None
                              required_keys=keys, fix=f"seal every key the receivers name: `{seal}`")
 
 
+def load_scrape_secrets(cluster: ClusterConfig) -> dict[str, Any] | None:
+    """The sealed credentials of extra scrape jobs, holding every key the jobs name."""
+    keys = scraping.secret_keys(cluster.spec.prometheus.extra_scrape_configs)
+    sealed_file = cluster.path / scraping.SCRAPE_SECRET_FILE
+    seal = (f"promstack seal --cluster {cluster.name} --name {scraping.SCRAPE_SECRET} "
+            + " ".join(f"--from-file {key}=<file>" for key in keys or ["<key>"]))
+    if not sealed_file.exists():
+        if keys:
+            raise ConfigError([f"{sealed_file}: (file): missing; prometheus.extraScrapeConfigs name the sealed "
+                               f"keys {', '.join(keys)}; run `{seal}`"])
+        return None
+    return load_sealed_input(sealed_file, name=scraping.SCRAPE_SECRET, namespace=cluster.namespace,
+                             required_keys=keys, fix=f"seal every key the jobs name: `{seal}`")
+
+
 def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
     """Every input the cluster's settings call for, or a ConfigError naming each missing or bad file."""
     serving = load_serving_cert(cluster) if cluster.spec.adapter.tls.mode == "sealed" else None
     return ClusterInputs(adapter_serving_cert=serving, grafana_admin=load_grafana_admin(cluster),
-                         alertmanager_receivers=load_alertmanager_receivers(cluster))
+                         alertmanager_receivers=load_alertmanager_receivers(cluster),
+                         prometheus_scrape_secrets=load_scrape_secrets(cluster))

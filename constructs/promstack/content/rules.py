@@ -43,6 +43,15 @@ JOBS: Final[Mapping[str, str]] = MappingProxyType(
         "alertmanager": "alertmanager",
     }
 )
+#: The opt-in control-plane jobs (prometheus.controlPlane), keyed by their setting.
+CONTROL_PLANE_JOBS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "scheduler": "kube-scheduler",
+        "controller_manager": "kube-controller-manager",
+        "etcd": "etcd",
+        "core_dns": "coredns",
+    }
+)
 
 #: Where Prometheus finds the rule files, and the glob its ``rule_files`` setting uses.
 RULES_DIR: Final = "/etc/prometheus/rules"
