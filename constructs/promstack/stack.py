@@ -59,7 +59,8 @@ class MonitoringStack:
         self.prometheus = Prometheus(chart(names.PROMETHEUS), settings=spec.prometheus, context=context,
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
                                      kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager,
-                                     scrape_secret=inputs.prometheus_scrape_secrets)
+                                     scrape_secret=inputs.prometheus_scrape_secrets,
+                                     extra_rule_files=inputs.team_rule_files)
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context)
                             if spec.example_app.enabled else None)
         self.adapter = PrometheusAdapter(
@@ -69,4 +70,5 @@ class MonitoringStack:
             extra_rules=[example_app.RULE] if self.example_app else [],
         )
         self.grafana = Grafana(chart(names.GRAFANA), prometheus=self.prometheus, settings=spec.grafana,
-                               context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager)
+                               context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager,
+                               extra_dashboards=inputs.team_dashboards)

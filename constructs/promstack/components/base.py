@@ -285,3 +285,20 @@ def add_sealed_secret(component: Component, id_: str, manifest: dict[str, Any]) 
                                               metadata=template_meta),
         ),
     )
+
+
+#: Bytes of data a ConfigMap may hold: the API server refuses more (1 MiB, its MaxSecretSize for both).
+MAX_CONFIG_MAP_BYTES = 1024 * 1024
+
+
+def config_map_bytes(data: Mapping[str, str]) -> int:
+    """The bytes of a ConfigMap's ``data`` values, as the API server counts them against the limit."""
+    return sum(len(text.encode("utf-8")) for text in data.values())
+
+
+def check_config_map_size(owner: str, name: str, data: Mapping[str, str]) -> None:
+    """ValueError when ``data`` would not fit in one ConfigMap (the API server would refuse it at sync)."""
+    size = config_map_bytes(data)
+    if size > MAX_CONFIG_MAP_BYTES:
+        raise ValueError(f"{owner}: ConfigMap {name!r} would hold {size} bytes, over the {MAX_CONFIG_MAP_BYTES} "
+                         "(1 MiB) the API server accepts; pass less content")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cdk8s_plus_27 import k8s
@@ -12,6 +13,7 @@ from promstack.components.base import (
     Component,
     StackContext,
     add_sealed_secret,
+    check_config_map_size,
     checksum,
     config_map_volume,
     empty_dir,
@@ -30,6 +32,9 @@ GRAFANA_UID = 472
 PROVISIONING_DIR = "/etc/grafana/provisioning"
 DASHBOARDS_DIR = "/var/lib/grafana-dashboards"
 DASHBOARD_FOLDER = "promstack"
+#: Where the extra (team) dashboards are mounted, and the Grafana folder they are provisioned into.
+EXTRA_DASHBOARDS_DIR = "/var/lib/grafana-dashboards-team"
+EXTRA_DASHBOARD_FOLDER = "team"
 
 
 #: The Alertmanager datasource's uid (stable, so links and alert views keep working).
@@ -63,22 +68,25 @@ def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str
     return yamltext.dump({"apiVersion": 1, "datasources": sources})
 
 
-def dashboard_providers() -> str:
-    """A file provider reading the dashboards ConfigMap into one folder; edits in the UI are refused,
+def dashboard_providers(*, extra: bool = False) -> str:
+    """A file provider reading the dashboards ConfigMap into one folder (and, with ``extra``, a
+    second one reading the extra dashboards into the folder ``team``); edits in the UI are refused,
     because the next sync would overwrite them."""
+    folders = [(DASHBOARD_FOLDER, DASHBOARDS_DIR)] + ([(EXTRA_DASHBOARD_FOLDER, EXTRA_DASHBOARDS_DIR)] if extra else [])
     return yamltext.dump(
         {
             "apiVersion": 1,
             "providers": [
                 {
-                    "name": DASHBOARD_FOLDER,
-                    "folder": DASHBOARD_FOLDER,
+                    "name": folder,
+                    "folder": folder,
                     "type": "file",
                     "disableDeletion": True,
                     "allowUiUpdates": False,
                     "updateIntervalSeconds": 60,
-                    "options": {"path": DASHBOARDS_DIR},
+                    "options": {"path": path},
                 }
+                for folder, path in folders
             ],
         }
     )
@@ -92,22 +100,32 @@ class Grafana(Component):
     sealed admin Secret (a SealedSecret manifest with keys admin-password and, optionally,
     admin-user; promstack reads it from clusters/<name>/grafana-admin.sealedsecret.yaml); without
     it Grafana starts with admin/admin and forces a new password at the first login.
-    ``deployment`` and ``service`` are the L1 objects.
+    ``extra_dashboards`` (file name ``<name>.json`` -> dashboard JSON, e.g. a team's own, which
+    promstack reads from clusters/<name>/dashboards/) go into a ConfigMap of their own, provisioned
+    read-only into the folder ``team``. ``deployment`` and ``service`` are the L1 objects.
     """
 
     def __init__(self, scope: Construct, id_: str = names.GRAFANA, *, prometheus: Prometheus,
                  settings: GrafanaConfig = GrafanaConfig(), context: StackContext = StackContext(),
                  admin_secret: dict[str, Any] | None = None, alertmanager: Alertmanager | None = None,
-                 image: Image = versions.GRAFANA) -> None:
+                 image: Image = versions.GRAFANA, extra_dashboards: Mapping[str, str] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="dashboards", image=image)
         config = settings
         self.datasources_text = datasources(prometheus.service_url, alertmanager.url if alertmanager else None)
         self.service_account(automount=False)
         self.dashboards = dashboards()
+        self.extra_dashboards = dict(sorted((extra_dashboards or {}).items()))
+        providers = dashboard_providers(extra=bool(self.extra_dashboards))
         provisioning = {"datasources": {"datasources.yaml": self.datasources_text},
-                        "dashboard-providers": {"promstack.yaml": dashboard_providers()},
+                        "dashboard-providers": {"promstack.yaml": providers},
                         "dashboards": self.dashboards}
+        mounts = [("datasources", f"{PROVISIONING_DIR}/datasources"),
+                  ("dashboard-providers", f"{PROVISIONING_DIR}/dashboards"), ("dashboards", DASHBOARDS_DIR)]
+        if self.extra_dashboards:
+            provisioning["team-dashboards"] = self.extra_dashboards
+            mounts.append(("team-dashboards", EXTRA_DASHBOARDS_DIR))
         for suffix, data in provisioning.items():
+            check_config_map_size(f"Grafana {self.app_name!r}", self.name(suffix), data)
             k8s.KubeConfigMap(self, suffix, metadata=self.meta(self.name(suffix)), data=data)
 
         environment = {
@@ -127,9 +145,7 @@ class Grafana(Component):
             env=[k8s.EnvVar(name=k, value=v) for k, v in environment.items()] + self._admin_credentials(admin_secret),
             ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
             volume_mounts=[
-                mount("datasources", f"{PROVISIONING_DIR}/datasources"),
-                mount("dashboard-providers", f"{PROVISIONING_DIR}/dashboards"),
-                mount("dashboards", DASHBOARDS_DIR),
+                *(mount(volume, path) for volume, path in mounts),
                 mount("data", "/var/lib/grafana", read_only=False),
                 mount("tmp", "/tmp", read_only=False),
             ],

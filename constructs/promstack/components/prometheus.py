@@ -14,6 +14,7 @@ from promstack.components.base import (
     Component,
     StackContext,
     add_sealed_secret,
+    check_config_map_size,
     cluster_role_binding,
     config_map_volume,
     hardened_container,
@@ -27,6 +28,7 @@ from promstack.config.cluster import PrometheusConfig
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig, secret_keys
 from promstack.config.versions import Image
 from promstack.content.rules import CONTROL_PLANE_JOBS, JOBS, RULE_FILES_GLOB, RULES_DIR, AlertsConfig, rule_files
+from promstack.content.team import RULE_FILE_SUFFIX
 from promstack.gitops.delivery import ordering_annotations
 
 PORT = 9090
@@ -275,7 +277,10 @@ class Prometheus(Component):
 
     ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names;
     ``rule_files`` the recording and alerting rules (thresholds from ``alerts``), mounted under
-    /etc/prometheus/rules. ``config_map``, ``stateful_set`` and ``service`` are the L1 objects.
+    /etc/prometheus/rules. ``extra_rule_files`` (file name ``<name>.rules.yaml`` -> text, e.g. a
+    team's own, which promstack reads from clusters/<name>/rules/) go into the same ConfigMap beside
+    them, where the ``rule_files`` glob loads them. ``config_map``, ``stateful_set`` and ``service``
+    are the L1 objects.
 
     A new prometheus.yml or rule file does not restart the pod: both ConfigMaps are mounted as
     whole directories (never subPath), so the kubelet swaps the files in place, and Prometheus'
@@ -289,7 +294,7 @@ class Prometheus(Component):
                  alerts: AlertsConfig = AlertsConfig(), external_labels: Mapping[str, str] | None = None,
                  node_exporter: NodeExporter | None = None, kube_state_metrics: KubeStateMetrics | None = None,
                  alertmanager: Alertmanager | None = None, scrape_secret: dict[str, Any] | None = None,
-                 image: Image = versions.PROMETHEUS) -> None:
+                 image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="server", image=image)
         missing = sorted(set(secret_keys(settings.extra_scrape_configs)) - set(
             (scrape_secret or {}).get("spec", {}).get("encryptedData", {})))
@@ -317,6 +322,13 @@ class Prometheus(Component):
             self._component_jobs.append(
                 service_job(JOBS["alertmanager"], alertmanager.service, alertmanager.web_port_name))
         self.rule_files = dict(sorted(rule_files(alerts).items()))
+        self.extra_rule_files = dict(sorted((extra_rule_files or {}).items()))
+        for name in self.extra_rule_files:
+            if name in self.rule_files or not name.endswith(RULE_FILE_SUFFIX):
+                raise ValueError(f"Prometheus {self.app_name!r}: extra rule file {name!r} must be named "
+                                 f"<name>{RULE_FILE_SUFFIX} (the rule_files glob) and not be a built-in one")
+        rules_data = dict(sorted({**self.rule_files, **self.extra_rule_files}.items()))
+        check_config_map_size(f"Prometheus {self.app_name!r}", self.name("rules"), rules_data)
 
         self.service_account(automount=True)
         self._rbac()
@@ -325,7 +337,7 @@ class Prometheus(Component):
             data={"prometheus.yml": self.config_text},
         )
         self.rules_config_map = k8s.KubeConfigMap(self, "rules", metadata=self.meta(self.name("rules")),
-                                                  data=self.rule_files)
+                                                  data=rules_data)
         volumes = [config_map_volume("config", self.name("config")), config_map_volume("rules", self.name("rules"))]
         mounts = [mount("config", CONFIG_DIR), mount("rules", RULES_DIR), mount("data", DATA_DIR, read_only=False)]
         if scrape_secret is not None:

@@ -39,6 +39,9 @@ from promstack.content.rules import CONTROL_PLANE_JOBS, JOBS, AlertsConfig
 __all__ = ["ConfigError", "Duration", "Model", "Quantity", "read_yaml", "validate_model"]
 
 CLUSTER_FILE = "cluster.yaml"
+#: The fleet-wide folder under clusters/: its rules/ and dashboards/ reach every cluster. Never a
+#: cluster (``_`` is no DNS label character, so no cluster can have this name) and never an error.
+SHARED_DIR = "_shared"
 #: Where the exported JSON Schema lives, relative to the repository root.
 SCHEMA_PATH = Path("schema") / "cluster.schema.json"
 
@@ -391,6 +394,12 @@ def _scan(clusters_dir: Path) -> tuple[list[Path], list[str]]:
     for entry in sorted(clusters_dir.iterdir()):
         if entry.name.startswith(".") or not entry.is_dir():
             continue  # hidden entries, fleet.yaml and other files
+        if entry.name == SHARED_DIR:
+            if (entry / CLUSTER_FILE).exists() or (entry / CLUSTER_FILE).is_symlink():
+                problems.append(f"{show_path(entry)}: (folder): {SHARED_DIR}/ holds the rules/ and dashboards/ "
+                                f"of every cluster and is no cluster; move {CLUSTER_FILE} into a folder named "
+                                "after the cluster")
+            continue
         file = entry / CLUSTER_FILE
         if file.exists() or file.is_symlink():  # a cluster.yaml that cannot be read is load_cluster's to report
             folders.append(entry)
@@ -404,7 +413,8 @@ def _scan(clusters_dir: Path) -> tuple[list[Path], list[str]]:
 
 def discover_clusters(clusters_dir: Path) -> list[Path]:
     """Every cluster folder under clusters/, sorted by name; a ConfigError names each folder that
-    lacks a cluster.yaml. Hidden entries and plain files (fleet.yaml) are skipped."""
+    lacks a cluster.yaml. Hidden entries, plain files (fleet.yaml) and the fleet-wide ``_shared/``
+    folder are skipped."""
     folders, problems = _scan(clusters_dir)
     if problems:
         raise ConfigError(problems)

@@ -1,12 +1,13 @@
-"""What synth reads from a cluster folder besides cluster.yaml: sealed inputs and public certificates.
+"""What synth reads from a cluster folder besides cluster.yaml: sealed inputs, public certificates,
+and the team's own rule files and dashboards (``rules/``, ``dashboards/``, also under ``clusters/_shared/``).
 
 Read once, at the edge, and handed to the components as values; no construct touches the filesystem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,14 @@ from cryptography import x509
 
 from promstack.certs import CertError
 from promstack.certs.sealing import read_sealed_secret
+from promstack.components.base import MAX_CONFIG_MAP_BYTES, config_map_bytes
 from promstack.config import alerting, names, scraping
-from promstack.config.cluster import ClusterConfig, ConfigError
+from promstack.config.cluster import SHARED_DIR, ClusterConfig, ConfigError
+from promstack.config.model import show_path
+from promstack.config.yamlio import read_text
+from promstack.content import team
+from promstack.content.dashboards import DASHBOARDS
+from promstack.content.rules import iter_rules, recorded_metric_names, rule_files
 
 ISSUE_COMMAND = "promstack certs issue --cluster {cluster} --sealing-cert <controller-cert.pem>"
 
@@ -37,6 +44,9 @@ class ClusterInputs:
     grafana_admin: dict[str, Any] | None = None
     alertmanager_receivers: dict[str, Any] | None = None
     prometheus_scrape_secrets: dict[str, Any] | None = None
+    #: The team's rule files and dashboards, file name -> text, checked (see load_team_content).
+    team_rule_files: Mapping[str, str] = field(default_factory=dict)
+    team_dashboards: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_sealed_input(path: Path, *, name: str, namespace: str, required_keys: Collection[str],
@@ -121,9 +131,150 @@ def load_scrape_secrets(cluster: ClusterConfig) -> dict[str, Any] | None:
                              required_keys=keys, fix=f"seal every key the jobs name: `{seal}`")
 
 
+#: The folders, in a cluster folder and in clusters/_shared/, a team puts its own files in.
+TEAM_RULES_DIR = "rules"
+TEAM_DASHBOARDS_DIR = "dashboards"
+#: Largest team rule file or dashboard read, in bytes.
+MAX_TEAM_FILE_BYTES = 256 * 1024
+
+
+def _team_folder(folder: Path, suffix: str, problems: list[str]) -> dict[str, Path]:
+    """name -> path of every ``*suffix`` file directly in ``folder`` (none when it does not exist);
+    any other entry but a hidden one is a problem, so a misnamed file is never silently left out."""
+    if not folder.exists() and not folder.is_symlink():
+        return {}
+    if not folder.is_dir():
+        problems.append(f"{show_path(folder)}: (folder): not a folder; make it a folder of <name>{suffix} files")
+        return {}
+    found = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if team.is_file_name(entry.name, suffix):
+            found[entry.name] = entry  # read_text refuses what is no regular file
+        elif entry.is_dir() and not entry.is_symlink():
+            problems.append(f"{show_path(entry)}: (folder): {folder.name}/ is read flat, not its subfolders; "
+                            f"move the files up into {folder.name}/")
+        else:
+            problems.append(f"{show_path(entry)}: (file name): not read: only <name>{suffix} files are; rename it "
+                            "(letters, digits, '-', '_', '.') or move it out")
+    return found
+
+
+def _team_texts(cluster: ClusterConfig, sub: str, suffix: str,
+                problems: list[str]) -> tuple[dict[str, tuple[Path, str]], dict[Path, str]]:
+    """The chosen files (name -> (path, text): a cluster's file replaces the shared file of the same
+    name) and the text of every file read, shared ones a cluster replaces included."""
+    chosen: dict[str, tuple[Path, str]] = {}
+    texts: dict[Path, str] = {}
+    for folder in (cluster.path.parent / SHARED_DIR / sub, cluster.path / sub):  # the cluster's own last: it wins
+        for name, path in _team_folder(folder, suffix, problems).items():
+            try:
+                texts[path] = read_text(path, if_missing="restore it or remove the link",
+                                        max_bytes=MAX_TEAM_FILE_BYTES)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                chosen.pop(name, None)
+                continue
+            chosen[name] = (path, texts[path])
+    return chosen, texts
+
+
+def _size_problem(what: str, chosen: Mapping[str, tuple[Path, str]], data: Mapping[str, str], into: str) -> list[str]:
+    size = config_map_bytes(data)
+    if size <= MAX_CONFIG_MAP_BYTES:
+        return []
+    folders = sorted({show_path(path.parent) for path, _ in chosen.values()})
+    return [f"{', '.join(folders)}: (files): the {what} come to {size} bytes in ConfigMap {into}, over the "
+            f"{MAX_CONFIG_MAP_BYTES} (1 MiB) the API server accepts; make them smaller or move some out"]
+
+
+def load_team_rule_files(cluster: ClusterConfig) -> dict[str, str]:
+    """``clusters/_shared/rules/*.rules.yaml`` and ``clusters/<name>/rules/*.rules.yaml``, file name ->
+    text, each checked (content.team) and together: group names unique, no built-in group, alert,
+    recorded series or file name reused, and the rules ConfigMap within 1 MiB."""
+    problems: list[str] = []
+    chosen, texts = _team_texts(cluster, TEAM_RULES_DIR, team.RULE_FILE_SUFFIX, problems)
+    facts = {}
+    for path, text in texts.items():
+        facts[path], found = team.check_rule_file(text, show_path(path))
+        problems.extend(found)
+    built_in = rule_files(cluster.spec.alerts)
+    built_in_groups = {group for _, group, _ in iter_rules(cluster.spec.alerts)}
+    built_in_alerts = {getattr(rule, "alert", None) for _, _, rule in iter_rules(cluster.spec.alerts)} - {None}
+    built_in_records = recorded_metric_names()
+    groups: dict[str, Path] = {}
+    for name, (path, _) in sorted(chosen.items()):
+        source = show_path(path)
+        if name in built_in:
+            problems.append(f"{source}: (file name): promstack's own rules are in {name}; rename the file")
+        for group in facts[path].groups:
+            if group in built_in_groups:
+                problems.append(f"{source}: groups: {group!r} is a built-in rule group; rename the group")
+            elif group in groups:
+                problems.append(f"{source}: groups: {group!r} is a group of {show_path(groups[group])} too; "
+                                "give each group its own name")
+            else:
+                groups[group] = path
+        for alert in sorted(set(facts[path].alerts) & built_in_alerts):
+            problems.append(f"{source}: alert: {alert!r} is a built-in alert; give yours its own name")
+        for record in sorted(set(facts[path].records) & built_in_records):
+            problems.append(f"{source}: record: {record!r} is recorded by a built-in rule; record another name")
+    team_files = {name: text for name, (_, text) in sorted(chosen.items())}
+    problems += _size_problem("rule files, with the built-in ones,", chosen, {**built_in, **team_files},
+                              "prometheus-rules")
+    if problems:
+        raise ConfigError(problems)
+    return team_files
+
+
+def load_team_dashboards(cluster: ClusterConfig) -> dict[str, str]:
+    """``clusters/_shared/dashboards/*.json`` and ``clusters/<name>/dashboards/*.json``, file name ->
+    text, each checked (content.team) and together: uids unique and none a built-in one, titles
+    unique (one Grafana folder), and their ConfigMap within 1 MiB."""
+    problems: list[str] = []
+    chosen, texts = _team_texts(cluster, TEAM_DASHBOARDS_DIR, team.DASHBOARD_SUFFIX, problems)
+    facts = {}
+    for path, text in texts.items():
+        *facts[path], found = team.check_dashboard(text, show_path(path))
+        problems.extend(found)
+    uids: dict[str, Path] = {}
+    titles: dict[str, Path] = {}
+    for _, (path, _) in sorted(chosen.items()):
+        source = show_path(path)
+        uid, title = facts[path]
+        if uid in DASHBOARDS:
+            problems.append(f"{source}: uid: {uid!r} is a built-in dashboard's uid; give yours its own")
+        elif uid is not None and uid in uids:
+            problems.append(f"{source}: uid: {uid!r} is the uid of {show_path(uids[uid])} too; give each "
+                            "dashboard its own")
+        elif uid is not None:
+            uids[uid] = path
+        if title is not None and title in titles:
+            problems.append(f"{source}: title: {title!r} is the title of {show_path(titles[title])} too; Grafana "
+                            "wants one title per folder, give each dashboard its own")
+        elif title is not None:
+            titles[title] = path
+    dashboards = {name: text for name, (_, text) in sorted(chosen.items())}
+    problems += _size_problem("dashboards", chosen, dashboards, "grafana-team-dashboards")
+    if problems:
+        raise ConfigError(problems)
+    return dashboards
+
+
 def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
     """Every input the cluster's settings call for, or a ConfigError naming each missing or bad file."""
     serving = load_serving_cert(cluster) if cluster.spec.adapter.tls.mode == "sealed" else None
+    problems: list[str] = []
+    team_content: list[dict[str, str]] = []
+    for load in (load_team_rule_files, load_team_dashboards):
+        try:
+            team_content.append(load(cluster))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
     return ClusterInputs(adapter_serving_cert=serving, grafana_admin=load_grafana_admin(cluster),
                          alertmanager_receivers=load_alertmanager_receivers(cluster),
-                         prometheus_scrape_secrets=load_scrape_secrets(cluster))
+                         prometheus_scrape_secrets=load_scrape_secrets(cluster),
+                         team_rule_files=team_content[0], team_dashboards=team_content[1])
