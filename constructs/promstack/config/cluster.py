@@ -293,7 +293,7 @@ class GrafanaConfig(Model):
 
 
 # Here, not at the top: alerting.py builds on the scalar types and the Model base defined above.
-from promstack.config.alerting import AlertmanagerConfig  # noqa: E402
+from promstack.config.alerting import AlertmanagerConfig  # noqa: E402 - it imports names defined above
 
 
 class ClusterSpec(Model):
