@@ -54,7 +54,8 @@ from promstack.certs.sealing import (
     scope_annotations,
     sealed_secret_manifest,
 )
-from promstack.config.cluster import ConfigError, load_cluster
+from promstack.config.cluster import load_cluster
+from promstack.config.model import ConfigError
 from promstack.config.names import (
     ADAPTER_CA_FILE,
     ADAPTER_SEALED_SECRET_FILE,

@@ -20,7 +20,7 @@ from promstack.components.base import (
     mount,
 )
 from promstack.components.prometheus import Prometheus
-from promstack.config import names, versions, yamltext
+from promstack.config import names, versions, yamlio
 from promstack.config.cluster import GrafanaConfig
 from promstack.config.versions import Image
 from promstack.content.dashboards import DATASOURCE_UID, dashboards
@@ -60,13 +60,13 @@ def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str
             "editable": False,
             "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
         })
-    return yamltext.dump({"apiVersion": 1, "datasources": sources})
+    return yamlio.dump({"apiVersion": 1, "datasources": sources})
 
 
 def dashboard_providers() -> str:
     """A file provider reading the dashboards ConfigMap into one folder; edits in the UI are refused,
     because the next sync would overwrite them."""
-    return yamltext.dump(
+    return yamlio.dump(
         {
             "apiVersion": 1,
             "providers": [

@@ -19,7 +19,6 @@ from promstack.config import sizes
 from promstack.config.model import (
     ConfigError,
     DnsLabel,
-    Duration,
     GoDuration,
     Model,
     PositiveDuration,
@@ -34,8 +33,8 @@ from promstack.config.model import (
 from promstack.config.yamlio import read_yaml
 from promstack.content.rules import AlertsConfig
 
-# Re-exported for modules that import them from here.
-__all__ = ["ConfigError", "Duration", "Model", "Quantity", "read_yaml", "validate_model"]
+# ConfigError's home is config.model; gitops/synth.py and its test still import it from here.
+__all__ = ["ConfigError"]
 
 CLUSTER_FILE = "cluster.yaml"
 #: Where the exported JSON Schema lives, relative to the repository root.

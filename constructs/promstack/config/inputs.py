@@ -15,7 +15,8 @@ from cryptography import x509
 from promstack.certs import CertError
 from promstack.certs.sealing import read_sealed_secret
 from promstack.config import alerting, names
-from promstack.config.cluster import ClusterConfig, ConfigError
+from promstack.config.cluster import ClusterConfig
+from promstack.config.model import ConfigError
 
 ISSUE_COMMAND = "promstack certs issue --cluster {cluster} --sealing-cert <controller-cert.pem>"
 
