@@ -36,7 +36,8 @@ RULE = {
 RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 CLUSTER_BASE: dict[str, Any] = {
     "adapter": {"rules": [RULE], "resources": copy.deepcopy(RESOURCES)},
-    **{component: {"resources": copy.deepcopy(RESOURCES)} for component in ("nodeExporter", "prometheus", "kubeStateMetrics", "grafana")},
+    **{component: {"resources": copy.deepcopy(RESOURCES)}
+       for component in ("nodeExporter", "prometheus", "kubeStateMetrics", "grafana")},
 }
 CLUSTER_BASE["alertmanager"] = {
     "resources": copy.deepcopy(RESOURCES),
