@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # stack trace). The CLI reads every option from CDK8S_* variables; this one is --no-check-upgrade.
 export CDK8S_CHECK_UPGRADE := false
 
-.PHONY: bootstrap synth test promtool schema imports clean
+.PHONY: bootstrap synth lint test promtool schema imports clean
 
 bootstrap: $(VENV)/.installed node_modules/.installed
 
@@ -40,8 +40,13 @@ promtool:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    prometheus prometheus-alertmanager >/dev/null; }
 
-# The gate over the committed dist/ and every tracked file, then the test suite.
-test: bootstrap promtool
+# ruff (lint, import order) and mypy (strict, pydantic plugin), as configured in pyproject.toml.
+lint: bootstrap
+	ruff check .
+	mypy
+
+# Lint and types, the gate over the committed dist/ and every tracked file, then the test suite.
+test: lint promtool
 	promstack validate --tracked dist
 	$(PY) -m pytest
 

@@ -32,7 +32,7 @@ from promstack.validate.loader import Document, load_units
 from promstack.validate.schemas import check_schemas, supported_versions
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = ROOT / "tests" / "fixtures" / "validate" / "good"
+GOOD = ROOT / "tests" / "validate" / "fixtures" / "good"
 
 
 def _renamed(node: Any, i: int) -> Any:

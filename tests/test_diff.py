@@ -34,7 +34,8 @@ def sealed(value: str) -> dict[str, Any]:
 
 def apiservice(ca: str) -> dict[str, Any]:
     return {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-            "metadata": {"name": "v1beta1.custom.metrics.k8s.io"}, "spec": {"caBundle": ca, "groupPriorityMinimum": 100}}
+            "metadata": {"name": "v1beta1.custom.metrics.k8s.io"},
+            "spec": {"caBundle": ca, "groupPriorityMinimum": 100}}
 
 
 def tree(**files: list[dict[str, Any]]) -> dict[str, bytes]:
@@ -43,8 +44,10 @@ def tree(**files: list[dict[str, Any]]) -> dict[str, bytes]:
 
 
 OLD = tree(
-    clusters__demo__prometheus_adapter=[deployment(1, ["--a", "--b", "--c", "--v=2"]), sealed(SECRET), apiservice("Q0Ex")],
-    clusters__demo__grafana=[{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "grafana", "namespace": "monitoring"}}],
+    clusters__demo__prometheus_adapter=[deployment(1, ["--a", "--b", "--c", "--v=2"]), sealed(SECRET),
+                                        apiservice("Q0Ex")],
+    clusters__demo__grafana=[{"apiVersion": "v1", "kind": "Service",
+                              "metadata": {"name": "grafana", "namespace": "monitoring"}}],
 )
 NEW = tree(
     clusters__demo__prometheus_adapter=[deployment(2, ["--a", "--b", "--c", "--v=4"]), sealed(SECRET + "x")],
@@ -139,7 +142,8 @@ BAD_FILES = {
     "not UTF-8": (b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: caf\xe9\n",
                   "clusters/demo/grafana.yaml:4: not UTF-8 (byte 0xe9 at offset 52): save the file as UTF-8"),
     "not an object": (b"--- just text\n",
-                      "clusters/demo/grafana.yaml: document 1: not a Kubernetes object (got \"just text\"): fix or remove it"),
+                      "clusters/demo/grafana.yaml: document 1: not a Kubernetes object (got \"just text\"): "
+                      "fix or remove it"),
     "no name": (b"apiVersion: v1\nkind: Service\nmetadata: {namespace: monitoring}\n",
                 "clusters/demo/grafana.yaml: document 1: metadata.name missing or not a string: fix it"),
     "duplicate key": (b"apiVersion: v1\nkind: Service\nmetadata: {name: grafana, name: other}\n",

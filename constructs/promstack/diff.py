@@ -191,7 +191,8 @@ def _value_change(obj: dict[str, Any], parts: tuple[PathPart, ...], old: Any, ne
             if not line.startswith(("---", "+++", "@@"))
         ]
         added = sum(line.startswith("+") for line in diff)
-        shown = tuple(diff[:MAX_TEXT_LINES]) + ((f"... {len(diff) - MAX_TEXT_LINES} more",) if len(diff) > MAX_TEXT_LINES else ())
+        more = (f"... {len(diff) - MAX_TEXT_LINES} more",) if len(diff) > MAX_TEXT_LINES else ()
+        shown = tuple(diff[:MAX_TEXT_LINES]) + more
         return FieldChange(path, f"text changed (+{added} -{len(diff) - added} lines)", shown)
     return FieldChange(path, f"{_short(old)} -> {_short(new)}")
 
@@ -416,9 +417,9 @@ def read_revision(dist: Path, ref: str, problems: list[str] | None = None) -> di
         header = out[pos:header_end].split()
         if len(header) != 3:
             raise UsageError(f"git cat-file could not read {printable(ref)}:{printable(name)}")
-        size = int(header[2])
-        files[PurePosixPath(name).relative_to(rel).as_posix()] = out[header_end + 1 : header_end + 1 + size]
-        pos = header_end + 1 + size + 1
+        length = int(header[2])
+        files[PurePosixPath(name).relative_to(rel).as_posix()] = out[header_end + 1 : header_end + 1 + length]
+        pos = header_end + 1 + length + 1
     return files
 
 
@@ -437,7 +438,7 @@ def run_diff(args: argparse.Namespace) -> int:
         return 2
     except InputError as exc:
         problems += exc.problems
-    except Exception as exc:  # noqa: BLE001 - a bug must not look like a diff
+    except Exception as exc:  # a bug must not look like a diff
         print(f"promstack diff: internal error: {type(exc).__name__}: {clip(str(exc), 100)} "
               "(a bug, not a result: please report it)", file=sys.stderr)
         return 3
@@ -457,7 +458,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dist", default="dist", help="rendered output folder (default dist)")
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add `diff` to the `promstack` command's subparsers."""
     parser = subparsers.add_parser(
         "diff", help="objects added, removed and changed in dist/ since a git revision",

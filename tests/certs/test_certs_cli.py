@@ -6,6 +6,7 @@ import argparse
 import io
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,16 +15,18 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
-import promstack.certs
 from certs_testkeys import weak_rsa_key
 from promstack.certs.cli import register
 from promstack.certs.facts import read_facts
-from promstack.certs.pki import new_ca
+from promstack.certs.pki import PrivateKey, new_ca
 from promstack.certs.sealing import cert_fingerprint, scope_label, unseal_value
 
 NOW = datetime.now(UTC)
+#: The sealed-secrets controller's key pair.
+Controller = tuple[rsa.RSAPrivateKey, x509.Certificate]
 SECRET = "cm-adapter-serving-certs"
 STRICT_LABEL = f"monitoring/{SECRET}".encode()
 ISSUED_FILES = ["adapter-ca.crt", "adapter-serving-certs.sealedsecret.yaml", "certs.yaml", "cluster.yaml",
@@ -38,10 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(*argv: str) -> int:
     args = build_parser().parse_args(list(argv))
-    return args.func(args)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
 
 
-def controller_cert(key, *, not_before: datetime, not_after: datetime) -> x509.Certificate:
+def controller_cert(key: PrivateKey, *, not_before: datetime, not_after: datetime) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
     return (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -55,7 +59,7 @@ def pem(cert: x509.Certificate) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def controller() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def controller() -> Controller:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key, controller_cert(key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=3650))
 
@@ -74,7 +78,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def sealing_pem(tmp_path: Path, controller) -> Path:
+def sealing_pem(tmp_path: Path, controller: Controller) -> Path:
     """The controller's certificate, fetched to a file outside the repository."""
     path = tmp_path / "sealing.pem"
     path.write_bytes(pem(controller[1]))
@@ -97,14 +101,16 @@ def unseal_serving(repo: Path, key: rsa.RSAPrivateKey, label: bytes = STRICT_LAB
     return cert, unseal_value(key, data["serving.key"], label)
 
 
-def public_der(obj) -> bytes:
+def public_der(obj: x509.Certificate | PrivateKeyTypes) -> bytes:
     return obj.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 # --------------------------------------------------------------------------- certs issue
 
 
-def test_issue_writes_the_four_files(repo, sealing_pem, controller, capsys) -> None:
+def test_issue_writes_the_four_files(
+    repo: Path, sealing_pem: Path, controller: Controller, capsys: pytest.CaptureFixture[str]
+) -> None:
     key, sealing = controller
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     out = capsys.readouterr().out
@@ -135,7 +141,7 @@ def test_issue_writes_the_four_files(repo, sealing_pem, controller, capsys) -> N
     assert facts.scope == "strict" and facts.key_type == "ecdsa-p256" and facts.namespace == "monitoring"
 
 
-def test_nothing_private_inside_the_repository(repo, sealing_pem, tmp_path) -> None:
+def test_nothing_private_inside_the_repository(repo: Path, sealing_pem: Path, tmp_path: Path) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     assert run("certs", "issue", "--cluster", "other", "--sealing-cert", str(sealing_pem),
                "--key-type", "rsa-2048", "--ca-out", str(tmp_path / "ca")) == 0
@@ -148,7 +154,7 @@ def test_nothing_private_inside_the_repository(repo, sealing_pem, tmp_path) -> N
     assert b"PRIVATE KEY" in (tmp_path / "ca" / "other-adapter-ca.key").read_bytes()
 
 
-def test_reissue_is_a_no_op_without_force(repo, sealing_pem, capsys) -> None:
+def test_reissue_is_a_no_op_without_force(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     before = snapshot(repo)
     capsys.readouterr()
@@ -163,7 +169,9 @@ def test_reissue_is_a_no_op_without_force(repo, sealing_pem, capsys) -> None:
     assert after["clusters/demo/sealing-cert.pem"][0] == before["clusters/demo/sealing-cert.pem"][0]
 
 
-def test_reissue_when_the_request_changes(repo, sealing_pem, controller, capsys) -> None:
+def test_reissue_when_the_request_changes(
+    repo: Path, sealing_pem: Path, controller: Controller, capsys: pytest.CaptureFixture[str]
+) -> None:
     key, _ = controller
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     assert run("certs", "issue", "--cluster", "demo", "--scope", "namespace-wide") == 0
@@ -181,7 +189,7 @@ def test_reissue_when_the_request_changes(repo, sealing_pem, controller, capsys)
     assert read_facts(demo(repo) / "certs.yaml").dns_names[1] == "prometheus-adapter.metrics"
 
 
-def test_reissue_within_the_renewal_window(repo, sealing_pem, capsys) -> None:
+def test_reissue_within_the_renewal_window(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", "10") == 0
     before = snapshot(repo)
     assert run("certs", "issue", "--cluster", "demo") == 0
@@ -189,13 +197,15 @@ def test_reissue_within_the_renewal_window(repo, sealing_pem, capsys) -> None:
     assert snapshot(repo) != before
 
 
-def test_sealing_cert_from_stdin(repo, controller, monkeypatch) -> None:
+def test_sealing_cert_from_stdin(repo: Path, controller: Controller, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pem(controller[1]))))
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", "-") == 0
     assert (demo(repo) / "sealing-cert.pem").read_bytes() == pem(controller[1])
 
 
-def test_ca_out_inside_the_repository_is_refused(repo, sealing_pem, capsys) -> None:
+def test_ca_out_inside_the_repository_is_refused(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rc = run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", "secrets/ca")
     assert rc == 2
     err = capsys.readouterr().err
@@ -206,7 +216,9 @@ def test_ca_out_inside_the_repository_is_refused(repo, sealing_pem, capsys) -> N
 
 
 @pytest.mark.parametrize("target", ["file", "/dev/null", "below-a-file"])
-def test_ca_out_that_is_not_a_folder_is_refused(repo, sealing_pem, tmp_path, capsys, target) -> None:
+def test_ca_out_that_is_not_a_folder_is_refused(
+    repo: Path, sealing_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str
+) -> None:
     existing = tmp_path / "notes.txt"
     existing.write_text("not a folder\n")
     ca_out = {"file": str(existing), "/dev/null": "/dev/null", "below-a-file": str(existing / "ca")}[target]
@@ -218,7 +230,9 @@ def test_ca_out_that_is_not_a_folder_is_refused(repo, sealing_pem, tmp_path, cap
     assert existing.read_text() == "not a folder\n"
 
 
-def test_ca_out_through_a_symlink_into_the_repository_is_refused(repo, sealing_pem, tmp_path, capsys) -> None:
+def test_ca_out_through_a_symlink_into_the_repository_is_refused(
+    repo: Path, sealing_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (repo / "keys").mkdir()
     link = tmp_path / "looks-outside"
     link.symlink_to(repo / "keys")
@@ -227,8 +241,9 @@ def test_ca_out_through_a_symlink_into_the_repository_is_refused(repo, sealing_p
     assert list((repo / "keys").iterdir()) == []
 
 
-def test_ca_out_is_checked_against_the_clusters_repository_from_anywhere(repo, sealing_pem, tmp_path, capsys,
-                                                                          monkeypatch) -> None:
+def test_ca_out_is_checked_against_the_clusters_repository_from_anywhere(
+    repo: Path, sealing_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # not a repository; --clusters-dir points into one
@@ -238,8 +253,9 @@ def test_ca_out_is_checked_against_the_clusters_repository_from_anywhere(repo, s
     assert not (repo / "ca").exists()
 
 
-def test_ca_out_inside_the_working_directory_repository_is_refused(repo, sealing_pem, tmp_path, capsys,
-                                                                   monkeypatch) -> None:
+def test_ca_out_inside_the_working_directory_repository_is_refused(
+    repo: Path, sealing_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Run from one checkout against a clusters folder in another: neither may receive the CA key."""
     gitops = tmp_path / "gitops"
     (gitops / ".git").mkdir(parents=True)
@@ -252,7 +268,9 @@ def test_ca_out_inside_the_working_directory_repository_is_refused(repo, sealing
         "cluster.yaml"]
 
 
-def test_ca_out_keeps_the_ca_for_renewals(repo, sealing_pem, tmp_path, controller) -> None:
+def test_ca_out_keeps_the_ca_for_renewals(
+    repo: Path, sealing_pem: Path, tmp_path: Path, controller: Controller
+) -> None:
     ca_dir = tmp_path / "ca"
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--ca-out", str(ca_dir)) == 0
     ca_key, ca_crt = ca_dir / "demo-adapter-ca.key", ca_dir / "demo-adapter-ca.crt"
@@ -288,7 +306,10 @@ def test_ca_out_keeps_the_ca_for_renewals(repo, sealing_pem, tmp_path, controlle
     ],
     ids=["expired", "not-yet-valid", "ecdsa", "rsa-1024"],
 )
-def test_issue_refuses_a_bad_sealing_cert(repo, tmp_path, capsys, make_cert, field) -> None:
+def test_issue_refuses_a_bad_sealing_cert(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], make_cert: Callable[[], x509.Certificate],
+    field: str
+) -> None:
     bad = tmp_path / "bad-sealing.pem"
     bad.write_bytes(pem(make_cert()))
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(bad)) == 2
@@ -298,7 +319,9 @@ def test_issue_refuses_a_bad_sealing_cert(repo, tmp_path, capsys, make_cert, fie
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
 
 
-def test_rsa_512_fails_before_anything_is_printed_or_written(repo, sealing_pem, tmp_path, capsys) -> None:
+def test_rsa_512_fails_before_anything_is_printed_or_written(
+    repo: Path, sealing_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A changed sealing cert means re-issue; a 512-bit one must stop the run before that is announced
     (OAEP-SHA-256 cannot even wrap a session key with it: the old code died with a traceback)."""
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
@@ -321,7 +344,9 @@ def test_rsa_512_fails_before_anything_is_printed_or_written(repo, sealing_pem, 
     assert snapshot(repo) == before
 
 
-def test_issue_refuses_a_pem_bundle(repo, sealing_pem, controller, tmp_path, capsys) -> None:
+def test_issue_refuses_a_pem_bundle(
+    repo: Path, sealing_pem: Path, controller: Controller, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = controller_cert(other_key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=400))
     bundle = tmp_path / "bundle.pem"
@@ -345,7 +370,9 @@ def test_issue_refuses_a_pem_bundle(repo, sealing_pem, controller, tmp_path, cap
     ],
     ids=["3000000", "3651", "0", "5000-digits", "word"],
 )
-def test_issue_days_out_of_range_is_a_usage_error(repo, sealing_pem, capsys, days, message) -> None:
+def test_issue_days_out_of_range_is_a_usage_error(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str], days: str, message: str
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", days)
     assert exit_info.value.code == 2
@@ -356,14 +383,14 @@ def test_issue_days_out_of_range_is_a_usage_error(repo, sealing_pem, capsys, day
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
 
 
-def test_issue_days_at_the_limit(repo, sealing_pem) -> None:
+def test_issue_days_at_the_limit(repo: Path, sealing_pem: Path) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", "3650") == 0
     facts = read_facts(demo(repo) / "certs.yaml")
     assert (facts.serving_not_after - facts.serving_not_before).days == 3650  # notBefore is 5 minutes early
     assert facts.serving_not_after <= facts.ca_not_after
 
 
-def test_min_days_not_a_number_is_not_echoed_in_full(repo, capsys) -> None:
+def test_min_days_not_a_number_is_not_echoed_in_full(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         run("certs", "check", "--min-days", "x" * 5000)
     error_line = capsys.readouterr().err.splitlines()[-1]
@@ -371,7 +398,9 @@ def test_min_days_not_a_number_is_not_echoed_in_full(repo, capsys) -> None:
 
 
 @pytest.mark.parametrize("flag", ["--sealing-cert", "--ca-key"])
-def test_issue_reads_a_pem_argument_only_up_to_1_mib(repo, sealing_pem, tmp_path, capsys, flag) -> None:
+def test_issue_reads_a_pem_argument_only_up_to_1_mib(
+    repo: Path, sealing_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
     """/dev/zero (a typo, a wrong variable) used to be read until memory ran out."""
     ca_cert, _ = new_ca("ecdsa-p256")
     ca_pem = tmp_path / "ca.crt"
@@ -384,7 +413,7 @@ def test_issue_reads_a_pem_argument_only_up_to_1_mib(repo, sealing_pem, tmp_path
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
 
 
-def test_issue_reads_the_sealing_cert_from_a_pipe(repo, controller, tmp_path) -> None:
+def test_issue_reads_the_sealing_cert_from_a_pipe(repo: Path, controller: Controller, tmp_path: Path) -> None:
     """What `--sealing-cert <(kubeseal --fetch-cert)` passes: a pipe, not a regular file."""
     read_end, write_end = os.pipe()
     os.write(write_end, pem(controller[1]))
@@ -396,24 +425,24 @@ def test_issue_reads_the_sealing_cert_from_a_pipe(repo, controller, tmp_path) ->
     assert (demo(repo) / "sealing-cert.pem").read_bytes() == pem(controller[1])
 
 
-def test_issue_without_any_sealing_cert(repo, capsys) -> None:
+def test_issue_without_any_sealing_cert(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "issue", "--cluster", "demo") == 2
     assert "clusters/demo/sealing-cert.pem: no sealing certificate recorded" in capsys.readouterr().err
 
 
-def test_issue_reports_config_errors(repo, sealing_pem, capsys) -> None:
+def test_issue_reports_config_errors(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (demo(repo) / "cluster.yaml").write_text("namespace: Not_Valid\n")
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 2
     err = capsys.readouterr().err
     assert err.startswith("promstack: error: ") and "cluster.yaml: namespace: " in err
 
 
-def test_unknown_cluster(repo, sealing_pem, capsys) -> None:
+def test_unknown_cluster(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "issue", "--cluster", "nope", "--sealing-cert", str(sealing_pem)) == 2
     assert "clusters/nope: no such cluster folder; pick one of: demo, other" in capsys.readouterr().err
 
 
-def test_malformed_facts_need_force(repo, sealing_pem, capsys) -> None:
+def test_malformed_facts_need_force(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     (demo(repo) / "certs.yaml").write_text("version: 1\nscope: strict\n")
     assert run("certs", "issue", "--cluster", "demo") == 2
@@ -427,7 +456,9 @@ def test_malformed_facts_need_force(repo, sealing_pem, capsys) -> None:
     [b"version: 1\nsecretName: \xff\xfe\n", b"version: 1\nscope: strict\ncaCert: {notAfter: 2026-02-30}\n"],
     ids=["not-utf8", "impossible-date"],
 )
-def test_malformed_facts_are_a_clean_error_for_issue_and_check(repo, sealing_pem, capsys, content) -> None:
+def test_malformed_facts_are_a_clean_error_for_issue_and_check(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     (demo(repo) / "certs.yaml").write_bytes(content)
     before = snapshot(repo)
@@ -443,7 +474,9 @@ def test_malformed_facts_are_a_clean_error_for_issue_and_check(repo, sealing_pem
     assert run("certs", "issue", "--cluster", "demo", "--force") == 0  # --force replaces it, as before
 
 
-def test_a_non_utf8_sealed_secret_is_reported_not_a_traceback(repo, sealing_pem, capsys) -> None:
+def test_a_non_utf8_sealed_secret_is_reported_not_a_traceback(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     (demo(repo) / "adapter-serving-certs.sealedsecret.yaml").write_bytes(b"kind: \xff\n")
     assert run("certs", "check") == 1
@@ -453,7 +486,9 @@ def test_a_non_utf8_sealed_secret_is_reported_not_a_traceback(repo, sealing_pem,
         capsys.readouterr().out
 
 
-def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypatch, capsys) -> None:
+def test_a_failed_write_leaves_nothing_half_written(
+    repo: Path, sealing_pem: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     before = snapshot(repo)
     capsys.readouterr()
@@ -466,7 +501,7 @@ def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypat
             raise OSError(28, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(promstack.certs.os, "fsync", failing_fsync)
+    monkeypatch.setattr("promstack.certs.os.fsync", failing_fsync)
     assert run("certs", "issue", "--cluster", "demo", "--force") == 2
     captured = capsys.readouterr()
     assert captured.err == ("promstack: error: clusters/demo/sealing-cert.pem: cannot write (No space left on device); "
@@ -476,37 +511,41 @@ def test_a_failed_write_leaves_nothing_half_written(repo, sealing_pem, monkeypat
     assert snapshot(repo) == before  # every old file intact, no temporary file left
 
 
-def test_a_failed_rename_puts_back_the_files_already_replaced(repo, sealing_pem, monkeypatch, capsys) -> None:
+def test_a_failed_rename_puts_back_the_files_already_replaced(
+    repo: Path, sealing_pem: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Staging succeeded, the third of four renames fails: the first two must be rolled back."""
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     before = snapshot(repo)
     calls = {"n": 0}
     real_replace = os.replace
 
-    def failing_replace(src, dst) -> None:
+    def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError(5, "Input/output error")
         real_replace(src, dst)
 
-    monkeypatch.setattr(promstack.certs.os, "replace", failing_replace)
+    monkeypatch.setattr("promstack.certs.os.replace", failing_replace)
     assert run("certs", "issue", "--cluster", "demo", "--force") == 2
     assert "clusters/demo/sealing-cert.pem: cannot write (Input/output error); no file was changed" in \
         capsys.readouterr().err
     assert snapshot(repo) == before  # same bytes and mtimes, no backup or temporary left
 
 
-def test_a_failed_first_issue_leaves_no_new_file_or_folder(repo, sealing_pem, tmp_path, monkeypatch) -> None:
+def test_a_failed_first_issue_leaves_no_new_file_or_folder(
+    repo: Path, sealing_pem: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = {"n": 0}
     real_replace = os.replace
 
-    def failing_replace(src, dst) -> None:
+    def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
         calls["n"] += 1
         if calls["n"] == 4:  # CA key and CA cert in --ca-out, the SealedSecret, then fail
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr(promstack.certs.os, "replace", failing_replace)
+    monkeypatch.setattr("promstack.certs.os.replace", failing_replace)
     ca_dir = tmp_path / "new" / "ca"
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem),
                "--ca-out", str(ca_dir)) == 2
@@ -517,7 +556,9 @@ def test_a_failed_first_issue_leaves_no_new_file_or_folder(repo, sealing_pem, tm
 # --------------------------------------------------------------------------- certs check
 
 
-def test_check_passes_and_skips_clusters_without_certs(repo, sealing_pem, controller, capsys) -> None:
+def test_check_passes_and_skips_clusters_without_certs(
+    repo: Path, sealing_pem: Path, controller: Controller, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     capsys.readouterr()
     assert run("certs", "check") == 0
@@ -527,7 +568,7 @@ def test_check_passes_and_skips_clusters_without_certs(repo, sealing_pem, contro
     assert "other: no certs.yaml, skipped" in out
 
 
-def test_check_fails_within_min_days(repo, sealing_pem, capsys) -> None:
+def test_check_fails_within_min_days(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--days", "10") == 0
     capsys.readouterr()
     assert run("certs", "check", "--min-days", "30") == 1
@@ -537,7 +578,7 @@ def test_check_fails_within_min_days(repo, sealing_pem, capsys) -> None:
     assert run("certs", "check", "--min-days", "5") == 0
 
 
-def test_check_fails_on_a_tampered_ca_bundle(repo, sealing_pem, capsys) -> None:
+def test_check_fails_on_a_tampered_ca_bundle(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     other_ca, _ = new_ca("ecdsa-p256")
     (demo(repo) / "adapter-ca.crt").write_bytes(pem(other_ca))
@@ -548,7 +589,7 @@ def test_check_fails_on_a_tampered_ca_bundle(repo, sealing_pem, capsys) -> None:
     assert "does not match caCert.sha256" in err
 
 
-def test_check_fails_on_another_sealing_cert(repo, sealing_pem, capsys) -> None:
+def test_check_fails_on_another_sealing_cert(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = controller_cert(key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=30))
@@ -557,7 +598,9 @@ def test_check_fails_on_another_sealing_cert(repo, sealing_pem, capsys) -> None:
     assert "clusters/demo/sealing-cert.pem: sha256: " in capsys.readouterr().err
 
 
-def test_check_fails_on_an_expired_sealing_cert(repo, sealing_pem, capsys) -> None:
+def test_check_fails_on_an_expired_sealing_cert(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     expired = controller_cert(key, not_before=NOW - timedelta(days=100), not_after=NOW - timedelta(days=1))
@@ -566,7 +609,9 @@ def test_check_fails_on_an_expired_sealing_cert(repo, sealing_pem, capsys) -> No
     assert "clusters/demo/sealing-cert.pem: notAfter: the sealing certificate expired" in capsys.readouterr().err
 
 
-def test_check_fails_on_a_changed_scope_annotation(repo, sealing_pem, capsys) -> None:
+def test_check_fails_on_a_changed_scope_annotation(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     path = demo(repo) / "adapter-serving-certs.sealedsecret.yaml"
     manifest = yaml.safe_load(path.read_text())
@@ -576,14 +621,16 @@ def test_check_fails_on_a_changed_scope_annotation(repo, sealing_pem, capsys) ->
     assert "adapter-serving-certs.sealedsecret.yaml: metadata.annotations: " in capsys.readouterr().err
 
 
-def test_check_fails_when_the_namespace_changed(repo, sealing_pem, capsys) -> None:
+def test_check_fails_when_the_namespace_changed(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     (demo(repo) / "cluster.yaml").write_text("namespace: metrics\n")
     assert run("certs", "check") == 1
     assert "certs.yaml: namespace: certificates were issued for namespace monitoring" in capsys.readouterr().err
 
 
-def test_check_named_cluster_without_certs_fails(repo, capsys) -> None:
+def test_check_named_cluster_without_certs_fails(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("certs", "check", "--cluster", "other") == 1
     assert "clusters/other/certs.yaml: missing; run `promstack certs issue" in capsys.readouterr().err
 
@@ -591,7 +638,9 @@ def test_check_named_cluster_without_certs_fails(repo, capsys) -> None:
 # --------------------------------------------------------------------------- seal
 
 
-def test_seal_from_literal_round_trips(repo, sealing_pem, controller, capsys) -> None:
+def test_seal_from_literal_round_trips(
+    repo: Path, sealing_pem: Path, controller: Controller, capsys: pytest.CaptureFixture[str]
+) -> None:
     key, _ = controller
     rc = run("seal", "--cluster", "demo", "--name", "db-creds", "--sealing-cert", str(sealing_pem),
              "--from-literal", "password=s3cr3t", "--from-literal", "user=admin=root")
@@ -607,7 +656,9 @@ def test_seal_from_literal_round_trips(repo, sealing_pem, controller, capsys) ->
     assert {k: unseal_value(key, v, label) for k, v in data.items()} == {"password": b"s3cr3t", "user": b"admin=root"}
 
 
-def test_seal_from_file_with_scope_and_stored_cert(repo, sealing_pem, controller, tmp_path, capsys) -> None:
+def test_seal_from_file_with_scope_and_stored_cert(
+    repo: Path, sealing_pem: Path, controller: Controller, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     key, _ = controller
     assert run("certs", "issue", "--cluster", "demo", "--sealing-cert", str(sealing_pem)) == 0
     token = tmp_path / "token.txt"
@@ -623,7 +674,7 @@ def test_seal_from_file_with_scope_and_stored_cert(repo, sealing_pem, controller
     assert unseal_value(key, data["token.txt"], b"") == b"\x00binary\xff"
 
 
-def test_seal_sealing_cert_from_stdin(repo, controller, monkeypatch) -> None:
+def test_seal_sealing_cert_from_stdin(repo: Path, controller: Controller, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pem(controller[1]))))
     assert run("seal", "--cluster", "demo", "--name", "x", "--sealing-cert", "-", "--from-literal", "k=v") == 0
     manifest = yaml.safe_load((demo(repo) / "x.sealedsecret.yaml").read_text())
@@ -644,7 +695,9 @@ def test_seal_sealing_cert_from_stdin(repo, controller, monkeypatch) -> None:
         (("--name", "x", "--type", "kubernetes.io/tls", "--from-literal", "a=b"), "needs the keys tls.crt and tls.key"),
     ],
 )
-def test_seal_input_errors(repo, sealing_pem, capsys, args, message) -> None:
+def test_seal_input_errors(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), *args) == 2
     err = capsys.readouterr().err
     assert message in err
@@ -662,7 +715,9 @@ def test_seal_input_errors(repo, sealing_pem, capsys, args, message) -> None:
     ],
     ids=["long-name", "long-key", "newline-in-name", "long-path"],
 )
-def test_seal_errors_echo_little_user_input_on_one_line(repo, sealing_pem, capsys, args, echoed) -> None:
+def test_seal_errors_echo_little_user_input_on_one_line(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], echoed: str
+) -> None:
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), *args) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if "shell history" not in line]
     assert len(lines) == 1 and lines[0].startswith("promstack: error: ")
@@ -670,14 +725,18 @@ def test_seal_errors_echo_little_user_input_on_one_line(repo, sealing_pem, capsy
     assert len(lines[0]) < 400, lines[0]
 
 
-def test_seal_does_not_echo_a_literal_given_without_its_key(repo, sealing_pem, capsys) -> None:
+def test_seal_does_not_echo_a_literal_given_without_its_key(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
                "--from-literal", "correct-horse-battery-staple") == 2
     err = capsys.readouterr().err
     assert "expected KEY=VALUE" in err and "correct-horse" not in err
 
 
-def test_cluster_name_with_a_line_break_stays_on_one_line(repo, sealing_pem, capsys) -> None:
+def test_cluster_name_with_a_line_break_stays_on_one_line(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run("certs", "issue", "--cluster", "demo\nfake", "--sealing-cert", str(sealing_pem)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "demo\\nfake" in err
@@ -701,14 +760,16 @@ MIB = 1024 * 1024
     ],
     ids=["dot", "dotdot", "dotdot-prefix", "key-254", "key-newline", "key-not-utf8", "value-not-utf8"],
 )
-def test_seal_refuses_keys_and_literals_the_api_server_would(repo, sealing_pem, capsys, args, message) -> None:
+def test_seal_refuses_keys_and_literals_the_api_server_would(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x", *args) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("promstack: error: ")]
     assert len(errors) == 1 and message in errors[0], errors
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
 
 
-def test_seal_accepts_a_253_character_key(repo, sealing_pem, controller) -> None:
+def test_seal_accepts_a_253_character_key(repo: Path, sealing_pem: Path, controller: Controller) -> None:
     key = "k" * 253
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
                "--from-literal", f"{key}=v") == 0
@@ -725,7 +786,9 @@ def test_seal_accepts_a_253_character_key(repo, sealing_pem, controller) -> None
     ],
     ids=["254", "trailing-newline", "file-name-too-long"],
 )
-def test_seal_refuses_names(repo, sealing_pem, capsys, name, message) -> None:
+def test_seal_refuses_names(
+    repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str], name: str, message: str
+) -> None:
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", name,
                "--from-literal", "k=v") == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("promstack: error: ")]
@@ -733,14 +796,16 @@ def test_seal_refuses_names(repo, sealing_pem, capsys, name, message) -> None:
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
 
 
-def test_seal_accepts_the_longest_name_that_fits_a_file(repo, sealing_pem) -> None:
+def test_seal_accepts_the_longest_name_that_fits_a_file(repo: Path, sealing_pem: Path) -> None:
     name = "a" * 237
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", name,
                "--from-literal", "k=v") == 0
     assert (demo(repo) / f"{name}.sealedsecret.yaml").is_file()
 
 
-def test_seal_refuses_a_value_over_1_mib_and_accepts_1_mib(repo, sealing_pem, tmp_path, controller, capsys) -> None:
+def test_seal_refuses_a_value_over_1_mib_and_accepts_1_mib(
+    repo: Path, sealing_pem: Path, tmp_path: Path, controller: Controller, capsys: pytest.CaptureFixture[str]
+) -> None:
     big, exact = tmp_path / "big", tmp_path / "exact"
     big.write_bytes(b"x" * (MIB + 1))
     exact.write_bytes(b"y" * MIB)
@@ -754,7 +819,9 @@ def test_seal_refuses_a_value_over_1_mib_and_accepts_1_mib(repo, sealing_pem, tm
     assert unseal_value(controller[0], manifest["spec"]["encryptedData"]["v"], b"monitoring/x") == b"y" * MIB
 
 
-def test_seal_refuses_values_adding_up_to_over_1_mib(repo, sealing_pem, tmp_path, capsys) -> None:
+def test_seal_refuses_values_adding_up_to_over_1_mib(
+    repo: Path, sealing_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     half = tmp_path / "half"
     half.write_bytes(b"z" * (MIB // 2 + 1))
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "x",
@@ -765,7 +832,9 @@ def test_seal_refuses_values_adding_up_to_over_1_mib(repo, sealing_pem, tmp_path
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero-symlink", "folder"])
-def test_seal_reads_only_regular_files(repo, sealing_pem, tmp_path, capsys, kind) -> None:
+def test_seal_reads_only_regular_files(
+    repo: Path, sealing_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
     """A named pipe would block forever and /dev/zero would fill memory: both refused before reading."""
     path = tmp_path / "value"
     if kind == "fifo":
@@ -785,7 +854,9 @@ def test_seal_reads_only_regular_files(repo, sealing_pem, tmp_path, capsys, kind
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
 
 
-def test_seal_follows_a_symlink_to_a_regular_file(repo, sealing_pem, tmp_path, controller) -> None:
+def test_seal_follows_a_symlink_to_a_regular_file(
+    repo: Path, sealing_pem: Path, tmp_path: Path, controller: Controller
+) -> None:
     target = tmp_path / "password.txt"
     target.write_bytes(b"s3cret")
     link = tmp_path / "link"
@@ -799,7 +870,8 @@ def test_seal_follows_a_symlink_to_a_regular_file(repo, sealing_pem, tmp_path, c
 
 @pytest.mark.parametrize("secret_type", ["Opaque\nfoo: bar", "Opaque ", " Opaque", "kubernetes.io/tls\r", "a b",
                                          "x" * 300, "Opaque\x00"])
-def test_seal_refuses_a_type_that_is_no_secret_type(repo, sealing_pem, capsys, secret_type: str) -> None:
+def test_seal_refuses_a_type_that_is_no_secret_type(repo: Path, sealing_pem: Path, capsys: pytest.CaptureFixture[str],
+                                                    secret_type: str) -> None:
     assert run("seal", "--cluster", "demo", "--sealing-cert", str(sealing_pem), "--name", "t",
                "--from-literal", "k=v", "--type", secret_type) == 2
     err = capsys.readouterr().err

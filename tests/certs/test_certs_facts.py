@@ -93,7 +93,7 @@ _DELETE = object()
         ("namespace", None, "expected a non-empty string"),
     ],
 )
-def test_malformed_field_names_file_and_field(facts: CertFacts, field, value, message) -> None:
+def test_malformed_field_names_file_and_field(facts: CertFacts, field: str, value: object, message: str) -> None:
     with pytest.raises(CertError) as err:
         parse_facts(_broken(facts, field, value), "clusters/demo/certs.yaml")
     text = str(err.value)
@@ -122,7 +122,8 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, n in zip("abcdefgh", "bcdefghi")
+    f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, n in zip("abcdefgh", "bcdefghi", strict=True)
 )
 
 
@@ -130,10 +131,12 @@ BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     ("content", "message"),
     [
         (b"version: 1\nscope: strict\nsecretName: caf\xe9\n", "not UTF-8 text"),
-        ("version: 1\nscope: strict\nservingCert:\n  notAfter: 2026-13-45\n", "not valid YAML (month must be in 1..12)"),
+        ("version: 1\nscope: strict\nservingCert:\n  notAfter: 2026-13-45\n",
+         "not valid YAML (month must be in 1..12)"),
         ("version: 1\nscope: " + "[" * 5000 + "]" * 5000 + "\n", "not valid YAML (nested too deeply)"),
         ("version: true\n", "version: unsupported version True"),
-        ("version: 1\nscope: strict\n" + BILLION_LAUGHS + "secretName: *i\n", "secretName: expected a non-empty string"),
+        ("version: 1\nscope: strict\n" + BILLION_LAUGHS + "secretName: *i\n",
+         "secretName: expected a non-empty string"),
     ],
     ids=["latin-1", "impossible-date", "deep-nesting", "version-true", "alias-bomb"],
 )

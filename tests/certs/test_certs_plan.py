@@ -7,6 +7,7 @@ import dataclasses
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 from cryptography import x509
@@ -32,7 +33,7 @@ def sealing_cert() -> x509.Certificate:
     )
 
 
-def request(sealing_cert: x509.Certificate, **changes) -> IssueRequest:
+def request(sealing_cert: x509.Certificate, **changes: Any) -> IssueRequest:
     base = IssueRequest(cluster="demo", namespace="monitoring", sealing_cert=sealing_cert, now=NOW,
                         shown_folder="clusters/demo")
     return dataclasses.replace(base, **changes)
@@ -42,7 +43,7 @@ def request(sealing_cert: x509.Certificate, **changes) -> IssueRequest:
 def no_filesystem(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any attempt to open, create, rename or remove a file fails the test."""
 
-    def forbidden(*args, **kwargs):
+    def forbidden(*args: object, **kwargs: object) -> NoReturn:
         raise AssertionError(f"plan_issue touched the filesystem: {args!r}")
 
     for module, name in [(builtins, "open"), (os, "open"), (os, "replace"), (os, "rename"), (os, "link"),
@@ -50,7 +51,7 @@ def no_filesystem(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, name, forbidden)
 
 
-def test_first_issue_plans_the_four_files_in_order(sealing_cert, no_filesystem) -> None:
+def test_first_issue_plans_the_four_files_in_order(sealing_cert: x509.Certificate, no_filesystem: None) -> None:
     plan = plan_issue(request(sealing_cert))
     assert list(plan.files) == FILES  # certs.yaml last: it vouches for the others
     assert plan.ca_files == {}
@@ -60,7 +61,9 @@ def test_first_issue_plans_the_four_files_in_order(sealing_cert, no_filesystem) 
     assert plan.lines[-1].startswith("  the CA private key was discarded")
 
 
-def test_a_kept_ca_is_planned_for_ca_out_and_hidden_from_repr(sealing_cert, no_filesystem) -> None:
+def test_a_kept_ca_is_planned_for_ca_out_and_hidden_from_repr(
+    sealing_cert: x509.Certificate, no_filesystem: None
+) -> None:
     plan = plan_issue(request(sealing_cert, ca_out=Path("/safe/ca")))
     assert list(plan.ca_files) == ["demo-adapter-ca.key", "demo-adapter-ca.crt"]
     assert b"PRIVATE KEY" in plan.ca_files["demo-adapter-ca.key"]
@@ -70,7 +73,7 @@ def test_a_kept_ca_is_planned_for_ca_out_and_hidden_from_repr(sealing_cert, no_f
                               "(CA private key: keep it safe, never commit it)")
 
 
-def test_replanning_over_its_own_output_changes_nothing(sealing_cert, no_filesystem) -> None:
+def test_replanning_over_its_own_output_changes_nothing(sealing_cert: x509.Certificate, no_filesystem: None) -> None:
     first = plan_issue(request(sealing_cert))
     again = plan_issue(request(sealing_cert, existing=dict(first.files)))
     assert not again.changes_files and again.files == {}
@@ -79,24 +82,24 @@ def test_replanning_over_its_own_output_changes_nothing(sealing_cert, no_filesys
     assert list(forced.files) == FILES and forced.files["certs.yaml"] != first.files["certs.yaml"]
 
 
-def test_a_changed_request_says_why_first(sealing_cert, no_filesystem) -> None:
+def test_a_changed_request_says_why_first(sealing_cert: x509.Certificate, no_filesystem: None) -> None:
     first = plan_issue(request(sealing_cert))
     plan = plan_issue(request(sealing_cert, existing=dict(first.files), scope="cluster-wide"))
     assert plan.lines[0] == "re-issuing certs for cluster demo: the scope changes from strict to cluster-wide"
     assert list(plan.files) == FILES
 
 
-def test_malformed_recorded_facts_need_force(sealing_cert, no_filesystem) -> None:
+def test_malformed_recorded_facts_need_force(sealing_cert: x509.Certificate, no_filesystem: None) -> None:
     existing = {"certs.yaml": b"version: 1\n"}
     with pytest.raises(CertError, match=r"^clusters/demo/certs\.yaml: "):
         plan_issue(request(sealing_cert, existing=existing))
     assert list(plan_issue(request(sealing_cert, existing=existing, force=True)).files) == FILES
 
 
-def test_the_plan_is_immutable(sealing_cert) -> None:
+def test_the_plan_is_immutable(sealing_cert: x509.Certificate) -> None:
     plan = plan_issue(request(sealing_cert))
     assert isinstance(plan, IssuePlan)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        plan.files = {}  # type: ignore[misc]
+        plan.files = {}  # type: ignore[misc]  # frozen: the assignment must fail
     with pytest.raises(TypeError):
-        plan.files["certs.yaml"] = b""  # type: ignore[index]
+        plan.files["certs.yaml"] = b""  # type: ignore[index]  # read-only: the assignment must fail

@@ -18,10 +18,12 @@ from cryptography.x509.oid import NameOID
 
 from certs_testkeys import weak_rsa_key
 from promstack.certs import CertError
+from promstack.certs.pki import PrivateKey
 from promstack.certs.sealing import (
     CLUSTER_WIDE_ANNOTATION,
     NAMESPACE_WIDE_ANNOTATION,
     SCOPES,
+    Scope,
     cert_fingerprint,
     dump_manifest,
     load_sealing_cert,
@@ -33,9 +35,11 @@ from promstack.certs.sealing import (
 )
 
 NOW = datetime.now(UTC)
+#: The sealed-secrets controller's key pair.
+Controller = tuple[rsa.RSAPrivateKey, x509.Certificate]
 
 
-def self_signed(key, *, not_before: datetime, not_after: datetime) -> x509.Certificate:
+def self_signed(key: PrivateKey, *, not_before: datetime, not_after: datetime) -> x509.Certificate:
     """A certificate shaped like the sealed-secrets controller's (self-signed, CN/O sealed-secret)."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret"),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sealed-secret")])
@@ -47,7 +51,7 @@ def self_signed(key, *, not_before: datetime, not_after: datetime) -> x509.Certi
 
 
 @pytest.fixture(scope="module")
-def controller() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def controller() -> Controller:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key, self_signed(key, not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=3650))
 
@@ -64,13 +68,13 @@ def test_scope_labels() -> None:
 
 @pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("value", [b"s3cr3t", b"", bytes(range(256)) * 40])
-def test_round_trip_with_the_scope_label(controller, scope, value) -> None:
+def test_round_trip_with_the_scope_label(controller: Controller, scope: Scope, value: bytes) -> None:
     key, cert = controller
     sealed = seal_value(cert, value, "monitoring", "db", scope)
     assert unseal_value(key, sealed, scope_label("monitoring", "db", scope)) == value
 
 
-def test_wire_format_matches_sealed_secrets_hybrid_encrypt(controller) -> None:
+def test_wire_format_matches_sealed_secrets_hybrid_encrypt(controller: Controller) -> None:
     # Decrypt with the primitives spelled out here, not the library's own decoder, so a framing
     # mistake made symmetrically on both sides (byte order, nonce, hash) still fails.
     key, cert = controller
@@ -85,7 +89,7 @@ def test_wire_format_matches_sealed_secrets_hybrid_encrypt(controller) -> None:
     assert AESGCM(session_key).decrypt(bytes(12), aes_part, None) == b"hello"
 
 
-def test_every_seal_uses_a_fresh_session_key(controller) -> None:
+def test_every_seal_uses_a_fresh_session_key(controller: Controller) -> None:
     _, cert = controller
     assert seal_value(cert, b"x", "ns", "n", "strict") != seal_value(cert, b"x", "ns", "n", "strict")
 
@@ -99,7 +103,7 @@ def test_every_seal_uses_a_fresh_session_key(controller) -> None:
         ("cluster-wide", b"monitoring"),
     ],
 )
-def test_wrong_label_fails(controller, sealed_scope, wrong_label) -> None:
+def test_wrong_label_fails(controller: Controller, sealed_scope: Scope, wrong_label: bytes) -> None:
     key, cert = controller
     sealed = seal_value(cert, b"value", "monitoring", "db", sealed_scope)
     with pytest.raises(CertError, match="decryption failed"):
@@ -107,7 +111,7 @@ def test_wrong_label_fails(controller, sealed_scope, wrong_label) -> None:
 
 
 @pytest.mark.parametrize("offset", [0, 1, 2, 100, 258, -1])  # length, RSA block, AES body, GCM tag
-def test_flipped_byte_fails(controller, offset) -> None:
+def test_flipped_byte_fails(controller: Controller, offset: int) -> None:
     key, cert = controller
     raw = bytearray(base64.b64decode(seal_value(cert, b"value", "monitoring", "db", "strict")))
     raw[offset] ^= 0x01
@@ -115,7 +119,7 @@ def test_flipped_byte_fails(controller, offset) -> None:
         unseal_value(key, base64.b64encode(bytes(raw)).decode(), b"monitoring/db")
 
 
-def test_other_private_key_fails(controller) -> None:
+def test_other_private_key_fails(controller: Controller) -> None:
     _, cert = controller
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(CertError, match="decryption failed"):
@@ -130,7 +134,7 @@ def test_other_private_key_fails(controller) -> None:
         ("cluster-wide", {CLUSTER_WIDE_ANNOTATION: "true"}),
     ],
 )
-def test_manifest_shape_per_scope(controller, scope, annotations) -> None:
+def test_manifest_shape_per_scope(controller: Controller, scope: Scope, annotations: dict[str, str] | None) -> None:
     key, cert = controller
     manifest = sealed_secret_manifest(
         cert, name="db", namespace="monitoring", data={"b": b"2", "a": b"1"}, scope=scope
@@ -147,7 +151,7 @@ def test_manifest_shape_per_scope(controller, scope, annotations) -> None:
     assert {k: unseal_value(key, v, label) for k, v in encrypted.items()} == {"a": b"1", "b": b"2"}
 
 
-def test_manifest_labels_and_type(controller) -> None:
+def test_manifest_labels_and_type(controller: Controller) -> None:
     _, cert = controller
     manifest = sealed_secret_manifest(
         cert, name="tls", namespace="web", data={"tls.crt": b"c", "tls.key": b"k"},
@@ -161,7 +165,7 @@ def test_manifest_labels_and_type(controller) -> None:
     assert "x" not in manifest["metadata"]["labels"]
 
 
-def test_dump_and_read_sealed_secret(controller, tmp_path: Path) -> None:
+def test_dump_and_read_sealed_secret(controller: Controller, tmp_path: Path) -> None:
     _, cert = controller
     manifest = sealed_secret_manifest(cert, name="db", namespace="monitoring", data={"a": b"1"})
     path = tmp_path / "db.sealedsecret.yaml"
@@ -187,14 +191,14 @@ def test_read_sealed_secret_names_the_field(tmp_path: Path, text: str, field: st
     assert str(err.value).startswith(f"{path}: {field}: ")
 
 
-def test_fingerprint_is_sha256_of_der(controller) -> None:
+def test_fingerprint_is_sha256_of_der(controller: Controller) -> None:
     _, cert = controller
     fp = cert_fingerprint(cert)
     assert fp == hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
     assert len(fp) == 64 and fp == fp.lower()
 
 
-def test_load_sealing_cert_accepts_the_controller_cert(controller) -> None:
+def test_load_sealing_cert_accepts_the_controller_cert(controller: Controller) -> None:
     _, cert = controller
     assert load_sealing_cert(pem(cert), "sealing.pem") == cert
 
@@ -245,7 +249,7 @@ def test_load_sealing_cert_accepts_2048_bits_and_more() -> None:
 
 
 @pytest.mark.parametrize("count", [2, 3])
-def test_load_sealing_cert_refuses_a_bundle(controller, count: int) -> None:
+def test_load_sealing_cert_refuses_a_bundle(controller: Controller, count: int) -> None:
     _, cert = controller
     others = [self_signed(rsa.generate_private_key(public_exponent=65537, key_size=2048),
                           not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=30))
@@ -296,7 +300,7 @@ def test_seal_value_refuses_a_non_rsa_certificate() -> None:
         seal_value(cert, b"v", "ns", "n", "strict")
 
 
-def test_sealed_manifest_is_plain_yaml(controller) -> None:
+def test_sealed_manifest_is_plain_yaml(controller: Controller) -> None:
     _, cert = controller
     manifest = sealed_secret_manifest(cert, name="db", namespace="monitoring", data={"a": b"1" * 5000})
     # Long base64 values survive the YAML round trip unchanged.

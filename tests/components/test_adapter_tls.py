@@ -18,8 +18,9 @@ from conftest import CLUSTERS, Rendered, find
 from promstack.components.base import StackContext
 from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter import PrometheusAdapter
-from promstack.config.cluster import ConfigError, load_cluster, parse_spec
+from promstack.config.cluster import load_cluster, parse_spec
 from promstack.config.inputs import load_inputs
+from promstack.config.model import ConfigError
 from promstack.gitops.synth import warnings
 from promstack.stack import adapter_tls
 

@@ -15,8 +15,9 @@ import yaml
 from conftest import CLUSTERS, Rendered, find
 from promstack.components import Alertmanager, Prometheus
 from promstack.config.alerting import AlertmanagerConfig
-from promstack.config.cluster import ConfigError, load_cluster, parse_spec
+from promstack.config.cluster import load_cluster, parse_spec
 from promstack.config.inputs import load_inputs
+from promstack.config.model import ConfigError
 from promstack.gitops.synth import warnings
 
 

@@ -114,7 +114,8 @@ def test_an_image_bump_leaves_the_statefulset_fields_kubernetes_cannot_change() 
     def stateful_set(tag: str) -> dict[str, Any]:
         chart = cdk8s.Chart(cdk8s.App(), "user")
         Prometheus(chart, image=Image("quay.io/prometheus/prometheus", tag))
-        return objects(chart)["StatefulSet/monitoring/prometheus"]["spec"]
+        spec: dict[str, Any] = objects(chart)["StatefulSet/monitoring/prometheus"]["spec"]
+        return spec
 
     old, new = stateful_set("v3.13.0"), stateful_set("v3.14.0")
     assert old["template"] != new["template"], "the pod template carries the version and does roll"

@@ -18,58 +18,7 @@ import pytest
 import yaml
 
 from conftest import Rendered, find
-
-Labels = dict[str, str]
-
-_DEFAULTS = {"separator": ";", "regex": "(.*)", "replacement": "$1", "action": "replace"}
-_TEMPLATE = re.compile(r"\$(?:\{(\w+)\}|(\w+)|(\$))")
-
-
-def _expand(template: str, match: re.Match[str]) -> str:
-    """Go's regexp.Expand: $name / ${name} (the longest run of word characters), $$ is a literal $;
-    an unknown or unmatched group expands to nothing."""
-
-    def group(ref: re.Match[str]) -> str:
-        if ref.group(3):
-            return "$"
-        name = ref.group(1) or ref.group(2)
-        try:
-            value = match.group(int(name)) if name.isdigit() else match.group(name)
-        except IndexError:  # no such group
-            return ""
-        return value or ""
-
-    return _TEMPLATE.sub(group, template)
-
-
-def relabel(labels: Mapping[str, str], configs: Sequence[Mapping[str, Any]]) -> Labels | None:
-    """The target's labels after ``configs``, or None when a keep or drop removed the target."""
-    result = dict(labels)
-    for raw in configs:
-        config = {**_DEFAULTS, **raw}
-        action = config["action"]
-        regex = re.compile(f"^(?s:{config['regex']})$")
-        value = config["separator"].join(result.get(name, "") for name in config.get("source_labels", []))
-        match = regex.match(value)
-        if action == "keep":
-            if match is None:
-                return None
-        elif action == "drop":
-            if match is not None:
-                return None
-        elif action == "replace":
-            if match is None:
-                continue
-            target = _expand(config["target_label"], match)
-            replaced = _expand(config["replacement"], match)
-            if replaced:
-                result[target] = replaced
-            else:
-                result.pop(target, None)
-        else:
-            raise NotImplementedError(f"relabel action {action!r}: teach the evaluator before using it")
-    return result
-
+from relabel import Labels, relabel
 
 # --- the evaluator against Prometheus' documented behaviour ---------------------------------------------
 

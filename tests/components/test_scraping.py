@@ -13,7 +13,7 @@ from conftest import Rendered, find
 from promstack.components.prometheus import Prometheus
 from promstack.config.cluster import PrometheusConfig, parse_spec
 from promstack.config.model import ConfigError
-from test_scrape_ownership import relabel
+from relabel import relabel
 
 
 def jobs_of(rendered: list[Rendered], cluster: str) -> dict[str, dict[str, Any]]:

@@ -34,7 +34,8 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
         ("prometheus:\n  retention: 2 weeks\n", "prometheus.retention: '2 weeks' is not a Prometheus duration"),
         ("adapter:\n  replicas: 0\n", "adapter.replicas: must be greater than or equal to 1"),
         ("adapter:\n  tls:\n    mode: plain\n", "adapter.tls.mode: must be 'sealed', 'cert-manager' or 'self-signed'"),
-        ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y}\n", "adapter.rules[0].resources: required here; add it"),
+        ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y}\n",
+         "adapter.rules[0].resources: required here; add it"),
         ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {template: a},"
          " name: {matches: '(('}}\n", "adapter.rules[0].name.matches: '((' is not a valid regular expression"),
         ("prometheus: [1, 2]\n", "prometheus: must be a valid dictionary"),
@@ -47,9 +48,11 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
         ('prometheus:\n  retention: "15d\\n"\n', "prometheus.retention: '15d\\n' is not a Prometheus duration"),
         ('prometheus:\n  resources:\n    requests: {cpu: "100m\\n", memory: 1Gi}\n    limits: {cpu: 1, memory: 1Gi}\n',
          "prometheus.resources.requests.cpu: '100m\\n' is not a Kubernetes quantity"),
-        ('prometheus:\n  storage:\n    size: "10Gi\\n"\n', "prometheus.storage.size: '10Gi\\n' is not a Kubernetes quantity"),
+        ('prometheus:\n  storage:\n    size: "10Gi\\n"\n',
+         "prometheus.storage.size: '10Gi\\n' is not a Kubernetes quantity"),
         ('adapter:\n  metricsRelistInterval: "1m\\n"\n', "adapter.metricsRelistInterval: '1m\\n' is not a "),
-        ("prometheus:\n  storage:\n    storageClass: Fast_SSD\n", "prometheus.storage.storageClass: 'Fast_SSD' is not a valid name"),
+        ("prometheus:\n  storage:\n    storageClass: Fast_SSD\n",
+         "prometheus.storage.storageClass: 'Fast_SSD' is not a valid name"),
         ("grafana:\n  persistence:\n    storageClass: " + "a" * 254 + "\n", "grafana.persistence.storageClass: 'aaa"),
         ("prometheus:\n  retention: 15D\n", "prometheus.retention: '15D' is not a Prometheus duration"),
         ("alerts:\n  targetDownFor: 1h\n  memoryFor: 10m\n  crashloopFor: 5m\n  badConfigFor: 10 m\n",
@@ -72,7 +75,8 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
         ("adapter:\n  metricsRelistInterval: 1d\n", "adapter.metricsRelistInterval: '1d' is not a Go duration"),
         ("adapter:\n  replicas: 2147483648\n", "adapter.replicas: must be less than or equal to 10"),
         ("exampleApp:\n  maxReplicas: 2147483648\n", "exampleApp.maxReplicas: must be less than or equal to 100"),
-        ("alerts:\n  crashloopRestartsPer15m: 100000\n", "alerts.crashloopRestartsPer15m: must be less than or equal to 1000"),
+        ("alerts:\n  crashloopRestartsPer15m: 100000\n",
+         "alerts.crashloopRestartsPer15m: must be less than or equal to 1000"),
         ("alerts:\n  targetDownPercent: .nan\n", "alerts.targetDownPercent: must be a finite number"),
         # Requests above limits, compared as quantities.
         ("prometheus:\n  resources:\n    requests: {cpu: 2500m, memory: 1Gi}\n    limits: {cpu: 2, memory: 1Gi}\n",
@@ -130,7 +134,8 @@ def test_make_synth_on_bad_input_keeps_the_previous_dist(tmp_path: Path) -> None
     (project / "dist").mkdir()
     (project / "dist" / "keep.yaml").write_text("kind: Previous\n")
     # -o: use the project's bootstrapped environment as it is.
-    result = subprocess.run(["make", "-s", "-o", ".venv/.installed", "-o", "node_modules/.installed", "synth"], cwd=project, capture_output=True, text=True, check=False)
+    result = subprocess.run(["make", "-s", "-o", ".venv/.installed", "-o", "node_modules/.installed", "synth"],
+                            cwd=project, capture_output=True, text=True, check=False)
     assert result.returncode != 0
     assert "broken/cluster.yaml: prometheus.nodePort: 1 is outside the NodePort range" in result.stdout + result.stderr
     assert read_tree(project / "dist") == {"keep.yaml": b"kind: Previous\n"}
@@ -167,9 +172,11 @@ def test_determinism_across_hash_seeds(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
-        (["cluster.yml"], "stray: (folder): no cluster.yaml, so it is not a cluster; rename 'cluster.yml' to cluster.yaml"),
-        (["grafana-admin.sealedsecret.yaml"], "stray: (folder): no cluster.yaml, so it is not a cluster; add cluster.yaml "
-                                              "(an empty file means all defaults) or move the folder out of clusters/"),
+        (["cluster.yml"],
+         "stray: (folder): no cluster.yaml, so it is not a cluster; rename 'cluster.yml' to cluster.yaml"),
+        (["grafana-admin.sealedsecret.yaml"],
+         "stray: (folder): no cluster.yaml, so it is not a cluster; add cluster.yaml "
+         "(an empty file means all defaults) or move the folder out of clusters/"),
         ([], "stray: (folder): no cluster.yaml"),
     ],
 )

@@ -11,7 +11,8 @@ import pytest
 
 from conftest import Rendered, find
 from promstack.components.prometheus import Prometheus
-from promstack.config.cluster import ConfigError, PrometheusConfig, load_cluster
+from promstack.config.cluster import PrometheusConfig, load_cluster
+from promstack.config.model import ConfigError
 from promstack.config.sizes import prometheus_size_bytes, quantity_bytes, retention_size_for_claim
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, Union
 
 import pytest
@@ -36,7 +36,8 @@ RULE = {
 RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 CLUSTER_BASE: dict[str, Any] = {
     "adapter": {"rules": [RULE], "resources": copy.deepcopy(RESOURCES)},
-    **{component: {"resources": copy.deepcopy(RESOURCES)} for component in ("nodeExporter", "prometheus", "kubeStateMetrics", "grafana")},
+    **{component: {"resources": copy.deepcopy(RESOURCES)}
+       for component in ("nodeExporter", "prometheus", "kubeStateMetrics", "grafana")},
 }
 CLUSTER_BASE["prometheus"]["extraScrapeConfigs"] = [{
     "jobName": "team", "role": "pod", "namespaces": ["team"],
@@ -156,7 +157,7 @@ def _extra_job(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 # Fields that exclude or need a sibling: the walk varies one field, so it makes room for it first.
-MAKE_ROOM = {
+MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
     "prometheus.extraScrapeConfigs[0].staticTargets[0]":
         lambda doc: [_extra_job(doc).pop(key) for key in ("role", "namespaces")],
     "prometheus.extraScrapeConfigs[0].basicAuth.username":

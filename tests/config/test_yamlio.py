@@ -64,9 +64,11 @@ def one_problem(folder: Path) -> str:
          f"nested more than {MAX_DEPTH} levels deep"),
         (b"namespace: !" + b"t" * 5000 + b" x\n", "could not determine a constructor for the tag"),
         (b"namespace: *" + b"a" * 5000 + b"\n", "found undefined alias"),
-        (b"prometheus:\n  retention: 1d\n  retention: 2d\n", "line 3: not valid YAML: duplicate key 'retention'; keep one"),
+        (b"prometheus:\n  retention: 1d\n  retention: 2d\n",
+         "line 3: not valid YAML: duplicate key 'retention'; keep one"),
         (b"a: 1\n---\nb: 2\n", "expected a single document"),
-        (b"namespace: 2001-02-30\n", "line 1: not valid YAML: this value cannot be read as !!timestamp; fix it or quote it"),
+        (b"namespace: 2001-02-30\n",
+         "line 1: not valid YAML: this value cannot be read as !!timestamp; fix it or quote it"),
         (b"adapter:\n  replicas: !!int ten\n", "line 2: not valid YAML: this value cannot be read as !!int"),
         (b"grafana: {persistence: {enabled: !!bool maybe}}\n", "this value cannot be read as !!bool"),
         (b"grafana: !!map [1]\n", "line 1: not valid YAML: expected a mapping, found a sequence"),
@@ -149,8 +151,10 @@ def test_merge_keys_work_and_a_written_key_overrides_a_merged_one(tmp_path: Path
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (MERGED.replace(b"      cpu: 500m\n", b"      cpu: 500m\n      cpu: 1\n"), "line 7: not valid YAML: duplicate key 'cpu'"),
-        (MERGED.replace(b"      <<: *small\n", b"      <<: *small\n      <<: *small\n"), "line 6: not valid YAML: duplicate key <<"),
+        (MERGED.replace(b"      cpu: 500m\n", b"      cpu: 500m\n      cpu: 1\n"),
+         "line 7: not valid YAML: duplicate key 'cpu'"),
+        (MERGED.replace(b"      <<: *small\n", b"      <<: *small\n      <<: *small\n"),
+         "line 6: not valid YAML: duplicate key <<"),
         (b"a: &a 1\nb: {<<: *a}\n", "expected a mapping or list of mappings for merging"),
     ],
 )

@@ -10,7 +10,8 @@ import pytest
 from conftest import CLUSTERS, Rendered, find
 from promstack.components import example_app
 from promstack.components.prometheus_adapter.rules import default_rules
-from promstack.config.cluster import ConfigError, load_cluster
+from promstack.config.cluster import load_cluster
+from promstack.config.model import ConfigError
 from promstack.content.catalog import known_metric_names
 from promstack.content.hpa_check import check_hpas, served_metrics
 from promstack.gitops.synth import build_cluster

@@ -170,7 +170,7 @@ def test_rule_reads_only_catalogued_metrics(rule: AlertingRule | RecordingRule) 
 
 
 @pytest.mark.parametrize("rule", RULES, ids=_rule_id)
-def test_rule_selects_only_scrape_jobs_from_JOBS(rule: AlertingRule | RecordingRule) -> None:
+def test_rule_selects_only_scrape_jobs_from_jobs(rule: AlertingRule | RecordingRule) -> None:
     stray = set(_job_matchers(rule.expr)) - set(JOBS.values())
     assert not stray, f"rule {_rule_id(rule)} selects jobs outside JOBS: {sorted(stray)}"
 

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import CLUSTERS, ROOT, read_tree
 from promstack.cli import build_parser, main
-from promstack.config.cluster import ConfigError
+from promstack.config.model import ConfigError
 from promstack.gitops.synth import default_jobs, exclusive, synth
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from promstack.validate.cli import main, register
 from promstack.validate.findings import Finding, format_path
 from promstack.validate.loader import load_units

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from promstack.validate import Finding, InputError, loader, validate_paths
 from promstack.validate.cli import main
 from promstack.validate.gate import run as run_gate
@@ -163,10 +165,10 @@ def test_an_unreadable_folder_is_an_input_error_not_skipped(
     write(tmp_path, "secret/plain.yaml", "apiVersion: v1\nkind: Secret\n")
     scandir = os.scandir
 
-    def refuse(path: object) -> object:
+    def refuse(path: str | os.PathLike[str]) -> Iterator[os.DirEntry[str]]:
         if str(path).endswith("secret"):
             raise PermissionError(13, "Permission denied")
-        return scandir(path)  # type: ignore[arg-type]
+        return scandir(path)
 
     monkeypatch.setattr(os, "scandir", refuse)
     assert input_error(capsys, str(tmp_path)) == (
@@ -180,10 +182,10 @@ def test_an_unreadable_file_is_an_input_error(
     write(tmp_path, "namespace.yaml", NAMESPACE)
     real_open = os.open
 
-    def refuse(path: object, *args: object) -> int:
+    def refuse(path: str | os.PathLike[str], flags: int, mode: int = 0o777) -> int:
         if str(path).endswith("namespace.yaml"):
             raise PermissionError(13, "Permission denied")
-        return real_open(path, *args)  # type: ignore[arg-type]
+        return real_open(path, flags, mode)
 
     monkeypatch.setattr(os, "open", refuse)
     assert input_error(capsys, str(tmp_path)) == (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from promstack.validate import Finding, validate_paths
 from promstack.validate.cli import main
 
@@ -19,7 +20,8 @@ def found(name: str, kind: str, ns: str, obj: str, path: str, message: str, chec
 ITEMS = [
     found("list-items", "ConfigMap", "demo", "web-config", "items[3].items[0].data.extra",
           "expected string, got integer 1 (Kubernetes 1.27-1.37)", "schema"),
-    found("list-items", "Pod", "demo", "web", 'items[2].metadata.labels["app.kubernetes.io/name"]', DUPLICATE, "schema"),
+    found("list-items", "Pod", "demo", "web", 'items[2].metadata.labels["app.kubernetes.io/name"]', DUPLICATE,
+          "schema"),
     found("list-items", "Pod", "demo", "web", "items[2].spec.containers[0].securityContext.privileged",
           "privileged container", "policy"),
     found("list-items", "Pod", "demo", "web", "items[2].spec.serviceAccountName",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-from decimal import Decimal
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -174,7 +174,8 @@ CASES = {
             "spec.jobTemplate.spec.template.spec.initContainers[0].resources.requests.ephemeral-storage",
             f'ephemeral-storage request "2Gi" is above its limit "1Gi": {REJECTED}',
         ),
-        ("Deployment", "demo", "web", f"{C0}.resources.requests.cpu", f'cpu request "1" is above its limit "500m": {REJECTED}'),
+        ("Deployment", "demo", "web", f"{C0}.resources.requests.cpu",
+         f'cpu request "1" is above its limit "500m": {REJECTED}'),
         (
             "Deployment",
             "demo",
@@ -292,14 +293,16 @@ def test_configmap_and_secret_data_over_1_mib(tmp_path: Path) -> None:
     mib = 1024 * 1024
     docs = [
         ("ConfigMap", "over", f'data:\n  a: "{"x" * mib}"\nbinaryData:\n  b: {base64.b64encode(b"y").decode()}\n'),
-        ("ConfigMap", "exactly", f'data:\n  a: "{"x" * (mib - 3)}"\nbinaryData:\n  b: {base64.b64encode(b"yyy").decode()}\n'),
+        ("ConfigMap", "exactly",
+         f'data:\n  a: "{"x" * (mib - 3)}"\nbinaryData:\n  b: {base64.b64encode(b"yyy").decode()}\n'),
         # stringData's key "a" replaces data's "a": 600 KiB + 500 KiB, not 600 KiB + 600 KiB + 500 KiB
         ("Secret", "merged", f"data:\n  a: {base64.b64encode(b'z' * (600 * 1024)).decode()}\n"
                              f"  b: {base64.b64encode(b'z' * (600 * 1024)).decode()}\n"
                              f'stringData:\n  a: "{"w" * (500 * 1024)}"\n'),
     ]
     (tmp_path / "m.yaml").write_text("---\n".join(
-        f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: demo}}\n{body}" for kind, name, body in docs
+        f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: demo}}\n{body}"
+        for kind, name, body in docs
     ))
     sized = [f for f in validate_paths([tmp_path], run_promtool=False) if "bytes of data" in f.message]
     accepts = "the API server accepts: split it or ship the content another way"

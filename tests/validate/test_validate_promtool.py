@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from promstack.validate import Finding, UsageError, validate_paths
 from promstack.validate.promtool import _rewrite, find_promtool, knows_kubernetes_sd
 

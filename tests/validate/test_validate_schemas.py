@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+
 from promstack.validate import Finding, crds, validate_paths
 from promstack.validate.schemas import catalog, normalize_version, supported_versions, version_ranges
 
@@ -14,9 +16,8 @@ FIX = Path(__file__).parent / "fixtures"
 ALL = "Kubernetes 1.27-1.37"
 
 
-def run(name: str, **kwargs: object) -> list[Finding]:
-    kwargs.setdefault("run_promtool", False)
-    return validate_paths([FIX / name], **kwargs)  # type: ignore[arg-type]
+def run(name: str, *, versions: Iterable[str] | None = None, allowed_kinds: Collection[str] = ()) -> list[Finding]:
+    return validate_paths([FIX / name], versions=versions, run_promtool=False, allowed_kinds=allowed_kinds)
 
 
 def schema(name: str, kind: str, ns: str, obj: str, path: str, message: str, file: str = "manifests.yaml") -> Finding:

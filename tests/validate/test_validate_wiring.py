@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from promstack.validate import Finding, validate_paths
 from promstack.validate.k8s import object_name_error, qualified_name_error
 

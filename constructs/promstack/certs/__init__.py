@@ -11,6 +11,7 @@ the repository; nothing here writes a private key into ``clusters/``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import reprlib
 import secrets
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 
 #: At most this many characters of any one piece of user input appear in an error message.
 ECHO_LIMIT = 80
@@ -241,18 +241,14 @@ def _roll_back(done: list[tuple[Path, Path | None]]) -> None:
 
 def _remove(paths: list[Path]) -> None:
     for path in paths:
-        try:
+        with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _remove_dirs(folders: list[Path]) -> None:
     for folder in reversed(folders):
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()
-        except OSError:
-            pass
 
 
 def _fsync_dir(folder: Path) -> None:

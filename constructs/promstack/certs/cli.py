@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import cast
 
 from cryptography import x509
 
@@ -55,7 +54,8 @@ from promstack.certs.sealing import (
     scope_annotations,
     sealed_secret_manifest,
 )
-from promstack.config.cluster import ConfigError, load_cluster
+from promstack.config.cluster import load_cluster
+from promstack.config.model import ConfigError
 from promstack.config.names import (
     ADAPTER_CA_FILE,
     ADAPTER_SEALED_SECRET_FILE,
@@ -469,9 +469,9 @@ def plan_issue(request: IssueRequest) -> IssuePlan:
         except CertError:
             if not request.force:
                 raise
-    scope = cast(Scope, request.scope or (previous.scope if previous else "strict"))
-    key_type = cast(KeyType, request.key_type or (previous.key_type if previous and previous.key_type in KEY_TYPES
-                                                    else KEY_TYPES[0]))
+    scope: Scope = request.scope or (previous.scope if previous else "strict")
+    key_type: KeyType = request.key_type or (previous.key_type if previous and previous.key_type in KEY_TYPES
+                                             else KEY_TYPES[0])
 
     lines: list[str] = []
     if previous is not None and not request.force:

@@ -89,7 +89,7 @@ class CertFacts:
             namespace=namespace,
             service=service,
             scope=scope,
-            key_type=key_type_of(serving_cert.public_key()),  # type: ignore[arg-type]
+            key_type=key_type_of(serving_cert.public_key()),
             dns_names=tuple(san.get_values_for_type(x509.DNSName)),
             serving_sha256=cert_fingerprint(serving_cert),
             serving_not_before=serving_cert.not_valid_before_utc,
@@ -200,8 +200,8 @@ def parse_facts(text: str | bytes, source: str) -> CertFacts:
     read = _Reader(doc, source)
     version = read._raw("version")
     if type(version) is not int or version != FACTS_VERSION:  # not `true`, though True == 1
-        raise CertError(source, "version", f"unsupported version {short_repr(version)} (this promstack reads {FACTS_VERSION})",
-                        _FIX)
+        raise CertError(source, "version",
+                        f"unsupported version {short_repr(version)} (this promstack reads {FACTS_VERSION})", _FIX)
     scope = read.text("scope")
     if scope not in SCOPES:
         raise CertError(source, "scope", f"expected one of {', '.join(SCOPES)}, got {short_repr(scope)}", _FIX)

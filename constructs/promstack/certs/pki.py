@@ -14,6 +14,7 @@ from typing import Literal, get_args
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from promstack.certs import CertError
@@ -60,7 +61,7 @@ def generate_key(key_type: KeyType) -> PrivateKey:
     raise ValueError(f"unknown key type {key_type!r}; expected one of {', '.join(KEY_TYPES)}")
 
 
-def key_type_of(key: PrivateKey | rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> str:
+def key_type_of(key: PrivateKey | CertificatePublicKeyTypes) -> str:
     """``"ecdsa-p256"``, ``"rsa-2048"`` or a descriptive name for other sizes/curves (e.g. ``"rsa-4096"``)."""
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return f"rsa-{key.key_size}"

@@ -18,7 +18,7 @@ from promstack.components.base import (
     mount,
     port,
 )
-from promstack.config import names, versions, yamltext
+from promstack.config import names, versions, yamlio
 from promstack.config.alerting import NULL_RECEIVER, AlertmanagerConfig, Receiver, Route, RoutingConfig
 from promstack.config.cluster import resources
 from promstack.config.versions import Image
@@ -123,7 +123,7 @@ def render_config(settings: AlertmanagerConfig) -> str:
         "inhibit_rules": inhibit_rules(),
         "receivers": [{"name": NULL_RECEIVER}, *(_integrations(r) for r in settings.receivers)],
     }
-    return yamltext.dump(config)
+    return yamlio.dump(config)
 
 
 class Alertmanager(Component):

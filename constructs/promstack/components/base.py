@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from cdk8s import ApiObjectMetadata
 from cdk8s_plus_27 import k8s
@@ -27,6 +27,19 @@ from promstack.config.versions import Image
 #: the validation gate accepts hostNetwork/hostPID/hostIPC/hostPath only when declared.
 HARDENING_EXCEPTION = "hardening.promstack.io/"
 NOBODY = 65534
+
+
+class PodSpecExtras(TypedDict, total=False):
+    """PodSpec fields a component may add to what ``pod_template`` writes for every pod."""
+
+    affinity: k8s.Affinity | None
+    dns_policy: str
+    host_network: bool
+    host_pid: bool
+    node_selector: Mapping[str, str]
+    priority_class_name: str
+    termination_grace_period_seconds: int
+    tolerations: Sequence[k8s.Toleration]
 
 
 def checksum(*texts: str) -> str:
@@ -196,7 +209,7 @@ class Component(Construct):
         automount_token: bool = False,
         fs_group: int | None = None,
         run_as_user: int = NOBODY,
-        **spec: object,
+        **spec: Unpack[PodSpecExtras],
     ) -> k8s.PodTemplateSpec:
         """A pod running as ``run_as_user`` under the RuntimeDefault seccomp profile.
 
@@ -219,7 +232,7 @@ class Component(Construct):
                     fs_group=fs_group,
                     seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
                 ),
-                **spec,  # type: ignore[arg-type]
+                **spec,
             ),
         )
 

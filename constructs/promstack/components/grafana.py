@@ -22,7 +22,7 @@ from promstack.components.base import (
     mount,
 )
 from promstack.components.prometheus import Prometheus
-from promstack.config import names, versions, yamltext
+from promstack.config import names, versions, yamlio
 from promstack.config.cluster import GrafanaConfig
 from promstack.config.versions import Image
 from promstack.content.dashboards import DATASOURCE_UID, dashboards
@@ -65,7 +65,7 @@ def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str
             "editable": False,
             "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
         })
-    return yamltext.dump({"apiVersion": 1, "datasources": sources})
+    return yamlio.dump({"apiVersion": 1, "datasources": sources})
 
 
 def dashboard_providers(*, extra: bool = False) -> str:
@@ -73,7 +73,7 @@ def dashboard_providers(*, extra: bool = False) -> str:
     second one reading the extra dashboards into the folder ``team``); edits in the UI are refused,
     because the next sync would overwrite them."""
     folders = [(DASHBOARD_FOLDER, DASHBOARDS_DIR)] + ([(EXTRA_DASHBOARD_FOLDER, EXTRA_DASHBOARDS_DIR)] if extra else [])
-    return yamltext.dump(
+    return yamlio.dump(
         {
             "apiVersion": 1,
             "providers": [

@@ -23,7 +23,7 @@ from promstack.components.base import (
 )
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
-from promstack.config import names, versions, yamltext
+from promstack.config import names, versions, yamlio
 from promstack.config.cluster import PrometheusConfig
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig, secret_keys
 from promstack.config.versions import Image
@@ -263,7 +263,7 @@ def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str]
         config["alerting"] = alerting(alertmanager)
     config["rule_files"] = [RULE_FILES_GLOB]
     config["scrape_configs"] = scrape
-    return yamltext.dump(config)
+    return yamlio.dump(config)
 
 
 class Prometheus(Component):

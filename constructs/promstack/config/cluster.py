@@ -19,7 +19,6 @@ from promstack.config import sizes
 from promstack.config.model import (
     ConfigError,
     DnsLabel,
-    Duration,
     GoDuration,
     Model,
     PositiveDuration,
@@ -31,12 +30,9 @@ from promstack.config.model import (
     show_path,
     validate_model,
 )
-from promstack.config.yamlio import read_yaml
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig
+from promstack.config.yamlio import read_yaml
 from promstack.content.rules import CONTROL_PLANE_JOBS, JOBS, AlertsConfig
-
-# Re-exported for modules that import them from here.
-__all__ = ["ConfigError", "Duration", "Model", "Quantity", "read_yaml", "validate_model"]
 
 CLUSTER_FILE = "cluster.yaml"
 #: The fleet-wide folder under clusters/: its rules/ and dashboards/ reach every cluster. Never a
@@ -202,7 +198,8 @@ class PrometheusConfig(Model):
     @model_validator(mode="after")
     def _job_names_are_unique(self) -> PrometheusConfig:
         names = [job.job_name for job in self.extra_scrape_configs]
-        taken = sorted({n for n in names if names.count(n) > 1 or n in JOBS.values() or n in CONTROL_PLANE_JOBS.values()})
+        built_in = {*JOBS.values(), *CONTROL_PLANE_JOBS.values()}
+        taken = sorted({n for n in names if names.count(n) > 1 or n in built_in})
         if taken:
             raise ValueError(f"extraScrapeConfigs: job names {', '.join(taken)} are taken (by another extra job or "
                              "a built-in one); give each job its own name")
@@ -311,7 +308,7 @@ class GrafanaConfig(Model):
 
 
 # Here, not at the top: alerting.py builds on the scalar types and the Model base defined above.
-from promstack.config.alerting import AlertmanagerConfig  # noqa: E402
+from promstack.config.alerting import AlertmanagerConfig  # noqa: E402 - it imports names defined above
 
 
 class ClusterSpec(Model):

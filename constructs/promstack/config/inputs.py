@@ -17,8 +17,8 @@ from promstack.certs import CertError
 from promstack.certs.sealing import read_sealed_secret
 from promstack.components.base import MAX_CONFIG_MAP_BYTES, config_map_bytes
 from promstack.config import alerting, names, scraping
-from promstack.config.cluster import SHARED_DIR, ClusterConfig, ConfigError
-from promstack.config.model import show_path
+from promstack.config.cluster import SHARED_DIR, ClusterConfig
+from promstack.config.model import ConfigError, show_path
 from promstack.config.yamlio import read_text
 from promstack.content import team
 from promstack.content.dashboards import DASHBOARDS

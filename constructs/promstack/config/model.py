@@ -244,7 +244,7 @@ def go_duration_ns(text: str) -> Decimal | None:
     """Nanoseconds of a Go duration (``90s``, ``1h30m``, ``1.5h``), or None when it is not one or overflows."""
     if len(text) > _DURATION_MAX_LENGTH or not _GO_DURATION.fullmatch(text):
         return None
-    total = sum(Decimal(n) * _GO_UNITS_NS[unit] for n, unit in _GO_PART.findall(text))
+    total = sum((Decimal(n) * _GO_UNITS_NS[unit] for n, unit in _GO_PART.findall(text)), Decimal(0))
     return total if total <= INT64_MAX else None
 
 

@@ -40,6 +40,13 @@ _MAX_PROBLEM = 100
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+def _mark(event: yaml.Event) -> yaml.Mark | None:
+    """Where ``event`` starts. The pure-Python parser below makes only PyYAML's own marks; the stubs
+    also allow libyaml's, which the stubs of PyYAML's errors do not take."""
+    mark = event.start_mark
+    return mark if isinstance(mark, yaml.Mark) else None
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader with bounds on depth and alias expansion, unique keys, merge keys and short integers."""
 
@@ -57,22 +64,28 @@ class _Loader(yaml.SafeLoader):
         if self._depth + height > MAX_DEPTH:
             raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep; flatten it", mark)
 
+    def _compose(self, parent: Node | None, index: Any) -> Node:
+        node = super().compose_node(parent, index)
+        assert node is not None  # the stubs allow None; PyYAML composes a node or raises
+        return node
+
     def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event = self.peek_event()
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # unannotated in the stubs
+        mark = _mark(event)
         if isinstance(event, yaml.AliasEvent):
             target = self.anchors.get(event.anchor)
             if target is not None:
                 if id(target) not in self._sizes:
                     raise ComposerError(None, None, "an alias inside the value its anchor names; "
-                                        "a value cannot contain itself", event.start_mark)
-                self._count(*self._sizes[id(target)], event.start_mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
-        self._count(0, 1, event.start_mark)
+                                        "a value cannot contain itself", mark)
+                self._count(*self._sizes[id(target)], mark)
+            return self._compose(parent, index)
+        self._count(0, 1, mark)
         self._depth += 1
         before = self._nodes
-        node: Node = super().compose_node(parent, index)
+        node = self._compose(parent, index)
         self._depth -= 1
-        self._count(1, 0, event.start_mark)
+        self._count(1, 0, mark)
         self._sizes[id(node)] = (self._nodes - before, 1 + max(self._heights(node), default=0))
         return node
 
@@ -100,12 +113,13 @@ def _construct_int(loader: _Loader, node: ScalarNode) -> int:
     if len(node.value) > MAX_INT_CHARS:
         raise ConstructorError(None, None, f"a number {len(node.value)} characters long; "
                                f"numbers here have at most {MAX_INT_CHARS}", node.start_mark)
-    return SafeConstructor.construct_yaml_int(loader, node)  # type: ignore[no-any-return]
+    return SafeConstructor.construct_yaml_int(loader, node)
 
 
 def _construct_mapping(loader: _Loader, node: Node) -> dict[Any, Any]:
-    if not isinstance(node, MappingNode):
-        raise ConstructorError(None, None, f"expected a mapping, found a {node.id}", node.start_mark)
+    if not isinstance(node, MappingNode):  # `!!map` on a scalar or a list
+        found = node.id if isinstance(node, ScalarNode | SequenceNode) else "node"
+        raise ConstructorError(None, None, f"expected a mapping, found a {found}", node.start_mark)
     seen: set[Any] = set()
     for key_node, _ in node.value:
         if not isinstance(key_node, ScalarNode):
@@ -119,7 +133,7 @@ def _construct_mapping(loader: _Loader, node: Node) -> dict[Any, Any]:
         seen.add(key)
     # Only after the check: flattening puts the merged keys in front of the ones written here, and
     # building the dict lets a written key override a merged one.
-    return SafeConstructor.construct_mapping(loader, node)  # type: ignore[no-any-return]
+    return SafeConstructor.construct_mapping(loader, node)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
@@ -144,7 +158,8 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
         context, problem = getattr(exc, "context", None), getattr(exc, "problem", None) or "cannot be parsed"
-        if context:  # "while parsing a flow mapping: expected ',' or '}'", "expected a single document ... but found another"
+        # "while parsing a flow mapping: expected ',' or '}'", "expected a single document ... but found another"
+        if context:
             problem = f"{context}{' ' if problem.startswith('but ') else ': '}{problem}"
         raise ConfigError([f"{source}: {where}: not valid YAML: {_one_line(problem)}"]) from None
 
@@ -213,7 +228,7 @@ def read_yaml(file: Path, *, if_missing: str) -> Any:
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc]
+class _Dumper(_BaseDumper):  # type: ignore[misc]  # libyaml's dumper or PyYAML's, picked at import
     """Block style throughout, multi-line strings as literal blocks, no anchors."""
 
     def ignore_aliases(self, data: Any) -> bool:

@@ -327,8 +327,8 @@ def alerting_groups(cfg: AlertsConfig, *, jobs: Mapping[str, str] = JOBS) -> tup
     kubelet = f'job="{_job(jobs, "kubelet")}"'
     am_job = _job(jobs, "alertmanager")
     am = f'job="{am_job}"'
-    volume_free = (f"kubelet_volume_stats_available_bytes{{{kubelet}}} / kubelet_volume_stats_capacity_bytes{{{kubelet}}}"
-                   " * 100")
+    volume_free = (f"kubelet_volume_stats_available_bytes{{{kubelet}}}"
+                   f" / kubelet_volume_stats_capacity_bytes{{{kubelet}}} * 100")
 
     def volume(severity: Literal["warning", "critical"], percent: float) -> AlertingRule:
         return AlertingRule(

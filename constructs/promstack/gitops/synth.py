@@ -17,9 +17,10 @@ from pathlib import Path
 
 import cdk8s
 
-from promstack.config.cluster import ClusterConfig, ConfigError, load_all, load_cluster
+from promstack.config.cluster import ClusterConfig, load_all, load_cluster
 from promstack.config.fleet import FleetConfig, load_fleet
 from promstack.config.inputs import load_inputs
+from promstack.config.model import ConfigError
 from promstack.content import catalog
 from promstack.content.hpa_check import check_hpas
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
@@ -38,7 +39,8 @@ def _annotate_ordering(app: cdk8s.App) -> None:
         if isinstance(construct, cdk8s.ApiObject):
             cls = type(construct)
             # A generated L1 class has one kind; a plain ApiObject may have any.
-            kind = construct.kind if cls is cdk8s.ApiObject else (kinds.get(cls) or kinds.setdefault(cls, construct.kind))
+            plain = cls is cdk8s.ApiObject
+            kind = construct.kind if plain else kinds.get(cls) or kinds.setdefault(cls, construct.kind)
             metadata = construct.metadata
             for key, value in ordering_annotations(kind).items():
                 metadata.add_annotation(key, value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from promstack.validate import schemas
 from promstack.validate.findings import clip, printable
@@ -53,14 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REPO",
         help="also scan every git-tracked file of REPO (default: .) for private keys",
     )
-    parser.add_argument("--skip-promtool", action="store_true", help="do not run promtool and amtool (default: run them)")
+    parser.add_argument("--skip-promtool", action="store_true",
+                        help="do not run promtool and amtool (default: run them)")
     parser.add_argument("--promtool", default=None, metavar="PATH", help="promtool binary (default: promtool on PATH)")
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add ``validate`` to a ``parser.add_subparsers(...)``; it sets ``func`` to ``run_validate``."""
     versions = schemas.supported_versions()
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = subparsers.add_parser(
         "validate",
         help="validate rendered manifests (schemas, wiring, policy, promtool)",
         description=(
@@ -88,7 +88,7 @@ def run_validate(args: argparse.Namespace) -> int:
     except (UsageError, InputError) as exc:
         print(f"promstack validate: error: {printable(str(exc))}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - a bug must not exit 1, which means findings
+    except Exception as exc:  # a bug must not exit 1, which means findings
         print(
             f"promstack validate: internal error: {type(exc).__name__}: {clip(str(exc), 100)} "
             "(a bug in the gate, not a finding: please report it)",

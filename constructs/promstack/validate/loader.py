@@ -116,7 +116,8 @@ class Document:
 
     def finding(self, path: Sequence[PathPart], message: str, check: str) -> Finding:
         """A finding at ``path`` within this object (a List item's path starts with ``items[i]``)."""
-        return Finding(self.file, self.kind, self.namespace, self.name, format_path((*self.prefix, *path)), message, check)
+        return Finding(self.file, self.kind, self.namespace, self.name, format_path((*self.prefix, *path)), message,
+                       check)
 
 
 @dataclass
@@ -247,7 +248,8 @@ def check_size(shown: str, size: int) -> None:
     """InputError when a manifest of ``size`` bytes is larger than MAX_FILE_BYTES."""
     if size > MAX_FILE_BYTES:
         raise InputError(
-            f"{shown}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most read from one manifest file: split it"
+            f"{shown}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most read from one manifest file: "
+            "split it"
         )
 
 
@@ -305,7 +307,8 @@ def parse_text(text: str, display: str) -> list[yamlsafe.ParsedDocument]:
 
 def is_list(obj: Any) -> bool:
     """A List as kubectl reads one: a kind ending in ``List`` with ``items``."""
-    return isinstance(obj, dict) and isinstance(obj.get("kind"), str) and obj["kind"].endswith("List") and "items" in obj
+    return (isinstance(obj, dict) and isinstance(obj.get("kind"), str) and obj["kind"].endswith("List")
+            and "items" in obj)
 
 
 def _typed_item(envelope: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
@@ -328,7 +331,7 @@ def expand(file: str, index: int, obj: Any, issues: Sequence[Issue] = ()) -> lis
         objects = {i for i, item in enumerate(items) if isinstance(item, dict)} if isinstance(items, list) else set()
 
         def owner(path: tuple[PathPart, ...]) -> int | None:
-            return path[1] if len(path) >= 2 and path[0] == "items" and path[1] in objects else None  # type: ignore[return-value]
+            return path[1] if len(path) >= 2 and path[0] == "items" and path[1] in objects else None
 
         out.append(Document(file, index, node, prefix, tuple(i for i in found if owner(i[0]) is None), envelope=True))
         for i in sorted(objects):

@@ -20,11 +20,11 @@ out before promtool sees the file.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
 import shutil
-import functools
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -224,13 +224,13 @@ def _keys(doc: Document | None) -> _Files:
         return {}
     if doc.kind == "ConfigMap":
         files: _Files = {k: (v if isinstance(v, str) else PLACEHOLDER, doc) for k, v in _data(doc).items()}
-        return files | {k: (PLACEHOLDER, None) for k in as_dict(doc.obj.get("binaryData"))}
+        return files | dict.fromkeys(as_dict(doc.obj.get("binaryData")), (PLACEHOLDER, None))
     if doc.kind == "SealedSecret":
         template = as_dict(doc.spec.get("template"))
         keys = set(as_dict(doc.spec.get("encryptedData"))) | set(as_dict(template.get("data")))
     else:
         keys = set(_data(doc)) | set(as_dict(doc.obj.get("stringData")))
-    return {k: (PLACEHOLDER, None) for k in keys}
+    return dict.fromkeys(keys, (PLACEHOLDER, None))
 
 
 def _project(mounts: _Mounts, base: PurePosixPath, files: _Files, ref: dict[str, Any], sub_path: str) -> None:
@@ -456,8 +456,8 @@ def _check_config(
         try:
             rewritten = _rewrite(text, str(root), blank_k8s_sd=not knows_kubernetes_sd(binary))
         except yaml.YAMLError as exc:
-            where, problem = yaml_problem(text, exc)
-            return [finding(f"line {where[0]}, column {where[1]}: {problem}" if where else problem)], []
+            at, problem = yaml_problem(text, exc)
+            return [finding(f"line {at[0]}, column {at[1]}: {problem}" if at else problem)], []
         for path, value in rewritten.k8s_sd:
             findings += [finding(p) for p in _k8s_sd_problems(path, value)]
         matched: list[tuple[Document, str]] = []

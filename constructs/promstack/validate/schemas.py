@@ -42,11 +42,15 @@ QUANTITY_FORMAT = "k8s-quantity"
 FORMATS = FormatChecker(formats=())
 
 
-@FORMATS.checks(QUANTITY_FORMAT)
 def _is_quantity(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return True  # null, or a type error the type check reports
     return k8s.parse_quantity(value) is not None
+
+
+# Registered by a call, not as a decorator: jsonschema is untyped, and its decorator would leave
+# the function untyped too.
+FORMATS.checks(QUANTITY_FORMAT)(_is_quantity)
 
 _DIR_NAME = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}

@@ -196,7 +196,7 @@ def _data_keys(doc: Document) -> Iterator[Finding]:
     """Keys of ConfigMap and Secret data (and what a SealedSecret renders): file names in a volume."""
     key = (doc.group, doc.kind)
     if key == ("", "ConfigMap"):
-        fields: list[tuple[PathPart, ...]] = [("data",), ("binaryData",)]
+        fields: list[tuple[str, ...]] = [("data",), ("binaryData",)]
     elif key == ("", "Secret"):
         fields = [("data",), ("stringData",)]
     elif key == ("bitnami.com", "SealedSecret"):

@@ -68,7 +68,11 @@ _FAST = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
 def _refuse(message: str, event: yaml.Event) -> UnsafeYAML:
-    return UnsafeYAML(problem=message, problem_mark=event.start_mark)
+    mark = event.start_mark
+    if mark is not None and not isinstance(mark, yaml.Mark):
+        # libyaml's mark, as PyYAML's (the type its errors are declared with): the same fields and text.
+        mark = yaml.Mark(mark.name, mark.index, mark.line, mark.column, mark.buffer, mark.pointer)
+    return UnsafeYAML(problem=message, problem_mark=mark)
 
 
 def scan(text: str) -> None:
@@ -112,18 +116,21 @@ def scan(text: str) -> None:
             written += 1
             close(0, 1, event.anchor)
         elif isinstance(event, yaml.AliasEvent):
-            if event.anchor in open_anchors:
-                raise _refuse(f"alias *{clip(event.anchor, 40)} refers to a node that contains it: remove the alias", event)
-            height, nodes = anchors.get(event.anchor, (0, 1))
+            alias = event.anchor
+            assert alias is not None  # an alias always names its anchor; the stubs share NodeEvent's Optional
+            if alias in open_anchors:
+                raise _refuse(f"alias *{clip(alias, 40)} refers to a node that contains it: remove the alias", event)
+            height, nodes = anchors.get(alias, (0, 1))
             if depth + height > MAX_DEPTH:
                 raise _refuse(
-                    f"alias *{clip(event.anchor, 40)} nests it deeper than {MAX_DEPTH} levels, the most the gate reads: "
+                    f"alias *{clip(alias, 40)} nests it deeper than {MAX_DEPTH} levels, the most the gate reads: "
                     "flatten it", event
                 )
             expanded += nodes
             if expanded > max(MAX_ALIAS_EXPANSION, written):
                 raise _refuse(
-                    f"aliases expand it by more than {max(MAX_ALIAS_EXPANSION, written)} nodes: write it out without aliases",
+                    f"aliases expand it by more than {max(MAX_ALIAS_EXPANSION, written)} nodes: "
+                    "write it out without aliases",
                     event,
                 )
             close(height, nodes, None)
@@ -149,7 +156,7 @@ def key_text(key: Any) -> str:
 _KIND_OF = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number"}
 
 
-class _Loader(_FAST):  # type: ignore[misc, valid-type]
+class _Loader(_FAST):  # type: ignore[misc, valid-type]  # libyaml's loader or PyYAML's, picked at import
     """YAML as the API server reads it here (see the module docstring)."""
 
     def __init__(self, stream: str) -> None:
@@ -163,8 +170,9 @@ class _Loader(_FAST):  # type: ignore[misc, valid-type]
         super().flatten_mapping(node)
 
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[str, Any]:
-        if not isinstance(node, MappingNode):
-            raise ConstructorError(None, None, f"expected a mapping node, but found {node.id}", node.start_mark)
+        if not isinstance(node, MappingNode):  # `!!map` on a scalar or a list
+            found = node.id if isinstance(node, ScalarNode | SequenceNode) else "node"
+            raise ConstructorError(None, None, f"expected a mapping node, but found {found}", node.start_mark)
         self.flatten_mapping(node)
         first_explicit = len(node.value) - self.explicit[id(node)]  # merged keys come first; written ones win
         mapping: dict[str, Any] = {}
@@ -180,7 +188,8 @@ class _Loader(_FAST):  # type: ignore[misc, valid-type]
                 text = key_text(key)
                 if i >= first_explicit:
                     self.key_issues.append(
-                        (node, text, f"key {clip(text)!r} is {_KIND_OF[type(key)]} in YAML, not a string: quote it", False)
+                        (node, text, f"key {clip(text)!r} is {_KIND_OF[type(key)]} in YAML, not a string: quote it",
+                         False)
                     )
                 key = text
             if i >= first_explicit:

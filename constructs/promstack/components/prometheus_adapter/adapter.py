@@ -23,7 +23,7 @@ from promstack.components.base import (
 from promstack.components.prometheus import Prometheus, service_job
 from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
-from promstack.config import names, versions, yamltext
+from promstack.config import names, versions, yamlio
 from promstack.config.cluster import PrometheusAdapterConfig
 from promstack.config.versions import Image
 from promstack.content.rules import JOBS
@@ -58,7 +58,7 @@ class PrometheusAdapter(Component):
         config = settings
         self.rules = (*config.all_rules, *extra_rules)
         self.prometheus_url = prometheus.service_url + "/"
-        self.config_text = yamltext.dump({"rules": [rule.to_adapter() for rule in self.rules]})
+        self.config_text = yamlio.dump({"rules": [rule.to_adapter() for rule in self.rules]})
         serving = tls.apply(self)
 
         self.service_account(automount=True)
