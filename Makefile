@@ -30,8 +30,11 @@ node_modules/.installed: package.json package-lock.json
 # only if the whole run succeeded (bad input leaves dist/ as it was). It is what the cdk8s app
 # (main.py) runs under `cdk8s synth`, too (tests run both); called directly, it skips the CLI's Node
 # start-up, which only launches the app and costs as much as importing cdk8s.
+# PYTHONOPTIMIZE skips jsii's run-time type checks of every construct argument (mypy --strict and
+# the test suite, which runs without it, check those types); bytecode is cached (some machines set
+# PYTHONDONTWRITEBYTECODE) so repeat runs do not recompile the large generated bindings.
 synth: bootstrap
-	@promstack synth
+	@PYTHONDONTWRITEBYTECODE= PYTHONOPTIMIZE=1 promstack synth
 
 # promtool and amtool (Debian's prometheus and prometheus-alertmanager packages) check the rendered
 # Prometheus and Alertmanager configuration and rules.

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from promstack.config.cluster import json_schema
 from promstack.config.model import ConfigError
@@ -77,6 +78,18 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked: reading package metadata costs every other run time."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the installed version and exit", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"{parser.prog} {_version()}")  # on stdout, as argparse's own version action does
+        parser.exit()
+
+
 def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
     """The whole command line; ``tools=False`` leaves out certs, seal, diff and validate, whose
     imports (cryptography, jsonschema ...) `promstack synth`, the hot path of `make synth`, skips."""
@@ -84,7 +97,7 @@ def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
         prog="promstack",
         description="GitOps manifest compiler for a Kubernetes custom-metrics monitoring stack (cdk8s).",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", required=True)
     synth = subparsers.add_parser(
         "synth",

@@ -10,10 +10,11 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import cdk8s
 
@@ -27,28 +28,45 @@ from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, 
 from promstack.stack import MonitoringStack
 
 
-def _app(outdir: Path) -> cdk8s.App:
-    return cdk8s.App(outdir=str(outdir), output_file_extension=".yaml",
-                     yaml_output_type=cdk8s.YamlOutputType.FILE_PER_CHART)
+#: One rendered file: where it goes and the objects in it, as the cluster will see them.
+Rendered = tuple[Path, list[dict[str, Any]]]
 
 
-def _annotate_ordering(app: cdk8s.App) -> None:
-    """Sync waves and no-prune markers on every object, from its kind (delivery.ordering_annotations)."""
-    kinds: dict[type, str] = {}  # an L1 class has one kind: ask the jsii runtime once per class
-    for construct in app.node.find_all():
-        if isinstance(construct, cdk8s.ApiObject):
-            cls = type(construct)
-            # A generated L1 class has one kind; a plain ApiObject may have any.
-            plain = cls is cdk8s.ApiObject
-            kind = construct.kind if plain else kinds.get(cls) or kinds.setdefault(cls, construct.kind)
-            metadata = construct.metadata
-            for key, value in ordering_annotations(kind).items():
-                metadata.add_annotation(key, value)
+def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with its kind's sync wave and no-prune markers (delivery.ordering_annotations), its
+    metadata keys sorted as cdk8s writes them."""
+    extra = ordering_annotations(str(obj.get("kind", "")))
+    if extra:
+        metadata = obj.setdefault("metadata", {})
+        metadata["annotations"] = dict(sorted({**metadata.get("annotations", {}), **extra}.items()))
+        obj["metadata"] = dict(sorted(metadata.items()))
+    return obj
 
 
-def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack) -> None:
-    """Every HPA's metric is served by an adapter rule and its scale target exists (ConfigError if not)."""
-    objects = [obj for chart in stack.charts for obj in chart.to_json()]
+def render(charts: Iterable[cdk8s.Chart], folder: Path, *, ordered: bool) -> list[Rendered]:
+    """Each chart as the file cdk8s would write for it, ``<folder>/<chart id>.yaml``: one call into
+    the jsii runtime per chart, the ordering annotations added here (far fewer round trips than
+    annotating every object through the runtime)."""
+    files = []
+    for chart in charts:
+        objects: list[dict[str, Any]] = chart.to_json()
+        files.append((folder / f"{chart.node.id}.yaml", [_ordered(o) for o in objects] if ordered else objects))
+    return files
+
+
+def write(files: Iterable[Rendered]) -> None:
+    """Write rendered files with cdk8s' own YAML writer, so the text is what `cdk8s synth` writes."""
+    for path, objects in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(cdk8s.Yaml.stringify(*objects), encoding="utf-8")
+
+
+def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
+                      objects: list[dict[str, Any]] | None = None) -> None:
+    """Every HPA's metric is served by an adapter rule and its scale target exists (ConfigError if
+    not); ``objects`` are the stack's rendered objects when the caller has them already."""
+    if objects is None:
+        objects = [obj for chart in stack.charts for obj in chart.to_json()]
     problems = check_hpas(
         [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"],
         [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}],
@@ -72,28 +90,29 @@ def warnings(cluster: ClusterConfig) -> list[str]:
     return found
 
 
-def build_cluster(cluster: ClusterConfig, outdir: Path) -> tuple[list[cdk8s.App], MonitoringStack]:
-    """The cluster's stack in two apps (its folder and apiservice/), its inputs read here, checked."""
+def build_cluster(cluster: ClusterConfig, outdir: Path) -> tuple[list[Rendered], MonitoringStack]:
+    """The cluster's stack rendered into its folder (the APIServices into apiservice/), its inputs
+    read here, checked; nothing is written."""
     folder = outdir / "clusters" / cluster.name
-    apps = [_app(folder), _app(folder / APISERVICE_DIR)]
-    stack = MonitoringStack(apps[0], cluster=cluster, inputs=load_inputs(cluster), apiservice_scope=apps[1])
-    check_autoscaling(cluster, stack)
+    app, apiservice_app = cdk8s.App(), cdk8s.App()
+    stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster), apiservice_scope=apiservice_app)
+    files = [*render(app.charts, folder, ordered=True),
+             *render(apiservice_app.charts, folder / APISERVICE_DIR, ordered=True)]
+    check_autoscaling(cluster, stack, [obj for _, objects in files for obj in objects])
     for warning in warnings(cluster):
         print(f"promstack: warning: {warning}", file=sys.stderr)
-    for app in apps:
-        _annotate_ordering(app)
-    return apps, stack
+    return files, stack
 
 
-def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path) -> list[cdk8s.App]:
-    apps = []
+def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path) -> list[Rendered]:
+    files = []
     for tool, build, enabled in (("argocd", build_argocd, fleet.argocd.enabled),
                                  ("flux", build_flux, fleet.flux.enabled)):
         if enabled:
-            app = _app(outdir / "bootstrap" / tool)
+            app = cdk8s.App()
             build(app, fleet, cluster_names)
-            apps.append(app)
-    return apps
+            files += render(app.charts, outdir / "bootstrap" / tool, ordered=False)
+    return files
 
 
 #: Below this many clusters a second process costs more (its own jsii runtime) than it saves.
@@ -110,9 +129,8 @@ def default_jobs(clusters: int) -> int:
 
 def synth_clusters(cluster_dirs: list[str], outdir: str) -> None:
     """Build every given cluster, then write them: a build error leaves this batch unwritten."""
-    apps = [app for folder in cluster_dirs for app in build_cluster(load_cluster(Path(folder)), Path(outdir))[0]]
-    for app in apps:
-        app.synth()
+    files = [file for folder in cluster_dirs for file in build_cluster(load_cluster(Path(folder)), Path(outdir))[0]]
+    write(files)
 
 
 def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[ClusterConfig]:
@@ -133,8 +151,7 @@ def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[
             list(pool.map(synth_clusters, [folders[i::jobs] for i in range(jobs)], [str(outdir)] * jobs))
     else:
         synth_clusters(folders, str(outdir))
-    for app in bootstrap:
-        app.synth()
+    write(bootstrap)
     return clusters
 
 
