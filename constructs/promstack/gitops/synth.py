@@ -27,7 +27,6 @@ from promstack.content.hpa_check import check_hpas
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
 from promstack.stack import MonitoringStack
 
-
 #: One rendered file: where it goes and the objects in it, as the cluster will see them.
 Rendered = tuple[Path, list[dict[str, Any]]]
 
