@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,15 +27,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from promstack.validate import loader
-from promstack.validate.findings import clip, printable, short
+from promstack.validate.findings import PathPart, clip, printable, short
 from promstack.validate.findings import format_path as finding_path
 
 MANIFEST_SUFFIXES = loader.MANIFEST_SUFFIXES
 #: Lines of a changed multi-line text (a Prometheus config, a dashboard) shown at most.
 MAX_TEXT_LINES = 30
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
-PathPart = str | int
 _MISSING = object()
 
 
@@ -135,16 +132,9 @@ def _md(text: str) -> str:
 
 
 def format_path(parts: tuple[PathPart, ...]) -> str:
-    """``spec.template.spec.containers[0].args[3]``; odd keys as ``metadata.labels["a/b"]``."""
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _PLAIN_KEY.match(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{json.dumps(part)}]"
-    return text or "(object)"
+    """``spec.template.spec.containers[0].args[3]``; odd keys as ``metadata.labels["a/b"]``: the gate's
+    one spelling of a field path (``(object)`` for a whole object)."""
+    return finding_path(parts) if parts else "(object)"
 
 
 def _short(value: Any, limit: int = 80) -> str:
