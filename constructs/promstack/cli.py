@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from promstack.certs import clip
 from promstack.config.cluster import json_schema
 from promstack.config.model import ConfigError
 
@@ -65,7 +66,15 @@ def schema_text() -> str:
 def _schema(args: argparse.Namespace) -> int:
     text = schema_text()
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        output = Path(args.output)
+        try:  # whole or nothing: a temporary file beside the target, renamed over it
+            temp = output.with_name(f".{output.name}.tmp")
+            temp.write_text(text, encoding="utf-8")
+            temp.replace(output)
+        except OSError as exc:
+            print(f"promstack: error: {clip(str(output))}: cannot write ({exc.strerror or exc}); "
+                  "give a writable path with --output", file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(text)
     return 0

@@ -254,3 +254,12 @@ def test_every_subcommand_has_a_one_line_description() -> None:
     found = dict(subcommands(build_parser(), ""))
     assert {"synth", "schema", "certs", "certs issue", "certs check", "seal", "diff", "validate"} <= set(found)
     assert not [name for name, text in found.items() if not text or "\n" in text], found
+
+
+@pytest.mark.parametrize("target", ["missing-dir/schema.json", "/proc/version"])
+def test_schema_to_an_unwritable_path_is_one_error_line(tmp_path: Path, target: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    output = str(tmp_path / target) if not target.startswith("/") else target
+    assert main(["schema", "--output", output]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("promstack: error: ") and "cannot write" in err
