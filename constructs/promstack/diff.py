@@ -10,8 +10,15 @@ changed field paths. Sealed values (SealedSecret ``spec.encryptedData``), Secret
 Both sides are read as ``promstack validate`` reads them (Lists expanded, YAML bounded before
 it is built). A manifest that cannot be read or is no object with apiVersion, kind and
 metadata.name, on either side, is an error: its objects would otherwise show as removed, or
-the diff as "no changes". Exit status is 0 whatever changed; 2 on a usage error (bad revision,
-not a git repository) or such an input error, each printed on one line; 3 on an internal error.
+the diff as "no changes".
+
+A change Kubernetes refuses on update (an immutable field: a StatefulSet's volumeClaimTemplates or
+selector, a Service's clusterIP, ...; the list is in promstack.validate.immutable) is flagged under
+its object as ``immutable: Kubernetes refuses this change; <fix>``: the sync would fail on it.
+
+Exit status: 0 the diff was shown and no change touches an immutable field (whatever else changed);
+1 the diff was shown and at least one change touches an immutable field; 2 a usage error (bad
+revision, not a git repository) or an input error, each printed on one line; 3 an internal error.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any, Literal
 from promstack.validate import loader
 from promstack.validate.findings import PathPart, clip, printable, short
 from promstack.validate.findings import format_path as finding_path
+from promstack.validate.immutable import Immutable, immutable_changes
 
 MANIFEST_SUFFIXES = loader.MANIFEST_SUFFIXES
 #: Lines of a changed multi-line text (a Prometheus config, a dashboard) shown at most.
@@ -70,6 +78,8 @@ class ObjectChange:
     key: ObjectKey
     change: Literal["added", "removed", "changed"]
     fields: tuple[FieldChange, ...] = ()
+    #: Changes to fields Kubernetes refuses to update (the sync fails on them).
+    immutable: tuple[Immutable, ...] = ()
 
 
 @dataclass
@@ -89,9 +99,15 @@ class Report:
             grouped.setdefault(change.key.cluster, []).append(change)
         return grouped
 
+    @property
+    def immutable(self) -> int:
+        """How many changes Kubernetes refuses (immutable fields)."""
+        return sum(len(c.immutable) for c in self.changes)
+
     def summary(self) -> str:
         counts = {k: sum(c.change == k for c in self.changes) for k in ("added", "removed", "changed")}
-        return ", ".join(f"{n} {k}" for k, n in counts.items())
+        text = ", ".join(f"{n} {k}" for k, n in counts.items())
+        return text + (f"; {self.immutable} change(s) to immutable fields" if self.immutable else "")
 
     def render_text(self) -> str:
         if self.empty:
@@ -104,6 +120,7 @@ class Report:
                 for fc in change.fields:
                     out.append(f"    {fc}")
                     out.extend(f"      {line}" for line in fc.lines)
+                out.extend(f"    {im.path}: {im.message}" for im in change.immutable)
         out.extend(f"warning: {p}" for p in self.warnings)
         out.append(self.summary())
         return "\n".join(out) + "\n"
@@ -113,6 +130,9 @@ class Report:
         if self.empty:
             return "\n".join([*out, "No changes to the rendered manifests.", ""])
         out += [f"{self.summary()}.", ""]
+        if self.immutable:
+            out += [f"**{self.immutable} change(s) to immutable fields: Kubernetes refuses them and the sync "
+                    "fails until each is fixed as noted.**", ""]
         for cluster, changes in self.by_cluster().items():
             out += [f"### {cluster}", ""]
             for change in changes:
@@ -121,6 +141,7 @@ class Report:
                     out.append(f"  - `{fc.path}`: {_md(fc.summary)}")
                     if fc.lines:
                         out += ["", "    ```diff", *(f"    {line}" for line in fc.lines), "    ```", ""]
+                out += [f"  - **immutable** `{im.path}`: {im.message}" for im in change.immutable]
             out.append("")
         if self.warnings:
             out += ["### warnings", "", *(f"- {_md(p)}" for p in self.warnings), ""]
@@ -235,13 +256,15 @@ def _object_problem(doc: loader.Document) -> str | None:
 
 
 def parse_tree(
-    files: dict[str, bytes], label: str = "", warnings: list[str] | None = None
+    files: dict[str, bytes], label: str = "", warnings: list[str] | None = None,
+    sources: dict[ObjectKey, str] | None = None,
 ) -> dict[ObjectKey, dict[str, Any]]:
     """Objects of every manifest file in ``files`` (paths relative to dist/), by identity.
 
     ``label`` prefixes each path in messages (``HEAD:dist/``). Raises InputError listing every
     file that is not UTF-8 or YAML, a document that is not an object with apiVersion, kind and
     metadata.name, or a duplicate key; an object defined twice is a warning (the last one is compared).
+    ``sources``, when given, receives each object's file (as shown, with ``label``).
     """
     objects: dict[ObjectKey, dict[str, Any]] = {}
     problems: list[str] = []
@@ -273,13 +296,18 @@ def parse_tree(
                 if key in objects and warnings is not None:
                     warnings.append(f"{shown}: {key} appears twice in {key.cluster}; the last one is compared")
                 objects[key] = doc.obj
+                if sources is not None:
+                    sources[key] = shown
     if problems:
         raise InputError(problems)
     return objects
 
 
-def diff_trees(old: dict[str, bytes], new: dict[str, bytes], old_label: str = "base:", new_label: str = "") -> Report:
+def diff_trees(old: dict[str, bytes], new: dict[str, bytes], old_label: str = "base:", new_label: str = "",
+               sources: dict[ObjectKey, str] | None = None) -> Report:
     """Compare two output trees, each as {path relative to dist/: file content}.
+
+    ``sources``, when given, receives the file of each object of ``new``.
 
     Raises InputError with the problems of both sides when either cannot be read whole.
     """
@@ -292,7 +320,7 @@ def diff_trees(old: dict[str, bytes], new: dict[str, bytes], old_label: str = "b
     except InputError as exc:
         problems += exc.problems
     try:
-        after = parse_tree(new, new_label, report.warnings)
+        after = parse_tree(new, new_label, report.warnings, sources)
     except InputError as exc:
         problems += exc.problems
     if problems:
@@ -305,7 +333,8 @@ def diff_trees(old: dict[str, bytes], new: dict[str, bytes], old_label: str = "b
         else:
             fields = field_changes(before[key], after[key])
             if fields:
-                report.changes.append(ObjectChange(key, "changed", tuple(fields)))
+                refused = immutable_changes(key.group, key.kind, key.namespace, key.name, before[key], after[key])
+                report.changes.append(ObjectChange(key, "changed", tuple(fields), tuple(refused)))
     return report
 
 
@@ -355,7 +384,7 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
-def _locate(dist: Path) -> tuple[Path, str]:
+def locate(dist: Path) -> tuple[Path, str]:
     """The repository holding ``dist`` and ``dist``'s path in it (``.`` for its top)."""
     dist = dist.resolve()
     anchor = dist if dist.is_dir() else dist.parent
@@ -372,7 +401,7 @@ def read_revision(dist: Path, ref: str, problems: list[str] | None = None) -> di
     A manifest that is no regular file in git (a symlink, a submodule) or is too large is a
     problem, collected or raised as in ``read_worktree``; UsageError for a bad revision.
     """
-    top, rel = _locate(dist)
+    top, rel = locate(dist)
     try:
         _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except UsageError:
@@ -420,7 +449,7 @@ def run_diff(args: argparse.Namespace) -> int:
     try:
         old = read_revision(dist, args.base, problems)
         new = read_worktree(dist, problems)
-        rel = _locate(dist)[1]
+        rel = locate(dist)[1]
         base = f"{args.base}:" + ("" if rel == "." else f"{rel}/")  # as git names it: HEAD:dist/...
         report = diff_trees(old, new, old_label=base, new_label=f"{dist.as_posix()}/")
     except UsageError as exc:
@@ -438,7 +467,7 @@ def run_diff(args: argparse.Namespace) -> int:
         print(f"promstack diff: {len(problems)} problem(s) reading the manifests: nothing compared", file=sys.stderr)
         return 2
     sys.stdout.write(report.render_markdown() if args.format == "markdown" else report.render_text())
-    return 0
+    return 1 if report.immutable else 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -453,6 +482,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "diff", help="objects added, removed and changed in dist/ since a git revision",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="Exit 0 diff shown, no change to an immutable field; 1 diff shown, some change Kubernetes refuses "
+               "(immutable field, flagged 'immutable:'); 2 usage or input error; 3 internal error.",
     )
     add_arguments(parser)
     parser.set_defaults(func=run_diff)

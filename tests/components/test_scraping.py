@@ -80,7 +80,7 @@ def test_an_extra_job_reads_its_token_from_the_mounted_sealed_secret(rendered: l
     ({"jobName": "x"}, "give exactly one of role"),
     ({"jobName": "x", "staticTargets": ["a:1"], "namespaces": ["b"]}, "namespaces limit Kubernetes service discovery"),
     ({"jobName": "x", "role": "pod", "relabelings": [{"sourceLabels": ["a"], "regex": "(?=x)", "action": "keep"}]},
-     "RE2, which has no lookaround"),
+     "'(?=x)' is not an RE2 regular expression (invalid perl operator: (?=); RE2 has no lookahead"),
     ({"jobName": "x", "role": "pod", "relabelings": [{"regex": "x", "action": "keep"}]}, "needs sourceLabels"),
     ({"jobName": "x\n", "role": "pod"}, "is not a job name"),
     ({"jobName": "x", "staticTargets": ["a:1\n"]}, "is not host:port"),

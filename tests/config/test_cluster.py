@@ -37,7 +37,7 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
         ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y}\n",
          "adapter.rules[0].resources: required here; add it"),
         ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {template: a},"
-         " name: {matches: '(('}}\n", "adapter.rules[0].name.matches: '((' is not a valid regular expression"),
+         " name: {matches: '(('}}\n", "adapter.rules[0].name.matches: '((' is not an RE2 regular expression"),
         ("prometheus: [1, 2]\n", "prometheus: must be a valid dictionary"),
         ("prometheus:\n  retention: 1d\n  retention: 2d\n", "line 3: not valid YAML: duplicate key 'retention'"),
         ("prometheus: {\n", "not valid YAML"),
@@ -59,7 +59,7 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
          "alerts.badConfigFor: '10 m' is not a Prometheus duration"),
         ("alerts:\n  customMetricsApiservices: []\n", "alerts.customMetricsApiservices: must have at least 1 item"),
         ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {template: a},"
-         " seriesFilters: [{isNot: '(('}]}\n", "adapter.rules[0].seriesFilters[0].isNot: '((' is not a valid regular"),
+         " seriesFilters: [{isNot: '(('}]}\n", "adapter.rules[0].seriesFilters[0].isNot: '((' is not an RE2 regular"),
         ("adapter:\n  rules:\n  - {seriesQuery: x, metricsQuery: y, resources: {overrides: {a.b: {resource: pod}}}}\n",
          "adapter.rules[0].resources.overrides: 'a.b' is not a Prometheus label name"),
         # Bounds.

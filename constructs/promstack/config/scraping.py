@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from promstack.config.model import DnsLabel, Duration, Model, PositiveDuration, show, text_problem
+from promstack.config.regex import re2_regex
 
 #: The sealed Secret with every credential extra scrape jobs use, and its file in the cluster folder.
 SCRAPE_SECRET = "prometheus-scrape-secrets"
@@ -39,19 +40,6 @@ def _pattern(pattern: re.Pattern[str], what: str) -> Any:
     return AfterValidator(check)
 
 
-def _regex(value: str) -> str:
-    problem = text_problem(value, max_length=1024)
-    if problem:
-        raise ValueError(f"{show(value)} {problem}")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"{show(value)} is not a valid regular expression ({exc})") from None
-    if "(?=" in value or "(?!" in value or "(?<" in value or re.search(r"\\[1-9]", value):
-        raise ValueError(f"{show(value)}: Prometheus uses RE2, which has no lookaround or backreferences")
-    return value
-
-
 def _text(value: str) -> str:
     problem = text_problem(value, max_length=1024)
     if problem:
@@ -64,7 +52,8 @@ LabelName = Annotated[str, _pattern(_LABEL_NAME, "a Prometheus label name")]
 SecretKey = Annotated[str, _pattern(_SECRET_KEY, "a Secret key (letters, digits, '-', '_', '.')")]
 Target = Annotated[str, _pattern(_TARGET, "host:port")]
 MetricsPath = Annotated[str, _pattern(_PATH, "an absolute URL path such as /metrics")]
-Regex = Annotated[str, AfterValidator(_regex)]
+#: A relabel regex: Prometheus compiles it with Go's regexp (RE2), and so does promstack.
+Regex = Annotated[str, AfterValidator(re2_regex)]
 Text = Annotated[str, AfterValidator(_text)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 

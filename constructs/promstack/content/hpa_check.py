@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from promstack.components.prometheus_adapter.rules import AdapterRule
+from promstack.components.prometheus_adapter.rules import AdapterRule, promql_unquote
+from promstack.config.regex import NotRe2, compile_re2
 
 _LITERAL_NAME = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{|$)")
 _NAME_MATCHER = re.compile(r'__name__\s*(=~|!~|=|!=)\s*"((?:[^"\\]|\\.)*)"')
@@ -25,15 +26,18 @@ def candidate_series(rule: AdapterRule, known_series: Iterable[str]) -> list[str
         return [literal.group(1)]
     names = list(known_series)
     for op, value in _NAME_MATCHER.findall(rule.series_query):
-        value = value.encode().decode("unicode_escape")
+        value = promql_unquote(value)
         if op == "=":
             names = [n for n in names if n == value]
         elif op == "!=":
             names = [n for n in names if n != value]
-        elif op == "=~":  # PromQL regexes are fully anchored
-            names = [n for n in names if re.fullmatch(value, n)]
-        else:
-            names = [n for n in names if not re.fullmatch(value, n)]
+        else:  # PromQL regexes are fully anchored, and RE2 (linear time) as in Prometheus
+            try:
+                pattern = compile_re2(value)
+            except NotRe2:  # AdapterRule refuses such a seriesQuery; Prometheus would select nothing
+                return []
+            keep = op == "=~"
+            names = [n for n in names if (pattern.fullmatch(n) is not None) == keep]
     return names
 
 

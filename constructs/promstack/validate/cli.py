@@ -1,5 +1,8 @@
 """``promstack validate [PATH ...]``: the validation gate for rendered manifests.
 
+With ``--base REF`` it also runs the ``upgrade`` check: each change from dist/ at the git revision
+REF to dist/ now that Kubernetes refuses on update (an immutable field) is a finding.
+
 Exit status: 0 no finding, 1 findings, 2 usage error or input that cannot be read (a missing,
 unreadable or non-regular file, bad or too deeply nested YAML), 3 an internal error of the gate
 itself: a crash never exits 1, the status of findings.
@@ -10,12 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from promstack.validate import schemas
 from promstack.validate.findings import clip, printable
 from promstack.validate.gate import UsageError, run
 from promstack.validate.loader import InputError
 from promstack.validate.report import format_json, format_text
+from promstack.validate.upgrade import upgrade_findings
 
 DEFAULT_PATH = "dist"
 
@@ -55,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-promtool", action="store_true",
                         help="do not run promtool and amtool (default: run them)")
     parser.add_argument("--promtool", default=None, metavar="PATH", help="promtool binary (default: promtool on PATH)")
+    parser.add_argument("--base", default=None, metavar="REF",
+                        help="also check that the change from the dist/ folder at git revision REF to it now "
+                             "touches no field Kubernetes refuses to update (check 'upgrade'; PATH must then be "
+                             "that one folder)")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -65,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="validate rendered manifests (schemas, wiring, policy, promtool)",
         description=(
             f"Validate rendered manifests: strict Kubernetes {versions[0]}-{versions[-1]} and CRD schemas, "
-            "wiring, hardening policy and promtool. Exit 0 clean, 1 findings, 2 usage or input error, "
+            "wiring, hardening policy and promtool; with --base REF, also changes since REF that Kubernetes "
+            "refuses on update (immutable fields). Exit 0 clean, 1 findings, 2 usage or input error, "
             "3 internal error."
         ),
     )
@@ -85,6 +95,12 @@ def run_validate(args: argparse.Namespace) -> int:
             promtool_binary=args.promtool,
             allowed_kinds=set(args.allowed_kinds),
         )
+        if args.base is not None:
+            paths = args.paths or [DEFAULT_PATH]
+            if len(paths) != 1 or not Path(paths[0]).is_dir():
+                raise UsageError("--base compares one rendered folder with git: give exactly one PATH, a folder "
+                                 "(default: dist)")
+            result.findings = [*result.findings, *upgrade_findings(Path(paths[0]), args.base)]
     except (UsageError, InputError) as exc:
         print(f"promstack validate: error: {printable(str(exc))}", file=sys.stderr)
         return 2

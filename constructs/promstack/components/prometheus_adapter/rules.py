@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, model_validator
 
 from promstack.config.model import Model, show, text_problem
+from promstack.config.regex import compile_re2, re2_regex
 
 # PromQL and Go templates: whitespace (newlines from a YAML block scalar) is fine, controls are not.
 _QUERY_MAX_LENGTH = 4096
@@ -21,6 +22,10 @@ _RESOURCE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?")
 # name.as: metric-name characters around $1 / ${1} / $name group references.
 _GROUP_REFERENCE = re.compile(r"\$(\{[a-zA-Z0-9_]+\}|[a-zA-Z0-9_]+)")
 _METRIC_CHARS = re.compile(r"[a-zA-Z0-9_:]*")
+# A label regex matcher in a PromQL selector: label, =~ or !~, and the double-quoted pattern.
+_REGEX_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~)\s*"((?:[^"\\]|\\.)*)"')
+# $1 / ${1} in name.as.
+_NUMBERED_GROUP = re.compile(r"\$\{?(\d+)\}?")
 
 
 def _query(value: str) -> str:
@@ -30,15 +35,23 @@ def _query(value: str) -> str:
     return value
 
 
-def _regex(value: str) -> str:
-    problem = text_problem(value, max_length=1024)
-    if problem:
-        raise ValueError(f"{show(value)} {problem}")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"{show(value)} is not a valid regular expression ({exc.msg})") from None
+def _series_query(value: str) -> str:
+    """A seriesQuery whose label regex matchers (``=~`` / ``!~``) all compile with RE2, as Prometheus needs."""
+    _query(value)
+    for _label, _op, pattern in promql_regex_matchers(value):
+        compile_re2(pattern)
     return value
+
+
+def promql_regex_matchers(query: str) -> list[tuple[str, str, str]]:
+    """``(label, op, pattern)`` of each double-quoted ``label=~"..."`` / ``label!~"..."`` matcher, unescaped."""
+    return [(label, op, promql_unquote(body)) for label, op, body in _REGEX_MATCHER.findall(query)]
+
+
+def promql_unquote(body: str) -> str:
+    """The text of a double-quoted PromQL string's body."""
+    # PromQL strings are Go strings: \\ and \" are escapes (as in "a\\.b", the regex a\.b).
+    return body.encode("utf-8", "backslashreplace").decode("unicode_escape", "replace") if "\\" in body else body
 
 
 def _template(value: str) -> str:
@@ -75,7 +88,9 @@ def _metric_template(value: str) -> str:
 #: A PromQL selector or query template (``seriesQuery``, ``metricsQuery``): any printable text and whitespace.
 Query = Annotated[str, AfterValidator(_query)]
 #: A regular expression on series names (``is``, ``isNot``, ``name.matches``).
-Regex = Annotated[str, AfterValidator(_regex)]
+Regex = Annotated[str, AfterValidator(re2_regex)]
+#: ``seriesQuery``: a PromQL selector whose regex matchers are RE2.
+SeriesQuery = Annotated[str, AfterValidator(_series_query)]
 LabelName = Annotated[str, AfterValidator(_label_name)]
 
 
@@ -116,7 +131,7 @@ class RuleName(Model):
 class AdapterRule(Model):
     """One entry of the adapter's ``rules:`` list."""
 
-    series_query: Query = Field(alias="seriesQuery", min_length=1)
+    series_query: SeriesQuery = Field(alias="seriesQuery", min_length=1)
     series_filters: tuple[SeriesFilter, ...] = Field(default=(), alias="seriesFilters", max_length=20, strict=False)
     resources: RuleResources
     name: RuleName = RuleName()
@@ -132,17 +147,22 @@ class AdapterRule(Model):
         Mirrors the adapter's naming: series filters first, then ``name.matches``; ``name.as``
         may use $1-style group references and defaults to ``$1`` (or the whole name).
         """
+        # Every user pattern runs on RE2 (linear time), as in the adapter: none can backtrack.
         for series_filter in self.series_filters:
-            if series_filter.is_ is not None and not re.search(series_filter.is_, series_name):
+            if series_filter.is_ is not None and not compile_re2(series_filter.is_).search(series_name):
                 return None
-            if series_filter.is_not is not None and re.search(series_filter.is_not, series_name):
+            if series_filter.is_not is not None and compile_re2(series_filter.is_not).search(series_name):
                 return None
         # The adapter treats an empty ``matches`` as ".*" (the whole series name).
-        match = re.search(self.name.matches or ".*", series_name)
+        match = compile_re2(self.name.matches or ".*").search(series_name)
         if match is None:
             return None
-        template = self.name.as_ or ("$1" if match.groups() else "$0")
-        return re.sub(r"\$\{?(\d+)\}?", lambda m: match.group(int(m.group(1))) or "", template)
+        found = match
+        groups = len(found.groups())
+        template = self.name.as_ or ("$1" if groups else "$0")
+        # A group the pattern does not have expands to nothing, as Go's regexp.Expand does.
+        return _NUMBERED_GROUP.sub(
+            lambda m: (found.group(int(m.group(1))) or "") if int(m.group(1)) <= groups else "", template)
 
 
 # cAdvisor reports each pod's own cgroup as container="" next to its containers: summed with them,
