@@ -56,7 +56,16 @@ def short_repr(value: object) -> str:
     return clip(_SHORT_REPR.repr(value))
 
 
-_SHORT_REPR = reprlib.Repr()
+class _ShortRepr(reprlib.Repr):
+    """reprlib.Repr that also summarises an integer too long for ``repr`` (past 4300 digits it raises)."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 10_000:  # about 3000 digits: well short of the limit, far past any real value
+            return f"<a number of about {int(x.bit_length() * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT_REPR = _ShortRepr()
 _SHORT_REPR.maxlevel = 2
 _SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxdict = _SHORT_REPR.maxset = 4
 _SHORT_REPR.maxstring = _SHORT_REPR.maxother = ECHO_LIMIT
