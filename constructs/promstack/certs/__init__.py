@@ -71,10 +71,17 @@ _SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxdict = _SHORT_REPR.m
 _SHORT_REPR.maxstring = _SHORT_REPR.maxother = ECHO_LIMIT
 
 
+#: Largest certs.yaml or SealedSecret file read (one sealing a full 1 MiB Secret is about 1.4 MiB).
+MAX_YAML_BYTES = 4 * 1024 * 1024
+
+
 def load_yaml(content: str | bytes, source: str, fix: str) -> Any:
     """``yaml.safe_load`` that fails only with ``CertError``: also for text that is not UTF-8, a
-    timestamp YAML recognises but Python cannot represent (``2026-13-45``) or nesting so deep it
-    exhausts the stack."""
+    timestamp YAML recognises but Python cannot represent (``2026-13-45``), nesting so deep it
+    exhausts the stack, or more than ``MAX_YAML_BYTES`` (parsing that much would take seconds)."""
+    if len(content) > MAX_YAML_BYTES:  # characters of text: at least as many bytes
+        raise CertError(source, "", f"larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB; this file is a few KiB",
+                        fix)
     try:
         text = content.decode() if isinstance(content, bytes) else content
     except UnicodeDecodeError as exc:
