@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from conftest import CLUSTERS, DIST, ROOT, read_tree
 from promstack.certs import CertError
@@ -428,7 +429,19 @@ def _tree_digest(root: Path) -> str:
 
 @pytest.fixture(scope="module", autouse=True)
 def module_bounds(request: pytest.FixtureRequest) -> Iterator[None]:
-    """dist/ untouched and peak memory bounded across the module; the counts per class, printed at the end."""
+    """dist/ untouched and peak memory bounded across the module; the counts per class, printed at the end.
+
+    Hypothesis caches the constants it finds in the code under test in its home folder (.hypothesis/
+    in the working directory) even without an example database: it gets a temporary one instead.
+    """
+    home = tempfile.mkdtemp(prefix="promstack-hypothesis-")
+    set_hypothesis_home_dir(home)
+
+    def restore() -> None:
+        set_hypothesis_home_dir(None)
+        shutil.rmtree(home, ignore_errors=True)
+
+    request.addfinalizer(restore)
     dist_before = _tree_digest(DIST)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     yield
