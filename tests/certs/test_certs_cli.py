@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
 import os
 import sys
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
 from certs_testkeys import weak_rsa_key
+from promstack.certs import CertError
 from promstack.certs.cli import register
 from promstack.certs.facts import read_facts
 from promstack.certs.pki import PrivateKey, new_ca
@@ -877,3 +879,13 @@ def test_seal_refuses_a_type_that_is_no_secret_type(repo: Path, sealing_pem: Pat
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "is not a Secret type" in err, err
     assert sorted(p.name for p in demo(repo).iterdir()) == ["cluster.yaml"]
+
+
+def test_seal_refuses_a_cluster_name_with_a_nul(repo: Path, sealing_pem: Path) -> None:
+    # Found by test_fuzz: argv cannot hold a NUL, but a caller of the command can; Path.is_dir()
+    # then raised ValueError ("embedded null byte") instead of the command's CertError.
+    args = build_parser().parse_args(["seal", "--cluster", "demo", "--name", "x", "--from-literal", "k=v",
+                                      "--sealing-cert", str(sealing_pem)])
+    args.cluster = "de\x00mo"
+    with pytest.raises(CertError, match="is not a cluster folder name"):
+        inspect.unwrap(args.func)(args)

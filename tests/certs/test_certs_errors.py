@@ -42,8 +42,10 @@ def test_cert_error_clips_source_and_field() -> None:
         "version: 1\nscope: strict\nsecretName: [" + "x, " * 5000 + "]\n",  # a huge value in a field
         "version: 1\nscope: strict\nsecretName: a: b\n",  # PyYAML's message quotes the line, over 4 lines
         "version: '" + "9" * 5000 + "'\n",
+        "version: " + "9" * 5000 + "\n",  # an int past Python's 4300-digit str() limit (found by test_fuzz)
+        "version: 1\nscope: strict\nsecretName: 0x" + "f" * 5000 + "\n",
     ],
-    ids=["huge-value", "yaml-error", "huge-version"],
+    ids=["huge-value", "yaml-error", "huge-version", "huge-int-version", "huge-int-field"],
 )
 def test_malformed_facts_error_is_one_short_line(text: str) -> None:
     with pytest.raises(CertError) as err:

@@ -161,3 +161,10 @@ def test_read_facts_of_a_non_utf8_file(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe garbage")
     with pytest.raises(CertError, match=r"certs\.yaml: not UTF-8 text \(byte 0\)"):
         read_facts(path)
+
+
+def test_a_huge_certs_yaml_is_refused_before_it_is_parsed(facts: CertFacts) -> None:
+    # Found by test_fuzz: a 10 MB secretName took seconds to parse and was then accepted.
+    text = dump_facts(facts).decode().replace("secretName: ", "secretName: " + "x" * (10 * 1024 * 1024), 1)
+    with pytest.raises(CertError, match="larger than 4 MiB"):
+        parse_facts(text, "certs.yaml")

@@ -287,3 +287,17 @@ def test_malformed_crd_schemas_are_findings_not_tracebacks() -> None:
         cr("Scalar", "openAPIV3Schema is not an object"),
         cr("Type", strin),
     ]
+
+
+@pytest.mark.parametrize(("field", "value"), [("kind", "x" * 5000), ("apiVersion", "x" * 5000),
+                                              ("kind", "Config\x00Map"), ("apiVersion", "v1/../../x")])
+def test_a_huge_or_odd_kind_or_api_version_is_a_finding(tmp_path: Path, field: str, value: str) -> None:
+    # Found by test_fuzz: a kind or apiVersion past the file-name limit (or holding a NUL) made the
+    # schema lookup raise OSError/ValueError; the unknown-kind message quoted all of it.
+    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "monitoring"}}
+    doc[field] = value
+    (tmp_path / "huge.yaml").write_text(yaml.safe_dump(doc))
+    findings = validate_paths([tmp_path], run_promtool=False)
+    assert findings
+    for finding in findings:
+        assert "x" * 100 not in finding.message, finding.message[:300]

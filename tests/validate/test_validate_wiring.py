@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from promstack.validate import Finding, validate_paths
 from promstack.validate.k8s import object_name_error, qualified_name_error
+from promstack.validate.report import format_line
 
 FIX = Path(__file__).parent / "fixtures"
 SEL = "app.kubernetes.io/instance=fixtures, app.kubernetes.io/name=web"
@@ -308,3 +311,33 @@ def test_label_keys() -> None:
     assert qualified_name_error("Example.com/x") is not None
     assert qualified_name_error("/x") == "prefix part must be non-empty"
     assert qualified_name_error("x" * 64) == "name part must be at most 63 characters"
+
+
+@pytest.mark.parametrize("where", ["name", "namespace", "label-key", "label-value", "data-key", "field", "image",
+                                   "container-name"])
+def test_huge_names_keys_and_values_are_quoted_short(tmp_path: Path, where: str) -> None:
+    # Found by test_fuzz: findings repeated a 300-character name, key or image in full (twice).
+    huge = "x" * 300
+    pod: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "monitoring"},
+                           "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}
+    meta, container = pod["metadata"], pod["spec"]["containers"][0]
+    if where in ("name", "namespace"):
+        meta[where] = huge
+    elif where == "label-key":
+        meta["labels"] = {huge: "a"}
+    elif where == "label-value":
+        meta["labels"] = {"a": huge}
+    elif where == "data-key":
+        pod = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {huge: "v"}}
+    elif where == "field":
+        pod["spec"][huge] = 1
+    elif where == "image":
+        container["image"] = huge
+    else:
+        container["name"] = huge
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(pod))
+    findings = validate_paths([tmp_path], run_promtool=False, versions=["1.37"])
+    assert findings
+    for finding in findings:
+        line = format_line(finding)
+        assert "x" * 100 not in line, line

@@ -56,16 +56,32 @@ def short_repr(value: object) -> str:
     return clip(_SHORT_REPR.repr(value))
 
 
-_SHORT_REPR = reprlib.Repr()
+class _ShortRepr(reprlib.Repr):
+    """reprlib.Repr that also summarises an integer too long for ``repr`` (past 4300 digits it raises)."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 10_000:  # about 3000 digits: well short of the limit, far past any real value
+            return f"<a number of about {int(x.bit_length() * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT_REPR = _ShortRepr()
 _SHORT_REPR.maxlevel = 2
 _SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxdict = _SHORT_REPR.maxset = 4
 _SHORT_REPR.maxstring = _SHORT_REPR.maxother = ECHO_LIMIT
 
 
+#: Largest certs.yaml or SealedSecret file read (one sealing a full 1 MiB Secret is about 1.4 MiB).
+MAX_YAML_BYTES = 4 * 1024 * 1024
+
+
 def load_yaml(content: str | bytes, source: str, fix: str) -> Any:
     """``yaml.safe_load`` that fails only with ``CertError``: also for text that is not UTF-8, a
-    timestamp YAML recognises but Python cannot represent (``2026-13-45``) or nesting so deep it
-    exhausts the stack."""
+    timestamp YAML recognises but Python cannot represent (``2026-13-45``), nesting so deep it
+    exhausts the stack, or more than ``MAX_YAML_BYTES`` (parsing that much would take seconds)."""
+    if len(content) > MAX_YAML_BYTES:  # characters of text: at least as many bytes
+        raise CertError(source, "", f"larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB; this file is a few KiB",
+                        fix)
     try:
         text = content.decode() if isinstance(content, bytes) else content
     except UnicodeDecodeError as exc:

@@ -246,7 +246,7 @@ def _show(path: Path) -> str:
 
 
 def _cluster_dir(clusters_dir: Path, name: str) -> Path:
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
+    if not name or "/" in name or "\\" in name or "\x00" in name or name in (".", ".."):
         raise CertError("--cluster", "", f"'{clip(name)}' is not a cluster folder name",
                         "pass the folder name, e.g. --cluster demo")
     folder = clusters_dir / name

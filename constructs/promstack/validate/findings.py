@@ -55,7 +55,7 @@ def format_path(parts: Iterable[PathPart]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif _PLAIN_KEY.fullmatch(part):
-            out += f".{part}" if out else part
+            out += f".{clip(part, CLIP)}" if out else clip(part, CLIP)
         else:
             out += '["' + clip(part.replace("\\", "\\\\").replace('"', '\\"'), CLIP) + '"]'
     return out or "."

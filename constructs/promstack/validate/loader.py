@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from promstack.validate import yamlsafe
-from promstack.validate.findings import Finding, PathPart, clip, format_path, printable
+from promstack.validate.findings import CLIP, Finding, PathPart, clip, format_path, printable
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 LOOSE_FILES_UNIT = "<files>"
@@ -116,8 +116,14 @@ class Document:
 
     def finding(self, path: Sequence[PathPart], message: str, check: str) -> Finding:
         """A finding at ``path`` within this object (a List item's path starts with ``items[i]``)."""
-        return Finding(self.file, self.kind, self.namespace, self.name, format_path((*self.prefix, *path)), message,
-                       check)
+        # Kind, namespace and name as the object spells them (escaped when printed), cut past CLIP
+        # characters (Kubernetes allows 253 in a name): a finding quotes little of its input.
+        return Finding(self.file, _cut(self.kind), _cut(self.namespace), _cut(self.name),
+                       format_path((*self.prefix, *path)), message, check)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= CLIP else text[: CLIP - 3] + "..."
 
 
 @dataclass

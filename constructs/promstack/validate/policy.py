@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from promstack.validate import k8s
-from promstack.validate.findings import POLICY, Finding, PathPart, printable, short
+from promstack.validate.findings import POLICY, Finding, PathPart, clip, printable, short
 from promstack.validate.k8s import as_dict, as_list
 from promstack.validate.loader import Document, InputError
 
@@ -112,7 +112,7 @@ def _rbac(doc: Document) -> Iterator[Finding]:
             for j, value in enumerate(as_list(as_dict(rule).get(field_name))):
                 if isinstance(value, str) and "*" in value.split("/"):
                     yield doc.finding(
-                        ("rules", i, field_name, j), f"wildcard {what} {value!r}: list what is needed", POLICY
+                        ("rules", i, field_name, j), f"wildcard {what} {clip(repr(value))}: list what is needed", POLICY
                     )
 
 
@@ -126,7 +126,8 @@ def _host_access(template: k8s.PodTemplate) -> Iterator[Finding]:
         path = (*template.path, "metadata", "annotations", key)
         if field_name not in EXCEPTION_FIELDS:
             yield doc.finding(
-                path, f"unknown hardening exception {field_name!r} (known: {', '.join(EXCEPTION_FIELDS)})", POLICY
+                path, f"unknown hardening exception {clip(repr(field_name))} (known: {', '.join(EXCEPTION_FIELDS)})",
+                POLICY,
             )
         elif not isinstance(value, str) or not value.strip():
             yield doc.finding(path, "hardening exception with an empty reason", POLICY)
@@ -151,12 +152,13 @@ def image_error(image: Any) -> str | None:
     if err := k8s.text_error(image):
         return f"image {short(image)} {err}: remove it"
     if "@" in image:
-        return None if re.search(r"@sha256:[0-9a-f]{64}\Z", image) else f"image {image!r} has a malformed digest"
+        malformed = not re.search(r"@sha256:[0-9a-f]{64}\Z", image)
+        return f"image {clip(repr(image))} has a malformed digest" if malformed else None
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
-        return f"image {image!r} has no tag or digest: pin a version"
+        return f"image {clip(repr(image))} has no tag or digest: pin a version"
     if last.rsplit(":", 1)[1] == "latest":
-        return f"image {image!r} uses the latest tag: pin a version or digest"
+        return f"image {clip(repr(image))} uses the latest tag: pin a version or digest"
     return None
 
 
@@ -173,7 +175,7 @@ def _container(template: k8s.PodTemplate, path: tuple[PathPart, ...], c: dict[st
         yield finding(("image",), err)
     pull = c.get("imagePullPolicy")
     if pull not in PULL_POLICIES:
-        shown = f"imagePullPolicy {pull!r}" if pull is not None else "imagePullPolicy is not set"
+        shown = f"imagePullPolicy {clip(repr(pull))}" if pull is not None else "imagePullPolicy is not set"
         yield finding(("imagePullPolicy",), f"{shown}: must be IfNotPresent or Never")
     resources = as_dict(c.get("resources"))
     for section in ("requests", "limits"):

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from promstack.validate import k8s, yamlsafe
-from promstack.validate.findings import PROMTOOL, Finding
+from promstack.validate.findings import PROMTOOL, Finding, clip
 from promstack.validate.k8s import as_dict, as_list, as_str
 from promstack.validate.loader import Document, yaml_problem
 
@@ -402,7 +402,7 @@ def _k8s_sd_problems(path: str, value: Any) -> Iterator[str]:
         for key in sorted(set(sd) - K8S_SD_FIELDS):
             yield f"{where}.{key}: unknown field"
         if sd.get("role") not in K8S_SD_ROLES:
-            yield f"{where}.role: {sd.get('role')!r} is not one of {', '.join(K8S_SD_ROLES)}"
+            yield f"{where}.role: {clip(repr(sd.get('role')))} is not one of {', '.join(K8S_SD_ROLES)}"
         namespaces = sd.get("namespaces", {})
         if not isinstance(namespaces, dict) or set(namespaces) - {"names", "own_namespace"}:
             yield f"{where}.namespaces: only names and own_namespace are allowed"
@@ -435,7 +435,7 @@ def _check_config(
             mounts = _build_mounts(root, template, container, _sources(objects))
             placed = [p for p, src in mounts.origin.items() if src == (cm, key)]
             wanted = _config_file_arg(container)
-            owner = f"container {container.get('name')!r} of {template.doc.ref}"
+            owner = f"container {clip(repr(container.get('name')))} of {template.doc.ref}"
             if wanted and not mounts.host(wanted).is_file():
                 findings.append(finding(f"--config.file={wanted} is not mounted in {owner}"))
                 return findings, []
@@ -468,7 +468,7 @@ def _check_config(
                 pod_pattern = "/" + PurePosixPath(pod_pattern).name
             hits = sorted(mounts.root.glob(pod_pattern.lstrip("/"))) if pod_pattern.strip("/") else []
             if not hits:
-                findings.append(finding(f"rule_files entry {pattern!r} matches no file mounted in {owner}"))
+                findings.append(finding(f"rule_files entry {clip(repr(pattern))} matches no file mounted in {owner}"))
             for hit in hits:
                 source = mounts.origin.get(PurePosixPath("/", hit.relative_to(mounts.root).as_posix()))
                 if source is not None:

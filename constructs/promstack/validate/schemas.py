@@ -53,6 +53,8 @@ def _is_quantity(value: object) -> bool:
 FORMATS.checks(QUANTITY_FORMAT)(_is_quantity)
 
 _DIR_NAME = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
+#: A kind or a group-version stem that can name one of kubernetes-validate's schema files (``rbac-v1``, ``Deployment``).
+_FILE_PART = re.compile(r"[A-Za-z0-9-]{1,100}")
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
@@ -144,6 +146,8 @@ class _MinorSchemas:
         group, _, version = api_version.rpartition("/")
         # kubernetes-validate's file naming: rbac.authorization.k8s.io/v1 -> rbac-v1, v1 -> v1
         stem = f"{group.split('.')[0]}-{version}" if group else version
+        if not (_FILE_PART.fullmatch(kind) and _FILE_PART.fullmatch(stem)):
+            return None  # no such file: and a NUL, a '/' or 300 characters would make the lookup itself fail
         path = self.dir / f"{kind.lower()}-{stem}.json"
         if not path.is_file():
             return None
@@ -353,7 +357,7 @@ def _check_custom(cat: SchemaCatalog, crd: crds.CrdKind, doc: Document, version:
     return [
         doc.finding(
             ("kind",),
-            f"cannot be checked: the schema of {gvk(doc)} in {crd.source} is invalid ({problem}): fix the CRD",
+            f"cannot be checked: the schema of {clip(gvk(doc))} in {crd.source} is invalid ({problem}): fix the CRD",
             SCHEMA,
         )
     ]
@@ -377,15 +381,16 @@ def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> l
         return [
             doc.finding(
                 ("kind",),
-                f"unknown kind {gvk(doc)}: not built into Kubernetes {version_ranges(versions)} "
-                f"nor a known custom resource; declare it with --allow-kind {gvk(doc)}",
+                f"unknown kind {clip(gvk(doc))}: not built into Kubernetes {version_ranges(versions)} "
+                f"nor a known custom resource; declare it with --allow-kind {clip(gvk(doc))}",
                 SCHEMA,
             )
         ]
     findings = [doc.finding(p, f"{m} (Kubernetes {version_ranges(vs)})", SCHEMA) for (p, m), vs in by_error.items()]
     if unserved:
         findings.append(
-            doc.finding(("apiVersion",), f"{gvk(doc)} is not served by Kubernetes {version_ranges(unserved)}", SCHEMA)
+            doc.finding(("apiVersion",), f"{clip(gvk(doc))} is not served by Kubernetes {version_ranges(unserved)}",
+                        SCHEMA)
         )
     return findings
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from promstack.validate import k8s
 from promstack.validate.crds import CrdKind
-from promstack.validate.findings import WIRING, Finding, PathPart
+from promstack.validate.findings import WIRING, Finding, PathPart, clip
 from promstack.validate.k8s import as_dict, as_list, as_str
 from promstack.validate.loader import Document
 
@@ -144,9 +144,9 @@ def _scope(doc: Document, custom_scopes: Mapping[tuple[str, str], str]) -> Itera
 def _label_map(doc: Document, path: tuple[PathPart, ...], labels: Any, *, values: bool = True) -> Iterator[Finding]:
     for key, value in as_dict(labels).items():
         if err := k8s.qualified_name_error(str(key)):
-            yield _w(doc, (*path, key), f"invalid key {key!r}: {err}")
+            yield _w(doc, (*path, key), f"invalid key {clip(repr(key))}: {err}")
         if values and isinstance(value, str) and (err := k8s.label_value_error(value)):
-            yield _w(doc, (*path, key), f"invalid label value {value!r}: {err}")
+            yield _w(doc, (*path, key), f"invalid label value {clip(repr(value))}: {err}")
 
 
 def _names_and_labels(doc: Document) -> Iterator[Finding]:
@@ -154,9 +154,9 @@ def _names_and_labels(doc: Document) -> Iterator[Finding]:
     if not doc.name:
         yield _w(doc, ("metadata", "name"), "required field is missing")
     elif err := k8s.object_name_error(doc.group, doc.kind, doc.name):
-        yield _w(doc, ("metadata", "name"), f"invalid name {doc.name!r}: {err}")
+        yield _w(doc, ("metadata", "name"), f"invalid name {clip(repr(doc.name))}: {err}")
     if doc.namespace and (err := k8s.dns1123_label_error(doc.namespace)):
-        yield _w(doc, ("metadata", "namespace"), f"invalid namespace {doc.namespace!r}: {err}")
+        yield _w(doc, ("metadata", "namespace"), f"invalid namespace {clip(repr(doc.namespace))}: {err}")
     yield from _data_keys(doc)
     yield from _label_map(doc, ("metadata", "labels"), meta.get("labels"))
     yield from _label_map(doc, ("metadata", "annotations"), meta.get("annotations"), values=False)
@@ -168,7 +168,7 @@ def _names_and_labels(doc: Document) -> Iterator[Finding]:
         for i, port in enumerate(as_list(doc.spec.get("ports"))):
             name = as_dict(port).get("name")
             if isinstance(name, str) and (err := k8s.dns1123_label_error(name)):
-                yield _w(doc, ("spec", "ports", i, "name"), f"invalid port name {name!r}: {err}")
+                yield _w(doc, ("spec", "ports", i, "name"), f"invalid port name {clip(repr(name))}: {err}")
     template = k8s.pod_template(doc)
     if template is None:
         return
@@ -181,15 +181,15 @@ def _names_and_labels(doc: Document) -> Iterator[Finding]:
     for path, container in template.containers():
         name = container.get("name")
         if isinstance(name, str) and (err := k8s.dns1123_label_error(name)):
-            yield _w(doc, (*path, "name"), f"invalid container name {name!r}: {err}")
+            yield _w(doc, (*path, "name"), f"invalid container name {clip(repr(name))}: {err}")
         for j, port in enumerate(as_list(container.get("ports"))):
             pname = as_dict(port).get("name")
             if isinstance(pname, str) and (err := k8s.port_name_error(pname)):
-                yield _w(doc, (*path, "ports", j, "name"), f"invalid port name {pname!r}: {err}")
+                yield _w(doc, (*path, "ports", j, "name"), f"invalid port name {clip(repr(pname))}: {err}")
     for i, volume in enumerate(as_list(template.spec.get("volumes"))):
         vname = as_dict(volume).get("name")
         if isinstance(vname, str) and (err := k8s.dns1123_label_error(vname)):
-            yield _w(doc, template.at("volumes", i, "name"), f"invalid volume name {vname!r}: {err}")
+            yield _w(doc, template.at("volumes", i, "name"), f"invalid volume name {clip(repr(vname))}: {err}")
 
 
 def _data_keys(doc: Document) -> Iterator[Finding]:
@@ -210,9 +210,9 @@ def _data_keys(doc: Document) -> Iterator[Finding]:
             data = as_dict(data).get(part)
         for name in as_dict(data):
             if err := k8s.config_key_error(name):
-                yield _w(doc, (*path, name), f"invalid key {name!r}: {err}")
+                yield _w(doc, (*path, name), f"invalid key {clip(repr(name))}: {err}")
             if key == ("", "ConfigMap") and name in seen:
-                yield _w(doc, (*path, name), f"key {name!r} is also in {seen[name][-1]}: keep one")
+                yield _w(doc, (*path, name), f"key {clip(repr(name))} is also in {seen[name][-1]}: keep one")
             seen.setdefault(name, path)
 
 
@@ -236,7 +236,7 @@ def _service(doc: Document, index: _Index) -> Iterator[Finding]:
             doc,
             ("spec", "selector"),
             f"selector {labels} matches no Deployment, StatefulSet or DaemonSet pod template "
-            f"in namespace {doc.namespace!r}",
+            f"in namespace {clip(repr(doc.namespace))}",
         )
         return
     for i, port in enumerate(as_list(doc.spec.get("ports"))):
