@@ -12,52 +12,32 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from promstack.config.cluster import Resources, StorageClassName, resources
-from promstack.config.model import Duration, Model, PositiveDuration, Quantity, show, text_problem
+from promstack.config.model import (
+    Duration,
+    HostPort,
+    LabelName,
+    Model,
+    PositiveDuration,
+    Quantity,
+    SecretKey,
+    Text,
+    free_text,
+    pattern_text,
+)
 
-#: The sealed Secret holding every receiver secret, and its file in the cluster folder.
+#: The sealed Secret holding every receiver secret (clusters/<name>/<it>.sealedsecret.yaml).
 RECEIVERS_SECRET = "alertmanager-receivers"
-RECEIVERS_SECRET_FILE = f"{RECEIVERS_SECRET}.sealedsecret.yaml"
 #: The receiver that drops what reaches it: the default until real receivers are configured.
 NULL_RECEIVER = "null"
 
-_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
 _RECEIVER_NAME = re.compile(r"[a-zA-Z0-9][-_.a-zA-Z0-9]{0,62}")
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,127}")
-_HOST_PORT = re.compile(r"[a-zA-Z0-9]([-.a-zA-Z0-9]{0,251}[a-zA-Z0-9])?:[0-9]{1,5}")
 _EMAIL = re.compile(r"[^@\s<>]{1,64}@[-.a-zA-Z0-9]{1,253}")
 
-
-def _check(pattern: re.Pattern[str], what: str) -> Any:
-    def check(value: str) -> str:
-        if len(value) > 253 or not pattern.fullmatch(value):
-            raise ValueError(f"{show(value)} is not {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _text(max_length: int) -> Any:
-    def check(value: str) -> str:
-        problem = text_problem(value, max_length=max_length)
-        if problem:
-            raise ValueError(f"{show(value)} {problem}")
-        return value
-
-    return AfterValidator(check)
-
-
-#: One line of free text (a channel, a user name, a label value): no control characters.
-Text = Annotated[str, _text(1024)]
-
-
-SecretKey = Annotated[str, _check(_SECRET_KEY, "a Secret key (letters, digits, '-', '_', '.')")]
-ReceiverName = Annotated[str, _check(_RECEIVER_NAME, "a receiver name (letters, digits, '-', '_', '.')")]
-LabelName = Annotated[str, _check(_LABEL_NAME, "a Prometheus label name")]
-HostPort = Annotated[str, _check(_HOST_PORT, "host:port")]
-Email = Annotated[str, _check(_EMAIL, "an e-mail address")]
+ReceiverName = Annotated[str, pattern_text(_RECEIVER_NAME, "a receiver name (letters, digits, '-', '_', '.')")]
+Email = Annotated[str, pattern_text(_EMAIL, "an e-mail address")]
 
 #: Inline secret fields users write out of habit (Alertmanager's own names, camelCased), and the
 #: field that takes the sealed key instead.
@@ -89,7 +69,7 @@ class SlackReceiver(_ReceiverConfig):
     """A Slack incoming webhook; its URL is the sealed key ``apiUrlSecret``."""
 
     api_url_secret: SecretKey
-    channel: Annotated[str, _text(80)] | None = None
+    channel: Annotated[str, free_text(80)] | None = None
     send_resolved: bool = True
 
 
@@ -107,7 +87,7 @@ class EmailReceiver(_ReceiverConfig):
     to: Email
     from_: Email = Field(alias="from")
     smarthost: HostPort
-    auth_username: Annotated[str, _text(253)] | None = None
+    auth_username: Annotated[str, free_text(253)] | None = None
     auth_password_secret: SecretKey | None = None
     require_tls: bool = True
     send_resolved: bool = False

@@ -101,34 +101,32 @@ def load_grafana_admin(cluster: ClusterConfig) -> dict[str, Any] | None:
                              required_keys=("admin-password",), fix=fix)
 
 
-def load_alertmanager_receivers(cluster: ClusterConfig) -> dict[str, Any] | None:
-    """The sealed receiver secrets, holding every key the receivers in cluster.yaml name."""
-    keys = cluster.spec.alertmanager.secret_keys()
-    sealed_file = cluster.path / alerting.RECEIVERS_SECRET_FILE
-    seal = (f"promstack seal --cluster {cluster.name} --name {alerting.RECEIVERS_SECRET} "
+def load_sealed_keys(cluster: ClusterConfig, *, secret: str, keys: list[str], named_by: str) -> dict[str, Any] | None:
+    """The cluster folder's ``<secret>.sealedsecret.yaml``, holding every key in ``keys`` (the keys
+    ``named_by`` names); None when there is no such file and no key is needed."""
+    sealed_file = cluster.path / f"{secret}.sealedsecret.yaml"
+    seal = (f"promstack seal --cluster {cluster.name} --name {secret} "
             + " ".join(f"--from-file {key}=<file>" for key in keys or ["<key>"]))
     if not sealed_file.exists():
         if keys:
-            raise ConfigError([f"{sealed_file}: (file): missing; the receivers in cluster.yaml name the sealed "
+            raise ConfigError([f"{sealed_file}: (file): missing; {named_by} in cluster.yaml name the sealed "
                                f"keys {', '.join(keys)}; run `{seal}`"])
         return None
-    return load_sealed_input(sealed_file, name=alerting.RECEIVERS_SECRET, namespace=cluster.namespace,
-                             required_keys=keys, fix=f"seal every key the receivers name: `{seal}`")
+    return load_sealed_input(sealed_file, name=secret, namespace=cluster.namespace, required_keys=keys,
+                             fix=f"seal every key {named_by} name: `{seal}`")
+
+
+def load_alertmanager_receivers(cluster: ClusterConfig) -> dict[str, Any] | None:
+    """The sealed receiver secrets, holding every key the receivers in cluster.yaml name."""
+    return load_sealed_keys(cluster, secret=alerting.RECEIVERS_SECRET, keys=cluster.spec.alertmanager.secret_keys(),
+                            named_by="the receivers")
 
 
 def load_scrape_secrets(cluster: ClusterConfig) -> dict[str, Any] | None:
     """The sealed credentials of extra scrape jobs, holding every key the jobs name."""
-    keys = scraping.secret_keys(cluster.spec.prometheus.extra_scrape_configs)
-    sealed_file = cluster.path / scraping.SCRAPE_SECRET_FILE
-    seal = (f"promstack seal --cluster {cluster.name} --name {scraping.SCRAPE_SECRET} "
-            + " ".join(f"--from-file {key}=<file>" for key in keys or ["<key>"]))
-    if not sealed_file.exists():
-        if keys:
-            raise ConfigError([f"{sealed_file}: (file): missing; prometheus.extraScrapeConfigs name the sealed "
-                               f"keys {', '.join(keys)}; run `{seal}`"])
-        return None
-    return load_sealed_input(sealed_file, name=scraping.SCRAPE_SECRET, namespace=cluster.namespace,
-                             required_keys=keys, fix=f"seal every key the jobs name: `{seal}`")
+    return load_sealed_keys(cluster, secret=scraping.SCRAPE_SECRET,
+                            keys=scraping.secret_keys(cluster.spec.prometheus.extra_scrape_configs),
+                            named_by="prometheus.extraScrapeConfigs")
 
 
 #: The folders, in a cluster folder and in clusters/_shared/, a team puts its own files in.

@@ -293,3 +293,39 @@ def text_problem(value: str, *, max_length: int, multiline: bool = False) -> str
     if control:
         return f"holds the control character {control.group()!r} at position {control.start()}; remove it"
     return None
+
+
+def pattern_text(pattern: re.Pattern[str], what: str, *, max_length: int = 253) -> Any:
+    """A validator: the whole value matches ``pattern`` (checked after a length cap), or one line
+    saying it is not ``what``."""
+
+    def check(value: str) -> str:
+        if len(value) > max_length or not pattern.fullmatch(value):
+            raise ValueError(f"{show(value)} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def free_text(max_length: int) -> Any:
+    """A validator: one line of text of at most ``max_length`` characters, no control characters."""
+
+    def check(value: str) -> str:
+        problem = text_problem(value, max_length=max_length)
+        if problem:
+            raise ValueError(f"{show(value)} {problem}")
+        return value
+
+    return AfterValidator(check)
+
+
+#: One line of free text (a channel, a user name, a label value, a replacement): no control characters.
+Text = Annotated[str, free_text(1024)]
+#: A key of a Secret: what `promstack seal` stores, and what a *_file setting points at.
+SecretKey = Annotated[str, pattern_text(re.compile(r"[-._a-zA-Z0-9]{1,253}"),
+                                        "a Secret key (letters, digits, '-', '_', '.')")]
+#: A Prometheus label name.
+LabelName = Annotated[str, pattern_text(re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,127}"), "a Prometheus label name")]
+#: host:port, as a scrape target or an SMTP smarthost.
+HostPort = Annotated[str, pattern_text(re.compile(r"[a-zA-Z0-9]([-.a-zA-Z0-9]{0,251}[a-zA-Z0-9])?:[0-9]{1,5}"),
+                                       "host:port")]

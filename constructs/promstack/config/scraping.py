@@ -17,44 +17,31 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from promstack.config.model import DnsLabel, Duration, Model, PositiveDuration, show, text_problem
+from promstack.config.model import (
+    DnsLabel,
+    Duration,
+    HostPort,
+    LabelName,
+    Model,
+    PositiveDuration,
+    SecretKey,
+    Text,
+    free_text,
+    pattern_text,
+)
 from promstack.config.regex import re2_regex
 
-#: The sealed Secret with every credential extra scrape jobs use, and its file in the cluster folder.
+#: The sealed Secret with every credential extra scrape jobs use (clusters/<name>/<it>.sealedsecret.yaml).
 SCRAPE_SECRET = "prometheus-scrape-secrets"
-SCRAPE_SECRET_FILE = f"{SCRAPE_SECRET}.sealedsecret.yaml"
 
 _JOB_NAME = re.compile(r"[a-zA-Z0-9][-_.a-zA-Z0-9]{0,62}")
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,127}")
-_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
-_TARGET = re.compile(r"[a-zA-Z0-9]([-.a-zA-Z0-9]{0,251}[a-zA-Z0-9])?:[0-9]{1,5}")
 _PATH = re.compile(r"/[-._~%!$&'()*+,;=:@/a-zA-Z0-9]{0,1023}")
 
-
-def _pattern(pattern: re.Pattern[str], what: str) -> Any:
-    def check(value: str) -> str:
-        if len(value) > 1024 or not pattern.fullmatch(value):
-            raise ValueError(f"{show(value)} is not {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _text(value: str) -> str:
-    problem = text_problem(value, max_length=1024)
-    if problem:
-        raise ValueError(f"{show(value)} {problem}")
-    return value
-
-
-JobName = Annotated[str, _pattern(_JOB_NAME, "a job name (letters, digits, '-', '_', '.')")]
-LabelName = Annotated[str, _pattern(_LABEL_NAME, "a Prometheus label name")]
-SecretKey = Annotated[str, _pattern(_SECRET_KEY, "a Secret key (letters, digits, '-', '_', '.')")]
-Target = Annotated[str, _pattern(_TARGET, "host:port")]
-MetricsPath = Annotated[str, _pattern(_PATH, "an absolute URL path such as /metrics")]
+JobName = Annotated[str, pattern_text(_JOB_NAME, "a job name (letters, digits, '-', '_', '.')")]
+Target = HostPort
+MetricsPath = Annotated[str, pattern_text(_PATH, "an absolute URL path such as /metrics", max_length=1024)]
 #: A relabel regex: Prometheus compiles it with Go's regexp (RE2), and so does promstack.
 Regex = Annotated[str, AfterValidator(re2_regex)]
-Text = Annotated[str, AfterValidator(_text)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -145,7 +132,7 @@ class Relabeling(Model):
 class BasicAuth(Model):
     """Basic auth: ``username`` in the clear, the password as the sealed key ``passwordSecret``."""
 
-    username: Annotated[str, Field(min_length=1, max_length=253), AfterValidator(_text)]
+    username: Annotated[str, Field(min_length=1, max_length=253), free_text(253)]
     password_secret: SecretKey
 
 
