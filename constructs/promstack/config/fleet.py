@@ -24,6 +24,7 @@ from promstack.config.model import (
     GoDuration,
     Model,
     describe,
+    pattern_text,
     show,
     show_path,
     validate_model,
@@ -51,36 +52,12 @@ _NAME_TEMPLATE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 _URL_MAX_LENGTH = 2048
 
 
-def _git_url(value: str) -> str:
-    if len(value) > _URL_MAX_LENGTH or not _GIT_URL.fullmatch(value):
-        raise ValueError(
-            f"{show(value)} is not a git URL; write https://host/org/repo.git, ssh://git@host/org/repo.git "
-            "or git@host:org/repo.git"
-        )
-    return value
-
-
 def _repo_path(value: str) -> str:
     parts = value.split("/")
     if len(value) > 1024 or not _REPO_PATH.fullmatch(value) or ".." in parts or "." in parts:
         raise ValueError(
             f"{show(value)} is not a folder of the repository; write a relative path like dist/clusters "
             "(no leading ./ or /, no trailing /, no ..)"
-        )
-    return value
-
-
-def _git_ref(value: str) -> str:
-    if len(value) > 255 or not _GIT_REF.fullmatch(value):
-        raise ValueError(f"{show(value)} is not a branch name; write e.g. main or release/1.2")
-    return value
-
-
-def _name_prefix(value: str) -> str:
-    if len(value) > 40 or not _NAME_PREFIX.fullmatch(value):
-        raise ValueError(
-            f"{show(value)} is not a name prefix; use up to 40 lowercase letters, digits and '-', "
-            "starting with a letter or digit"
         )
     return value
 
@@ -94,18 +71,17 @@ def _cluster_template(value: str) -> str:
     return value
 
 
-def _api_server(value: str) -> str:
-    if len(value) > _URL_MAX_LENGTH or not _API_SERVER.fullmatch(value):
-        raise ValueError(f"{show(value)} is not a Kubernetes API server URL; write https://host[:port]")
-    return value
-
-
-GitUrl = Annotated[str, AfterValidator(_git_url)]
+GitUrl = Annotated[str, pattern_text(_GIT_URL, "a git URL", max_length=_URL_MAX_LENGTH,
+                                     fix="write https://host/org/repo.git, ssh://git@host/org/repo.git or "
+                                         "git@host:org/repo.git")]
 RepoPath = Annotated[str, AfterValidator(_repo_path)]
-GitRef = Annotated[str, AfterValidator(_git_ref)]
-NamePrefix = Annotated[str, AfterValidator(_name_prefix)]
+GitRef = Annotated[str, pattern_text(_GIT_REF, "a branch name", max_length=255, fix="write e.g. main or release/1.2")]
+NamePrefix = Annotated[str, pattern_text(_NAME_PREFIX, "a name prefix", max_length=40,
+                                         fix="use up to 40 lowercase letters, digits and '-', starting with a "
+                                             "letter or digit")]
 ClusterTemplate = Annotated[str, AfterValidator(_cluster_template)]
-ApiServerUrl = Annotated[str, AfterValidator(_api_server)]
+ApiServerUrl = Annotated[str, pattern_text(_API_SERVER, "a Kubernetes API server URL", max_length=_URL_MAX_LENGTH,
+                                           fix="write https://host[:port]")]
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 

@@ -295,13 +295,13 @@ def text_problem(value: str, *, max_length: int, multiline: bool = False) -> str
     return None
 
 
-def pattern_text(pattern: re.Pattern[str], what: str, *, max_length: int = 253) -> Any:
+def pattern_text(pattern: re.Pattern[str], what: str, *, max_length: int = 253, fix: str = "") -> Any:
     """A validator: the whole value matches ``pattern`` (checked after a length cap), or one line
-    saying it is not ``what``."""
+    saying it is not ``what`` (and ``fix``, when given)."""
 
     def check(value: str) -> str:
         if len(value) > max_length or not pattern.fullmatch(value):
-            raise ValueError(f"{show(value)} is not {what}")
+            raise ValueError(f"{show(value)} is not {what}" + (f"; {fix}" if fix else ""))
         return value
 
     return AfterValidator(check)
