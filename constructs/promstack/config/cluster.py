@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Validat
 
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
 from promstack.config import sizes
+from promstack.config.autoscaling import AutoscalingConfig
 from promstack.config.model import (
     ConfigError,
     DnsLabel,
@@ -325,6 +326,7 @@ class ClusterSpec(Model):
     example_app: ExampleAppConfig = ExampleAppConfig()
     alerts: AlertsConfig = AlertsConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
 
     @model_validator(mode="after")
     def _unique_node_ports(self) -> ClusterSpec:
