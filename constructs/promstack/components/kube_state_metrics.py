@@ -21,9 +21,9 @@ METRICS_PORT_NAME = "http-metrics"
 
 #: The resources the pinned kube-state-metrics (v2.20) enables by default (its
 #: pkg/options/resource.go DefaultResources), by API group. The one list both the ClusterRole
-#: (list/watch on each) and ``--resources`` are made from, so kube-state-metrics never watches a
-#: resource it may not read. Review it on every image bump: new defaults are not picked up unless
-#: they are added here.
+#: (list/watch on each) and ``--resources`` are made from (less :data:`OPT_IN_RESOURCES` unless
+#: enabled), so kube-state-metrics never watches a resource it may not read. Review it on every
+#: image bump: new defaults are not picked up unless they are added here.
 ENABLED_RESOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "": ("configmaps", "limitranges", "namespaces", "nodes", "persistentvolumeclaims", "persistentvolumes", "pods",
          "replicationcontrollers", "resourcequotas", "secrets", "services"),
@@ -42,14 +42,28 @@ ENABLED_RESOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 
 
-def resources_flag() -> str:
-    """``--resources``: every resource of :data:`ENABLED_RESOURCES`, sorted."""
-    return "--resources=" + ",".join(sorted(r for resources in ENABLED_RESOURCES.values() for r in resources))
+#: Upstream defaults served only when cluster.yaml asks for them: the setting that enables each.
+#: Listing and watching Secrets hands kube-state-metrics every Secret's value in the cluster, for
+#: metrics (kube_secret_*) no built-in rule or dashboard uses.
+OPT_IN_RESOURCES: Mapping[str, str] = MappingProxyType({"secrets": "kubeStateMetrics.secretMetrics"})
+
+
+def served_resources(settings: KubeStateMetricsConfig) -> dict[str, tuple[str, ...]]:
+    """:data:`ENABLED_RESOURCES` less the opt-in resources ``settings`` leaves off, by API group."""
+    opted_in = {"secrets"} if settings.secret_metrics else set()
+    return {group: kept for group, resources in ENABLED_RESOURCES.items()
+            if (kept := tuple(r for r in resources if r not in OPT_IN_RESOURCES or r in opted_in))}
+
+
+def resources_flag(served: Mapping[str, tuple[str, ...]] = ENABLED_RESOURCES) -> str:
+    """``--resources``: every resource of ``served`` (default :data:`ENABLED_RESOURCES`), sorted."""
+    return "--resources=" + ",".join(sorted(r for resources in served.values() for r in resources))
 
 
 class KubeStateMetrics(Component):
     """kube-state-metrics on 8080 (metrics) and 8081 (its own telemetry), one replica, watching
-    :data:`ENABLED_RESOURCES` with list/watch on exactly those.
+    :func:`served_resources` (upstream's defaults; Secrets only with ``secretMetrics``) with
+    list/watch on exactly those.
 
     ``service`` (headless, port ``metrics_port_name``) is what Prometheus discovers; probes are
     /livez and /readyz. ``deployment`` and ``cluster_role`` are the L1 objects.
@@ -62,8 +76,10 @@ class KubeStateMetrics(Component):
                  image: Image = versions.KUBE_STATE_METRICS) -> None:
         super().__init__(scope, id_, context=context, component="exporter", image=image)
         self.service_account(automount=True)
+        #: What it lists and watches, by API group: the ClusterRole and --resources both come from it.
+        self.served_resources = served_resources(settings)
         rules = [k8s.PolicyRule(api_groups=[group], resources=list(resources), verbs=_LIST_WATCH)
-                 for group, resources in ENABLED_RESOURCES.items()]
+                 for group, resources in self.served_resources.items()]
         # Upstream's authn/authz rules let kube-state-metrics protect its own endpoints.
         rules += [
             k8s.PolicyRule(api_groups=["authentication.k8s.io"], resources=["tokenreviews"], verbs=["create"]),
@@ -78,7 +94,8 @@ class KubeStateMetrics(Component):
             name="kube-state-metrics",
             image=image,
             resources=settings.resources,
-            args=[f"--port={METRICS_PORT}", f"--telemetry-port={TELEMETRY_PORT}", resources_flag()],
+            args=[f"--port={METRICS_PORT}", f"--telemetry-port={TELEMETRY_PORT}",
+                  resources_flag(self.served_resources)],
             ports=[
                 k8s.ContainerPort(name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"),
                 k8s.ContainerPort(name="telemetry", container_port=TELEMETRY_PORT, protocol="TCP"),

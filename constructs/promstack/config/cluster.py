@@ -224,8 +224,13 @@ class PrometheusConfig(Model):
 
 
 class KubeStateMetricsConfig(Model):
-    """kube-state-metrics Deployment. Default resources: 100m/190Mi requested, 500m/512Mi limit."""
+    """kube-state-metrics Deployment. Default resources: 100m/190Mi requested, 500m/512Mi limit.
 
+    ``secretMetrics`` (default false) adds the ``secrets`` resource (kube_secret_* metrics): it
+    grants kube-state-metrics list/watch on every Secret of the cluster, values included.
+    """
+
+    secret_metrics: bool = False
     resources: Annotated[Resources, BeforeValidator(KUBE_STATE_METRICS_RESOURCES.complete)] = (
         KUBE_STATE_METRICS_RESOURCES
     )
