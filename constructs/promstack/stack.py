@@ -16,9 +16,11 @@ from promstack.components.node_exporter import NodeExporter
 from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.adapter import PrometheusAdapter
 from promstack.components.prometheus_adapter.tls import AdapterTls, CertManagerTls, SealedTls, SelfSignedTls
-from promstack.config import names
+from promstack.config import names, versions
 from promstack.config.cluster import ClusterConfig
+from promstack.config.images import ImageOverride
 from promstack.config.inputs import ClusterInputs
+from promstack.config.versions import Image
 
 
 def adapter_tls(cluster: ClusterConfig, inputs: ClusterInputs) -> AdapterTls:
@@ -37,11 +39,16 @@ def adapter_tls(cluster: ClusterConfig, inputs: ClusterInputs) -> AdapterTls:
 class MonitoringStack:
     """Every component of one cluster, each in its own chart (one dist/ file) directly under
     ``scope``; the adapter's APIServices in a chart under ``apiservice_scope`` (default ``scope``).
-    ``inputs`` are the cluster folder's sealed inputs, read by the caller."""
+    ``inputs`` are the cluster folder's sealed inputs, read by the caller. ``registry_mirror`` is
+    the fleet's (fleet.yaml ``registryMirror``); the cluster's ``images.registryMirror`` wins."""
 
     def __init__(self, scope: Construct, *, cluster: ClusterConfig, inputs: ClusterInputs,
-                 apiservice_scope: Construct | None = None) -> None:
+                 apiservice_scope: Construct | None = None, registry_mirror: str | None = None) -> None:
         spec = cluster.spec
+        images = spec.images
+
+        def image(override: ImageOverride, default: Image) -> Image:
+            return images.image(override, default, fleet_mirror=registry_mirror)
         context = StackContext(namespace=cluster.namespace, instance=cluster.name)
         self.charts: list[Chart] = []
 
@@ -51,24 +58,32 @@ class MonitoringStack:
             return new
 
         self.namespace = Namespace(chart("namespace"), context=context)
-        self.node_exporter = NodeExporter(chart(names.NODE_EXPORTER), settings=spec.node_exporter, context=context)
+        self.node_exporter = NodeExporter(chart(names.NODE_EXPORTER), settings=spec.node_exporter, context=context,
+                                          image=image(images.node_exporter, versions.NODE_EXPORTER))
         self.kube_state_metrics = KubeStateMetrics(chart(names.KUBE_STATE_METRICS),
-                                                   settings=spec.kube_state_metrics, context=context)
+                                                   settings=spec.kube_state_metrics, context=context,
+                                                   image=image(images.kube_state_metrics, versions.KUBE_STATE_METRICS))
         self.alertmanager = Alertmanager(chart(names.ALERTMANAGER), settings=spec.alertmanager, context=context,
-                                         receivers_secret=inputs.alertmanager_receivers)
+                                         receivers_secret=inputs.alertmanager_receivers,
+                                         image=image(images.alertmanager, versions.ALERTMANAGER),
+                                         reloader_image=image(images.config_reloader, versions.CONFIG_RELOADER))
         self.prometheus = Prometheus(chart(names.PROMETHEUS), settings=spec.prometheus, context=context,
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
                                      kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager,
                                      scrape_secret=inputs.prometheus_scrape_secrets,
-                                     extra_rule_files=inputs.team_rule_files)
-        self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context)
+                                     extra_rule_files=inputs.team_rule_files,
+                                     image=image(images.prometheus, versions.PROMETHEUS))
+        self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context,
+                                       image=image(images.example_app, versions.PODINFO))
                             if spec.example_app.enabled else None)
         self.adapter = PrometheusAdapter(
             chart(names.PROMETHEUS_ADAPTER), prometheus=self.prometheus, settings=spec.adapter, context=context,
             tls=adapter_tls(cluster, inputs),
             apiservice_scope=chart(names.PROMETHEUS_ADAPTER, apiservice_scope or Construct(scope, "apiservice")),
             extra_rules=[example_app.RULE] if self.example_app else [],
+            image=image(images.prometheus_adapter, versions.PROMETHEUS_ADAPTER),
         )
         self.grafana = Grafana(chart(names.GRAFANA), prometheus=self.prometheus, settings=spec.grafana,
                                context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager,
-                               extra_dashboards=inputs.team_dashboards)
+                               extra_dashboards=inputs.team_dashboards,
+                               image=image(images.grafana, versions.GRAFANA))

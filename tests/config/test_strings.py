@@ -92,6 +92,13 @@ SAMPLES = {
     "repoURL": FLEET_BASE["repoURL"],
     "argocd.destinationName": "{cluster}",
     "flux.kubeConfigSecret": "{cluster}-kubeconfig",
+    "registryMirror": "mirror.internal.example/proxy",
+    "images.registryMirror": "mirror.internal.example/proxy",
+    **{f"images.{component}.{key}": value
+       for component in ("nodeExporter", "prometheus", "kubeStateMetrics", "prometheusAdapter", "alertmanager",
+                         "configReloader", "grafana", "exampleApp")
+       for key, value in (("repository", "example.invalid/team/image"), ("tag", "v1.2.3"),
+                          ("digest", "sha256:" + "ab" * 32))},
 }
 # PromQL and Go templates: whitespace is part of the language (and of YAML block scalars).
 WHITESPACE_OK = {"adapter.rules[0].seriesQuery", "adapter.rules[0].metricsQuery"}

@@ -33,6 +33,7 @@ def policy(name: str, kind: str, ns: str, obj: str, path: str, message: str) -> 
 
 AS_VALUE = "remove it, the process would receive it as part of the value"
 REJECTED = "the API server rejects the pod; lower the request or raise the limit"
+DIGEST_FIX = "write @sha256: and the 64 lowercase hex digits the registry reports"
 HOST = "without an exception: annotate the pod template with hardening.promstack.io/"
 CASES = {
     "policy-secret-data": [
@@ -53,6 +54,16 @@ CASES = {
             "spec.template.spec.initContainers[0].image",
             "image 'example.invalid/init' has no tag or digest: pin a version",
         ),
+    ],
+    "policy-image-digest": [
+        ("Deployment", "demo", "web", f"{C0}.image",
+         f"image 'example.invalid/web:1.2.3@sha256:abc' has a malformed digest: {DIGEST_FIX}"),
+        ("Deployment", "demo", "web", "spec.template.spec.containers[1].image",
+         f"image 'example.invalid/web:1.2.3@sha256:{'A' * 43}... has a malformed digest: {DIGEST_FIX}"),
+        ("Deployment", "demo", "web", "spec.template.spec.containers[2].image",
+         f"image 'example.invalid/web@md5:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' has a malformed digest: {DIGEST_FIX}"),
+        ("Deployment", "demo", "web", "spec.template.spec.initContainers[0].image",
+         f"image 'example.invalid/init:1.0@sha256:{'a' * 44}... has more than one '@'"),
     ],
     "policy-pull-policy": [
         (
@@ -203,7 +214,16 @@ def test_declared_host_exceptions_are_accepted() -> None:
         ("example.invalid/web:1.2.3", None),
         ("example.invalid:5000/web", "image 'example.invalid:5000/web' has no tag or digest: pin a version"),
         ("example.invalid/web@sha256:" + "a" * 64, None),
-        ("example.invalid/web@sha256:abc", "image 'example.invalid/web@sha256:abc' has a malformed digest"),
+        ("example.invalid/web@sha256:abc",
+         f"image 'example.invalid/web@sha256:abc' has a malformed digest: {DIGEST_FIX}"),
+        ("example.invalid/web:1.2@sha256:" + "a" * 64, None),
+        ("busybox:1.37", None),
+        ("localhost:5000/web:1.0", None),
+        ("example.invalid/Web:1.0",
+         "image 'example.invalid/Web:1.0' has a malformed repository name: lowercase path parts after an optional "
+         "registry host"),
+        ("example.invalid/web:1.0@sha256:" + "a" * 63 + "g",
+         f"image 'example.invalid/web:1.0@sha256:{'a' * 45}... has a malformed digest: {DIGEST_FIX}"),
     ],
 )
 def test_image_pinning(image: str, error: str | None) -> None:

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Validat
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
 from promstack.config import sizes
 from promstack.config.autoscaling import AutoscalingConfig
+from promstack.config.images import ImagesConfig
 from promstack.config.model import (
     ConfigError,
     DnsLabel,
@@ -332,6 +333,7 @@ class ClusterSpec(Model):
     alerts: AlertsConfig = AlertsConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    images: ImagesConfig = ImagesConfig()
 
     @model_validator(mode="after")
     def _unique_node_ports(self) -> ClusterSpec:

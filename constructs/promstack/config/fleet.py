@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from promstack.config.images import RegistryMirror
 from promstack.config.model import (
     ConfigError,
     DnsLabel,
@@ -138,7 +139,9 @@ class FleetConfig(Model):
     """The contents of clusters/fleet.yaml; only ``repoURL`` is required.
 
     Defaults: branch ``main``; ``path`` ``dist/clusters``, the folder holding one rendered folder
-    per cluster (as ``promstack synth`` writes it).
+    per cluster (as ``promstack synth`` writes it); no ``registryMirror`` (``host[:port][/path]``
+    that every cluster's images are pulled through unless its ``images.registryMirror`` names
+    another; see promstack/config/images.py).
     """
 
     repo_url: GitUrl = Field(alias="repoURL")
@@ -146,6 +149,7 @@ class FleetConfig(Model):
     path: RepoPath = "dist/clusters"
     argocd: ArgoCdConfig = ArgoCdConfig()
     flux: FluxConfig = FluxConfig()
+    registry_mirror: RegistryMirror | None = None
 
     def cluster_path(self, cluster: str) -> str:
         """The repository folder holding ``cluster``'s rendered manifests."""

@@ -1,4 +1,9 @@
-"""Every image the stack runs, pinned in one place (kube-prometheus' versions file, in Python)."""
+"""Every image the stack runs, pinned in one place (kube-prometheus' versions file, in Python).
+
+Bumping a version for every cluster is a change here (and a review of what the new version
+changes); one cluster can run another tag, repository or a digest through ``images:`` in its
+cluster.yaml (promstack.config.images), and the fleet can pull through a registry mirror.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Image:
+    """An image by repository and tag, pinned to ``digest`` (``sha256:<64 hex>``) when given."""
+
     repository: str
     tag: str
+    digest: str | None = None
 
     @property
     def ref(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        """What a container's ``image`` field holds: ``repo:tag``, or ``repo:tag@sha256:...``."""
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
     @property
     def version(self) -> str:

@@ -89,12 +89,14 @@ def warnings(cluster: ClusterConfig) -> list[str]:
     return found
 
 
-def build_cluster(cluster: ClusterConfig, outdir: Path) -> tuple[list[Rendered], MonitoringStack]:
+def build_cluster(cluster: ClusterConfig, outdir: Path,
+                  registry_mirror: str | None = None) -> tuple[list[Rendered], MonitoringStack]:
     """The cluster's stack rendered into its folder (the APIServices into apiservice/), its inputs
-    read here, checked; nothing is written."""
+    read here, checked; nothing is written. ``registry_mirror`` is the fleet's."""
     folder = outdir / "clusters" / cluster.name
     app, apiservice_app = cdk8s.App(), cdk8s.App()
-    stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster), apiservice_scope=apiservice_app)
+    stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster), apiservice_scope=apiservice_app,
+                            registry_mirror=registry_mirror)
     files = [*render(app.charts, folder, ordered=True),
              *render(apiservice_app.charts, folder / APISERVICE_DIR, ordered=True)]
     check_autoscaling(cluster, stack, [obj for _, objects in files for obj in objects])
@@ -126,9 +128,10 @@ def default_jobs(clusters: int) -> int:
     return min(os.cpu_count() or 1, MAX_JOBS) if clusters >= PARALLEL_FROM else 1
 
 
-def synth_clusters(cluster_dirs: list[str], outdir: str) -> None:
+def synth_clusters(cluster_dirs: list[str], outdir: str, registry_mirror: str | None = None) -> None:
     """Build every given cluster, then write them: a build error leaves this batch unwritten."""
-    files = [file for folder in cluster_dirs for file in build_cluster(load_cluster(Path(folder)), Path(outdir))[0]]
+    files = [file for folder in cluster_dirs
+             for file in build_cluster(load_cluster(Path(folder)), Path(outdir), registry_mirror)[0]]
     write(files)
 
 
@@ -147,9 +150,10 @@ def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[
     if jobs > 1:
         # spawn, not fork: a forked child would share the parent's jsii runtime pipes.
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(synth_clusters, [folders[i::jobs] for i in range(jobs)], [str(outdir)] * jobs))
+            list(pool.map(synth_clusters, [folders[i::jobs] for i in range(jobs)], [str(outdir)] * jobs,
+                          [fleet.registry_mirror] * jobs))
     else:
-        synth_clusters(folders, str(outdir))
+        synth_clusters(folders, str(outdir), fleet.registry_mirror)
     write(bootstrap)
     return clusters
 

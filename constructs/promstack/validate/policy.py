@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from promstack.validate import k8s
+from promstack.validate import images, k8s
 from promstack.validate.findings import POLICY, Finding, PathPart, clip, printable, short
 from promstack.validate.k8s import as_dict, as_list
 from promstack.validate.loader import Document, InputError
@@ -151,9 +151,10 @@ def image_error(image: Any) -> str | None:
         return "no image"
     if err := k8s.text_error(image):
         return f"image {short(image)} {err}: remove it"
+    if err := images.reference_error(image):
+        return err
     if "@" in image:
-        malformed = not re.search(r"@sha256:[0-9a-f]{64}\Z", image)
-        return f"image {clip(repr(image))} has a malformed digest" if malformed else None
+        return None
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
         return f"image {clip(repr(image))} has no tag or digest: pin a version"
