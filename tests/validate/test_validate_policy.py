@@ -33,6 +33,7 @@ def policy(name: str, kind: str, ns: str, obj: str, path: str, message: str) -> 
 
 AS_VALUE = "remove it, the process would receive it as part of the value"
 REJECTED = "the API server rejects the pod; lower the request or raise the limit"
+BY_HAND = "skips come from declared exceptions, never by hand"
 DIGEST_FIX = "write @sha256: and the 64 lowercase hex digits the registry reports"
 HOST = "without an exception: annotate the pod template with hardening.promstack.io/"
 CASES = {
@@ -64,6 +65,21 @@ CASES = {
          f"image 'example.invalid/web@md5:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' has a malformed digest: {DIGEST_FIX}"),
         ("Deployment", "demo", "web", "spec.template.spec.initContainers[0].image",
          f"image 'example.invalid/init:1.0@sha256:{'a' * 44}... has more than one '@'"),
+    ],
+    "policy-checkov-skip": [
+        ("Role", "demo", "web", 'metadata.annotations["bridgecrew.io/skip1"]',
+         f"checkov skip of CKV2_K8S_5 without a hardening.promstack.io/rbacWildcard exception with the same reason: "
+         f"{BY_HAND}"),
+        ("Role", "demo", "web", 'metadata.annotations["checkov.io/skip2"]',
+         f"checkov skip of CKV_K8S_38 without a hardening.promstack.io/serviceAccountToken exception with the same "
+         f"reason: {BY_HAND}"),
+        ("Role", "demo", "web", 'metadata.annotations["checkov.io/skip3"]',
+         f"checkov skip of CKV_K8S_99 without an exception topic for it in promstack/config/hardening.py: {BY_HAND}"),
+        ("Role", "demo", "web", 'metadata.annotations["checkov.io/skip4"]',
+         'checkov skip "CKV_K8S_49" is not <check id>=<reason>'),
+        ("Role", "demo", "web", 'metadata.annotations["hardening.promstack.io/ownWish"]',
+         "unknown hardening exception 'ownWish' (known: hostNetwork, hostPID, hostIPC, hostPath, imagePullPolicy, "
+         "imageDigest, serviceAccountToken, runAsUser, rbacWildcard)"),
     ],
     "policy-pull-policy": [
         (

@@ -20,13 +20,17 @@ from constructs import Construct
 from sealedsecrets.com.bitnami import SealedSecret, SealedSecretSpec, SealedSecretSpecTemplate
 
 from promstack.components import labels as std_labels
+from promstack.config import hardening
 from promstack.config.cluster import Resources
 from promstack.config.versions import Image
 
 #: Pod template annotation prefix declaring a deliberate hardening exception and its reason;
-#: the validation gate accepts hostNetwork/hostPID/hostIPC/hostPath only when declared.
-HARDENING_EXCEPTION = "hardening.promstack.io/"
+#: the validation gate accepts hostNetwork/hostPID/hostIPC/hostPath only when declared. The topics
+#: and the checkov checks each answers are declared in promstack.config.hardening.
+HARDENING_EXCEPTION = hardening.PREFIX
 NOBODY = 65534
+#: The lowest uid a pod runs as without a declared reason: lower ones may belong to host users.
+HIGH_UID = 10000
 
 
 class PodSpecExtras(TypedDict, total=False):
@@ -209,16 +213,34 @@ class Component(Construct):
         automount_token: bool = False,
         fs_group: int | None = None,
         run_as_user: int = NOBODY,
+        exceptions: Mapping[str, str] | None = None,
         **spec: Unpack[PodSpecExtras],
     ) -> k8s.PodTemplateSpec:
         """A pod running as ``run_as_user`` under the RuntimeDefault seccomp profile.
 
-        Extra keyword arguments go to the PodSpec (host_network, tolerations ...).
+        ``exceptions`` (topic -> reason, topics of promstack.config.hardening) are the pod's
+        deliberate exceptions to the baseline, rendered as ``hardening.promstack.io/<topic>``;
+        the image pull policy and images without a digest are declared here for every pod, and
+        ``automount_token`` needs a ``serviceAccountToken`` reason, a ``run_as_user`` below
+        ``HIGH_UID`` a ``runAsUser`` one. Extra keyword arguments go to
+        the PodSpec (host_network, tolerations ...).
         """
+        declared = dict(exceptions or {})
+        if automount_token and "serviceAccountToken" not in declared:
+            raise ValueError(f"{type(self).__name__}: automount_token needs exceptions['serviceAccountToken'], "
+                             "the reason the pod calls the Kubernetes API")
+        if run_as_user < HIGH_UID and "runAsUser" not in declared:
+            raise ValueError(f"{type(self).__name__}: run_as_user {run_as_user} is below {HIGH_UID} (a uid host "
+                             "users may have); use one above it or give exceptions['runAsUser'], the reason")
+        declared["imagePullPolicy"] = hardening.PULL_POLICY_REASON
+        undigested = [c.name for c in containers if "@" not in (c.image or "")]
+        if undigested:
+            declared["imageDigest"] = hardening.digest_reason(undigested)
+        annotations = {**(annotations or {}), **hardening.exception_annotations(declared)}
         return k8s.PodTemplateSpec(
             metadata=k8s.ObjectMeta(
                 labels=self.labels,
-                annotations=dict(sorted(annotations.items())) if annotations else None,
+                annotations=dict(sorted(annotations.items())),
             ),
             spec=k8s.PodSpec(
                 service_account_name=self.app_name,

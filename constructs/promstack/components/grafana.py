@@ -29,6 +29,9 @@ from promstack.content.dashboards import DATASOURCE_UID, dashboards
 
 PORT = 3000
 GRAFANA_UID = 472
+#: Why Grafana keeps the image's uid rather than one above HIGH_UID.
+UID_REASON = ("the Grafana image owns its paths as uid 472 and persistent volumes already hold Grafana's "
+              "database as that uid; a higher uid needs their files re-owned first")
 PROVISIONING_DIR = "/etc/grafana/provisioning"
 DASHBOARDS_DIR = "/var/lib/grafana-dashboards"
 DASHBOARD_FOLDER = "promstack"
@@ -169,6 +172,7 @@ class Grafana(Component):
                         *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items())))},
                     run_as_user=GRAFANA_UID,
                     fs_group=GRAFANA_UID,
+                    exceptions={"runAsUser": UID_REASON},
                 ),
             ),
         )

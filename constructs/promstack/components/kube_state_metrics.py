@@ -16,6 +16,8 @@ from promstack.config.versions import Image
 METRICS_PORT = 8080
 TELEMETRY_PORT = 8081
 _LIST_WATCH = ["list", "watch"]
+#: Why the pod mounts its service-account token.
+TOKEN_REASON = "kube-state-metrics lists and watches the API objects it reports on, with this token"
 # Named so Prometheus' relabelling keeps only the metrics port of the Service.
 METRICS_PORT_NAME = "http-metrics"
 
@@ -110,6 +112,7 @@ class KubeStateMetrics(Component):
                 replicas=1,
                 selector=self.label_selector(),
                 template=self.pod_template(containers=[container], automount_token=True,
+                                           exceptions={"serviceAccountToken": TOKEN_REASON},
                                            node_selector={"kubernetes.io/os": "linux"}),
             ),
         )

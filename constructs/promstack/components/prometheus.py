@@ -35,6 +35,9 @@ PORT = 9090
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: Why the pod mounts its service-account token.
+TOKEN_REASON = ("Prometheus discovers its targets through the Kubernetes API and scrapes the kubelet, cAdvisor "
+                "and the API servers with this token")
 #: Where the sealed scrape credentials (prometheus-scrape-secrets) are mounted.
 SECRETS_DIR = "/etc/prometheus/secrets"
 #: How often Prometheus checks prometheus.yml and the rule files it references for changes.
@@ -379,6 +382,7 @@ class Prometheus(Component):
                     containers=[container],
                     volumes=volumes,
                     automount_token=True,
+                    exceptions={"serviceAccountToken": TOKEN_REASON},
                     fs_group=65534,
                     termination_grace_period_seconds=300,
                 ),

@@ -18,6 +18,7 @@ from typing import Any
 
 import cdk8s
 
+from promstack.config import hardening
 from promstack.config.cluster import ClusterConfig, load_all, load_cluster
 from promstack.config.fleet import FleetConfig, load_fleet
 from promstack.config.inputs import load_inputs
@@ -32,9 +33,10 @@ Rendered = tuple[Path, list[dict[str, Any]]]
 
 
 def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
-    """``obj`` with its kind's sync wave and no-prune markers (delivery.ordering_annotations), its
+    """``obj`` with its kind's sync wave and no-prune markers (delivery.ordering_annotations) and
+    the checkov skips of its declared hardening exceptions (hardening.checkov_annotations), its
     metadata keys sorted as cdk8s writes them."""
-    extra = ordering_annotations(str(obj.get("kind", "")))
+    extra = {**ordering_annotations(str(obj.get("kind", ""))), **hardening.checkov_annotations(obj)}
     if extra:
         metadata = obj.setdefault("metadata", {})
         metadata["annotations"] = dict(sorted({**metadata.get("annotations", {}), **extra}.items()))

@@ -2,7 +2,10 @@
 
 Host namespaces and hostPath volumes are allowed only with a declared exception: the pod
 template annotation ``hardening.promstack.io/<field>: "<reason>"`` where field is one of
-hostNetwork, hostPID, hostIPC, hostPath, and the reason is not empty.
+hostNetwork, hostPID, hostIPC, hostPath, and the reason is not empty. Every exception's topic is
+one promstack.config.hardening declares, and every checkov skip annotation on an object is backed
+by a declared exception (on the object or its pod template) answering that check with the same
+reason: no check is skipped by hand.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from promstack.config import hardening
 from promstack.validate import images, k8s
 from promstack.validate.findings import POLICY, Finding, PathPart, clip, printable, short
 from promstack.validate.k8s import as_dict, as_list
 from promstack.validate.loader import Document, InputError
 
-EXCEPTION_PREFIX = "hardening.promstack.io/"
-EXCEPTION_FIELDS = ("hostNetwork", "hostPID", "hostIPC", "hostPath")
+EXCEPTION_PREFIX = hardening.PREFIX
+EXCEPTION_FIELDS = tuple(hardening.TOPICS)
+#: Annotation key prefixes checkov reads as skips.
+CHECKOV_SKIP_PREFIXES = ("checkov.io/skip", "bridgecrew.io/skip", "cortex.io/skip")
 PULL_POLICIES = ("IfNotPresent", "Never")
 SECCOMP_TYPES = ("RuntimeDefault", "Localhost")
 
@@ -51,10 +57,18 @@ def check_policy(docs: Sequence[Document]) -> list[Finding]:
         elif key in (("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole")):
             findings += _rbac(doc)
         template = k8s.pod_template(doc)
+        own_findings, declared = _exceptions(doc, as_dict(as_dict(doc.obj.get("metadata")).get("annotations")),
+                                             ("metadata", "annotations"))
+        findings += own_findings
         if template is not None:
-            findings += _host_access(template)
+            template_findings, template_declared = _exceptions(
+                doc, template.annotations, (*template.path, "metadata", "annotations"))
+            findings += template_findings
+            declared.update(template_declared)
+            findings += _host_access(template, template_declared)
             for path, container in template.containers():
                 findings += _container(template, path, container)
+        findings += _checkov_skips(doc, declared)
     return findings
 
 
@@ -116,23 +130,49 @@ def _rbac(doc: Document) -> Iterator[Finding]:
                     )
 
 
-def _host_access(template: k8s.PodTemplate) -> Iterator[Finding]:
-    doc = template.doc
-    reasons: dict[str, str] = {}
-    for key, value in template.annotations.items():
+def _exceptions(doc: Document, annotations: dict[str, Any],
+                at: tuple[PathPart, ...]) -> tuple[list[Finding], dict[str, str]]:
+    """Findings about the hardening exceptions among ``annotations`` (found at ``at``), and the
+    well-formed ones (topic -> reason)."""
+    findings, reasons = [], {}
+    for key, value in annotations.items():
         if not isinstance(key, str) or not key.startswith(EXCEPTION_PREFIX):
             continue
         field_name = key[len(EXCEPTION_PREFIX) :]
-        path = (*template.path, "metadata", "annotations", key)
+        path = (*at, key)
         if field_name not in EXCEPTION_FIELDS:
-            yield doc.finding(
+            findings.append(doc.finding(
                 path, f"unknown hardening exception {clip(repr(field_name))} (known: {', '.join(EXCEPTION_FIELDS)})",
                 POLICY,
-            )
+            ))
         elif not isinstance(value, str) or not value.strip():
-            yield doc.finding(path, "hardening exception with an empty reason", POLICY)
+            findings.append(doc.finding(path, "hardening exception with an empty reason", POLICY))
         else:
             reasons[field_name] = value
+    return findings, reasons
+
+
+def _checkov_skips(doc: Document, declared: dict[str, str]) -> Iterator[Finding]:
+    """A finding per checkov skip annotation that no declared exception backs with the same reason."""
+    for key, value in as_dict(as_dict(doc.obj.get("metadata")).get("annotations")).items():
+        if not isinstance(key, str) or not key.startswith(CHECKOV_SKIP_PREFIXES):
+            continue
+        path = ("metadata", "annotations", key)
+        parsed = hardening.parse_skip(value)
+        if parsed is None:
+            yield doc.finding(path, f"checkov skip {short(value)} is not <check id>=<reason>", POLICY)
+            continue
+        check, reason = parsed
+        topics = [topic for topic, checks in hardening.TOPICS.items() if check in checks]
+        if not any(declared.get(topic) == reason for topic in topics):
+            where = (f"a hardening.promstack.io/{' or '.join(topics)} exception with the same reason" if topics
+                     else "an exception topic for it in promstack/config/hardening.py")
+            yield doc.finding(path, f"checkov skip of {clip(check)} without {where}: skips come from declared "
+                                    "exceptions, never by hand", POLICY)
+
+
+def _host_access(template: k8s.PodTemplate, reasons: dict[str, str]) -> Iterator[Finding]:
+    doc = template.doc
     hint = "without an exception: annotate the pod template with " + EXCEPTION_PREFIX
     for field_name in ("hostNetwork", "hostPID", "hostIPC"):
         if template.spec.get(field_name) is True and field_name not in reasons:

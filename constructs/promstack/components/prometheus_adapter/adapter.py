@@ -23,7 +23,7 @@ from promstack.components.base import (
 from promstack.components.prometheus import Prometheus, service_job
 from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
-from promstack.config import names, versions, yamlio
+from promstack.config import hardening, names, versions, yamlio
 from promstack.config.cluster import PrometheusAdapterConfig
 from promstack.config.versions import Image
 from promstack.content.rules import JOBS
@@ -34,6 +34,12 @@ GROUP = names.CUSTOM_METRICS_GROUP
 #: (version, versionPriority): v1beta2 is preferred, v1beta1 kept for older clients.
 API_VERSIONS = names.CUSTOM_METRICS_VERSIONS
 HPA_CONTROLLER = ("kube-system", "horizontal-pod-autoscaler")
+#: Why the pod mounts its service-account token.
+TOKEN_REASON = ("the adapter queries the API server for the pods, nodes and namespaces it maps series onto and "
+                "delegates authentication and authorization of its callers to it")
+#: Why the HPA controller's role (and its binding) holds resources "*".
+WILDCARD_REASON = ("custom.metrics.k8s.io names its resources after metrics, an open-ended set, so reading them "
+                   "needs resources '*'; the group serves metrics only (no Secrets) and the verbs are get/list/watch")
 
 
 class PrometheusAdapter(Component):
@@ -98,6 +104,7 @@ class PrometheusAdapter(Component):
                     volumes=[config_map_volume("config", config_map_name), empty_dir("tmp"), *serving.volumes],
                     annotations={"checksum/config": checksum(self.config_text), **serving.pod_annotations},
                     automount_token=True,
+                    exceptions={"serviceAccountToken": TOKEN_REASON},
                     # The serving key is mounted 0440; fsGroup lets the non-root adapter read it.
                     fs_group=65534,
                     node_selector={"kubernetes.io/os": "linux"},
@@ -139,13 +146,16 @@ class PrometheusAdapter(Component):
                              meta=self.meta(self.cluster_scoped_name("-resource-reader"), cluster_scoped=True),
                              role=self.cluster_scoped_name("-resource-reader"), subjects=sa)
         # The HPA controller reads custom metrics; metric names are open-ended, hence resources "*".
+        wildcard = hardening.exception_annotations({"rbacWildcard": WILDCARD_REASON})
         k8s.KubeClusterRole(
             self, "custom-metrics-reader",
-            metadata=self.meta(self.cluster_scoped_name("-custom-metrics-reader"), cluster_scoped=True),
+            metadata=self.meta(self.cluster_scoped_name("-custom-metrics-reader"), cluster_scoped=True,
+                               annotations=wildcard),
             rules=[k8s.PolicyRule(api_groups=[GROUP], resources=["*"], verbs=read)],
         )
         cluster_role_binding(self, "hpa-custom-metrics",
-                             meta=self.meta(self.cluster_scoped_name("-hpa-custom-metrics"), cluster_scoped=True),
+                             meta=self.meta(self.cluster_scoped_name("-hpa-custom-metrics"), cluster_scoped=True,
+                                            annotations=wildcard),
                              role=self.cluster_scoped_name("-custom-metrics-reader"), subjects=[HPA_CONTROLLER])
 
 
