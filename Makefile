@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # stack trace). The CLI reads every option from CDK8S_* variables; this one is --no-check-upgrade.
 export CDK8S_CHECK_UPGRADE := false
 
-.PHONY: bootstrap synth lint test promtool schema imports clean
+.PHONY: bootstrap synth lint test promtool checkov checkov-report schema imports clean
 
 bootstrap: $(VENV)/.installed node_modules/.installed
 
@@ -43,13 +43,28 @@ promtool:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    prometheus prometheus-alertmanager >/dev/null; }
 
+# checkov (the Kubernetes policy scanner tests/validate/test_checkov.py runs over every cluster in
+# dist/) in a virtualenv of its own: its many pinned dependencies would clash with the project's.
+CHECKOV_VENV := .venv-checkov
+checkov: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# checkov's failed and skipped checks per object of every cluster in dist/, and its run time
+# (bench/checkov_report.py --rev A --rev B compares two commits).
+checkov-report: bootstrap checkov
+	$(PY) bench/checkov_report.py
+
 # ruff (lint, import order) and mypy (strict, pydantic plugin), as configured in pyproject.toml.
 lint: bootstrap
 	ruff check .
 	mypy
 
 # Lint and types, the gate over the committed dist/ and every tracked file, then the test suite.
-test: lint promtool
+test: lint promtool checkov
 	promstack validate --tracked dist
 	$(PY) -m pytest
 
@@ -62,4 +77,4 @@ imports: bootstrap
 	cdk8s import --no-check-upgrade --language python --output imports
 
 clean:
-	rm -rf .build $(VENV) node_modules
+	rm -rf .build $(VENV) $(CHECKOV_VENV) node_modules
