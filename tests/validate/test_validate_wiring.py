@@ -120,6 +120,13 @@ CASES = {
             "spec.scaleTargetRef",
             "scale target Deployment/web not found in namespace 'demo'",
         ),
+        (
+            "ScaledObject",
+            "demo",
+            "api",
+            "spec.scaleTargetRef",
+            "scale target Deployment/api not found in namespace 'demo'",
+        ),
     ],
     "wiring-node-port-range": [
         ("Service", "demo", "web", "spec.ports[0].nodePort", "nodePort 8443 outside 30000-32767"),

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
-from promstack.config import sizes
+from promstack.config import names, sizes
 from promstack.config.autoscaling import AutoscalingConfig
 from promstack.config.model import (
     ConfigError,
@@ -337,6 +337,16 @@ class ClusterSpec(Model):
                     f"{field} {port} is already used by {seen[port]}; give each NodePort its own number"
                 )
             seen[port] = field
+        return self
+
+    @model_validator(mode="after")
+    def _example_app_is_scaled_once(self) -> ClusterSpec:
+        if self.example_app.enabled and any(
+                (t.workload.namespace, t.workload.name) == (self.example_app.namespace, names.EXAMPLE_APP)
+                for t in self.autoscaling.targets):
+            raise ValueError(f"autoscaling.targets: {self.example_app.namespace}/{names.EXAMPLE_APP} is the example "
+                             "app, which exampleApp scales already; remove the target or set its "
+                             "exampleApp.minReplicas/maxReplicas/targetAverageValue")
         return self
 
     def node_ports(self) -> dict[str, int]:
