@@ -201,3 +201,14 @@ def test_the_shipped_keda_cluster_scales_the_example_and_a_team_workload(rendere
     assert find(rendered, "demo", "HorizontalPodAutoscaler", "podinfo")["metadata"]["annotations"][
         "argocd.argoproj.io/sync-options"] == "PruneLast=true"
     assert (CLUSTERS / "keda-example" / "cluster.yaml").is_file()
+
+
+def test_the_adapter_tls_warning_only_while_the_adapter_is_rendered(tmp_path: Path) -> None:
+    from promstack.gitops.synth import warnings
+
+    def tls_warnings(autoscaling: dict[str, Any]) -> list[str]:
+        spec = parse_spec({"adapter": {"tls": {"mode": "self-signed"}}, "autoscaling": autoscaling}, "c.yaml")
+        return [w for w in warnings(ClusterConfig(name="x", path=tmp_path, spec=spec)) if "self-signed" in w]
+
+    assert tls_warnings({}) and tls_warnings({"provider": "keda", "keepAdapter": True})
+    assert tls_warnings({"provider": "keda"}) == []

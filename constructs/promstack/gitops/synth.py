@@ -104,7 +104,7 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
 def warnings(cluster: ClusterConfig) -> list[str]:
     """What synth prints about a cluster that renders but deserves a second look."""
     found = []
-    if cluster.spec.adapter.tls.mode == "self-signed":
+    if cluster.spec.adapter.tls.mode == "self-signed" and cluster.spec.autoscaling.renders_adapter:
         found.append(f"cluster {cluster.name}: adapter.tls.mode self-signed makes the API server skip TLS "
                      "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager")
     if cluster.spec.alertmanager.goes_nowhere():
