@@ -212,3 +212,22 @@ def test_the_adapter_tls_warning_only_while_the_adapter_is_rendered(tmp_path: Pa
 
     assert tls_warnings({}) and tls_warnings({"provider": "keda", "keepAdapter": True})
     assert tls_warnings({"provider": "keda"}) == []
+
+
+@pytest.mark.parametrize("template", [
+    "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)",
+    "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m]))by(<<.GroupBy>>)",
+    "sum by (<<.GroupBy>>) (rate(<<.Series>>{<<.LabelMatchers>>}[1m]))",
+])
+def test_a_pod_metric_query_is_one_series_however_the_rule_groups(template: str) -> None:
+    from promstack.components.prometheus_adapter.rules import AdapterRule
+
+    rule = AdapterRule.model_validate({"seriesQuery": 'jobs_total{namespace!="",pod!=""}',
+                                       "resources": {"template": "<<.Resource>>"},
+                                       "name": {"matches": "^(.*)_total$", "as": "${1}_per_second"},
+                                       "metricsQuery": template})
+    target = ScalingTarget.model_validate({"workload": {"name": "w", "namespace": "n"}, "maxReplicas": 2,
+                                           "metrics": [{"podMetric": "jobs_per_second", "targetAverageValue": "1"}]})
+    query = pod_metric_query(target, "jobs_per_second", [rule])
+    assert query is not None and "GroupBy" not in query and " by " not in query and "pod)" not in query, query
+    assert parse(query) is not None

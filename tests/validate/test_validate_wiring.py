@@ -120,6 +120,9 @@ CASES = {
             "spec.scaleTargetRef",
             "scale target Deployment/web not found in namespace 'demo'",
         ),
+    ],
+    # KEDA's defaults for the target; the HPA in the team namespace shop (not in the unit) is not looked for.
+    "wiring-scaled-object-target": [
         (
             "ScaledObject",
             "demo",

@@ -49,7 +49,7 @@ COMPONENT = "autoscaling"
 #: KEDA: take over the HPA named in advanced.horizontalPodAutoscalerConfig.name if it exists.
 TRANSFER_HPA_OWNERSHIP = "scaledobject.keda.sh/transfer-hpa-ownership"
 #: The rate window of the adapter rule a podMetric comes from is kept; only the grouping changes.
-_GROUP_BY = re.compile(r"\s+by\s*\(\s*<<\s*\.GroupBy\s*>>\s*\)")
+_GROUP_BY = re.compile(r"\bby\s*\(\s*<<\s*\.GroupBy\s*>>\s*\)\s*")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def pod_metric_query(target: ScalingTarget, metric: str, rules: Sequence[Adapter
     if found is None:
         return None
     rule, series = found
-    template = _GROUP_BY.sub("", rule.metrics_query)
+    template = _GROUP_BY.sub("", rule.metrics_query).strip()
     matchers = f'namespace="{target.workload.namespace}",pod=~"{pods_matcher(target)}"'
     return render_adapter_template(template, series, label_matchers=matchers, group_by="pod")
 

@@ -269,9 +269,10 @@ class ExampleAppConfig(Model):
     """An example workload that proves the custom metrics path end to end (default: off).
 
     podinfo counts requests in http_requests_total; an adapter rule serves its rate as
-    ``http_requests_per_second`` and an autoscaling/v2 HPA keeps it near ``targetAverageValue``
-    per pod, between ``minReplicas`` (1) and ``maxReplicas`` (5), both at most 100. Lives in its
-    own namespace (default ``promstack-example``).
+    ``http_requests_per_second``, and its autoscaling target (an HPA, or a KEDA ScaledObject on the
+    same query under ``autoscaling.provider: keda``) keeps it near ``targetAverageValue`` per pod,
+    between ``minReplicas`` (1) and ``maxReplicas`` (5), both at most 100. Lives in its own
+    namespace (default ``promstack-example``).
     """
 
     enabled: bool = False
