@@ -250,3 +250,39 @@ def test_cli_refuses_a_symlink_committed_in_dist(tmp_path: Path, capsys: pytest.
         "promstack diff: error: HEAD:dist/clusters/demo/link.yaml: a symlink in git, not a regular file: "
         "commit the manifest itself"
     )
+
+
+def scaled_object(name: str) -> dict[str, Any]:
+    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": name, "namespace": "apps"},
+            "spec": {"scaleTargetRef": {"name": name}, "triggers": []}}
+
+
+def hpa(name: str) -> dict[str, Any]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name, "namespace": "apps"}, "spec": {"maxReplicas": 3}}
+
+
+ADAPTER = tree(clusters__demo__autoscaling=[hpa("web")], clusters__demo__apiservice__a=[apiservice("Q0Ex")],
+               clusters__prod__autoscaling=[hpa("web")])
+BOTH = tree(clusters__demo__autoscaling=[scaled_object("web")], clusters__demo__apiservice__a=[apiservice("Q0Ex")],
+            clusters__prod__autoscaling=[hpa("web")])
+KEDA = tree(clusters__demo__autoscaling=[scaled_object("web")], clusters__prod__autoscaling=[hpa("web")])
+
+
+def test_the_provider_switch_is_the_clusters_first_line() -> None:
+    step1 = diff_trees(ADAPTER, BOTH).render_text().splitlines()
+    assert step1[:2] == ["demo:", "  autoscaling provider: prometheus-adapter -> prometheus-adapter + keda"]
+    step2 = diff_trees(BOTH, KEDA).render_text().splitlines()
+    assert step2[:3] == ["demo:", "  autoscaling provider: prometheus-adapter + keda -> keda",
+                         "  removed APIService.apiregistration.k8s.io v1beta1.custom.metrics.k8s.io"]
+    markdown = diff_trees(BOTH, KEDA).render_markdown()
+    assert "**`autoscaling provider: prometheus-adapter + keda -> keda`**" in markdown
+    assert "prod:" not in diff_trees(ADAPTER, KEDA).render_text(), "prod did not change"
+
+
+def test_a_switch_in_one_step_is_flagged() -> None:
+    text = diff_trees(ADAPTER, KEDA).render_text()
+    assert "  autoscaling provider: prometheus-adapter -> keda\n" in text
+    assert ("  warning: the adapter goes in the same sync as KEDA takes over; move a live cluster in two commits "
+            "(autoscaling.keepAdapter first), see the README's \"Moving from prometheus-adapter to KEDA\"") in text
+    assert "warning" not in diff_trees(ADAPTER, BOTH).render_text()

@@ -28,11 +28,12 @@ import difflib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from promstack.config.names import CUSTOM_METRICS_APISERVICES
 from promstack.validate import loader
 from promstack.validate.findings import PathPart, clip, printable, short
 from promstack.validate.findings import format_path as finding_path
@@ -88,6 +89,8 @@ class Report:
 
     changes: list[ObjectChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Per cluster, a headline shown above its objects: the autoscaling provider switch.
+    headlines: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -115,6 +118,7 @@ class Report:
         out: list[str] = []
         for cluster, changes in self.by_cluster().items():
             out.append(f"{cluster}:")
+            out.extend(f"  {line}" for line in self.headlines.get(cluster, []))
             for change in changes:
                 out.append(f"  {change.change} {change.key}")
                 for fc in change.fields:
@@ -135,6 +139,8 @@ class Report:
                     "fails until each is fixed as noted.**", ""]
         for cluster, changes in self.by_cluster().items():
             out += [f"### {cluster}", ""]
+            out += [f"**{_md(line)}**" for line in self.headlines.get(cluster, [])]
+            out += [""] if cluster in self.headlines else []
             for change in changes:
                 out.append(f"- **{change.change}** `{change.key}`")
                 for fc in change.fields:
@@ -335,7 +341,41 @@ def diff_trees(old: dict[str, bytes], new: dict[str, bytes], old_label: str = "b
             if fields:
                 refused = immutable_changes(key.group, key.kind, key.namespace, key.name, before[key], after[key])
                 report.changes.append(ObjectChange(key, "changed", tuple(fields), tuple(refused)))
+    report.headlines = provider_headlines(before, after)
     return report
+
+
+#: What each autoscaling provider renders: the adapter's APIServices, KEDA's ScaledObjects.
+_ADAPTER_APISERVICES = frozenset(CUSTOM_METRICS_APISERVICES)
+_MOVE_HINT = "see the README's \"Moving from prometheus-adapter to KEDA\""
+
+
+def autoscaling_provider(keys: Iterable[ObjectKey]) -> str:
+    """The autoscaling provider a cluster's objects show: ``prometheus-adapter`` (its APIService),
+    ``keda`` (ScaledObjects), both while a move keeps the adapter, or ``none``."""
+    keys = list(keys)
+    adapter = any((k.group, k.kind) == ("apiregistration.k8s.io", "APIService") and k.name in _ADAPTER_APISERVICES
+                  for k in keys)
+    keda = any((k.group, k.kind) == ("keda.sh", "ScaledObject") for k in keys)
+    return {(True, True): "prometheus-adapter + keda", (True, False): "prometheus-adapter",
+            (False, True): "keda", (False, False): "none"}[(adapter, keda)]
+
+
+def provider_headlines(before: dict[ObjectKey, Any], after: dict[ObjectKey, Any]) -> dict[str, list[str]]:
+    """``autoscaling provider: OLD -> NEW`` for each cluster present on both sides whose provider
+    changes, with a warning when a move skips the step in which both run."""
+    headlines: dict[str, list[str]] = {}
+    for cluster in sorted({k.cluster for k in before} & {k.cluster for k in after}):
+        old = autoscaling_provider(k for k in before if k.cluster == cluster)
+        new = autoscaling_provider(k for k in after if k.cluster == cluster)
+        if old == new:
+            continue
+        lines = [f"autoscaling provider: {old} -> {new}"]
+        if {old, new} == {"prometheus-adapter", "keda"}:
+            lines.append(f"warning: the adapter goes in the same sync as KEDA takes over; move a live cluster in "
+                         f"two commits (autoscaling.keepAdapter first), {_MOVE_HINT}")
+        headlines[cluster] = lines
+    return headlines
 
 
 class UsageError(Exception):

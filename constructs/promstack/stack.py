@@ -5,8 +5,9 @@ from __future__ import annotations
 from cdk8s import Chart
 from constructs import Construct
 
-from promstack.components import example_app
+from promstack.components import autoscaling, example_app
 from promstack.components.alertmanager import Alertmanager
+from promstack.components.autoscaling import Autoscaling, query_rules
 from promstack.components.base import StackContext
 from promstack.components.example_app import ExampleApp
 from promstack.components.grafana import Grafana
@@ -15,12 +16,23 @@ from promstack.components.namespace import Namespace
 from promstack.components.node_exporter import NodeExporter
 from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.adapter import PrometheusAdapter
+from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.components.prometheus_adapter.tls import AdapterTls, CertManagerTls, SealedTls, SelfSignedTls
 from promstack.config import names, versions
 from promstack.config.cluster import ClusterConfig
 from promstack.config.images import ImageOverride
 from promstack.config.inputs import ClusterInputs
 from promstack.config.versions import Image
+
+
+def adapter_rules(cluster: ClusterConfig) -> tuple[AdapterRule, ...]:
+    """The adapter's rules in its order: the cluster's (``adapter.all_rules``), the example app's,
+    then one per target ``query`` metric. podMetrics resolve against them under either provider."""
+    spec = cluster.spec
+    targets = [*([example_app.scaling_target(spec.example_app)] if spec.example_app.enabled else []),
+               *spec.autoscaling.targets]
+    return (*spec.adapter.all_rules, *([example_app.RULE] if spec.example_app.enabled else []),
+            *query_rules(targets))
 
 
 def adapter_tls(cluster: ClusterConfig, inputs: ClusterInputs) -> AdapterTls:
@@ -76,13 +88,22 @@ class MonitoringStack:
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context,
                                        image=image(images.example_app, versions.PODINFO))
                             if spec.example_app.enabled else None)
+        self.adapter_rules = adapter_rules(cluster)
+        # keda: KEDA (a prerequisite) scales the targets; no adapter, no custom.metrics APIService,
+        # unless keepAdapter holds them for the first step of a move (README).
         self.adapter = PrometheusAdapter(
             chart(names.PROMETHEUS_ADAPTER), prometheus=self.prometheus, settings=spec.adapter, context=context,
             tls=adapter_tls(cluster, inputs),
             apiservice_scope=chart(names.PROMETHEUS_ADAPTER, apiservice_scope or Construct(scope, "apiservice")),
-            extra_rules=[example_app.RULE] if self.example_app else [],
+            extra_rules=self.adapter_rules[len(spec.adapter.all_rules):],
             image=image(images.prometheus_adapter, versions.PROMETHEUS_ADAPTER),
-        )
+        ) if spec.autoscaling.renders_adapter else None
+        targets = [self.example_app.scaling_target] if self.example_app else []
+        # autoscaling.yaml only when something scales: an empty file would be noise in every review.
+        self.autoscaling = Autoscaling(
+            chart(autoscaling.NAME), settings=spec.autoscaling, context=context, prometheus=self.prometheus,
+            rules=self.adapter_rules, extra_targets=targets,
+        ) if targets or spec.autoscaling.targets else None
         self.grafana = Grafana(chart(names.GRAFANA), prometheus=self.prometheus, settings=spec.grafana,
                                context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager,
                                extra_dashboards=inputs.team_dashboards,

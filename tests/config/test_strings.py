@@ -51,6 +51,10 @@ CLUSTER_BASE["alertmanager"] = {
                    "webhook": [{"urlSecret": "hook"}]}],
     "routing": {"routes": [{"receiver": "r", "matchers": {"team": "shop"}}]},
 }
+CLUSTER_BASE["autoscaling"] = {"targets": [{
+    "workload": {"name": "web", "namespace": "shop"}, "maxReplicas": 3,
+    "metrics": [{"podMetric": "http_requests_per_second", "targetAverageValue": "10"}],
+}]}
 FLEET_BASE: dict[str, Any] = {"repoURL": "https://git.example.com/platform/promstack.git"}
 
 # A valid value for each string field that has no string default (or an empty one).
@@ -89,6 +93,13 @@ SAMPLES = {
     "alertmanager.routing.routes[0].groupBy[0]": "alertname",
     "alertmanager.routing.routes[0].matchers": "team",
     "alertmanager.routing.routes[0].matchers.k": "shop",
+    "autoscaling.targets[0].workload.name": "web",
+    "autoscaling.targets[0].workload.namespace": "shop",
+    "autoscaling.targets[0].metrics[0].podMetric": "http_requests_per_second",
+    "autoscaling.targets[0].metrics[0].targetAverageValue": "10",
+    "autoscaling.targets[0].metrics[0].query": "sum(rate(http_requests_total[2m]))",
+    "autoscaling.targets[0].metrics[0].threshold": "50",
+    "autoscaling.targets[0].metrics[0].activationThreshold": "5",
     "repoURL": FLEET_BASE["repoURL"],
     "argocd.destinationName": "{cluster}",
     "flux.kubeConfigSecret": "{cluster}-kubeconfig",
@@ -101,7 +112,8 @@ SAMPLES = {
                           ("digest", "sha256:" + "ab" * 32))},
 }
 # PromQL and Go templates: whitespace is part of the language (and of YAML block scalars).
-WHITESPACE_OK = {"adapter.rules[0].seriesQuery", "adapter.rules[0].metricsQuery"}
+WHITESPACE_OK = {"adapter.rules[0].seriesQuery", "adapter.rules[0].metricsQuery",
+                 "autoscaling.targets[0].metrics[0].query"}
 HUGE = "é" * 10_000_000  # é appears in no message, so counting it counts the echoed input
 
 
@@ -172,6 +184,15 @@ MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
     "prometheus.extraScrapeConfigs[0].basicAuth.passwordSecret":
         lambda doc: _extra_job(doc).update(basicAuth={"username": "scraper"}),
 }
+
+
+def _query_metric(doc: dict[str, Any]) -> None:
+    """A target metric is a podMetric or a query: make metrics[0] the query kind."""
+    doc["autoscaling"]["targets"][0]["metrics"] = [{"query": "sum(rate(http_requests_total[2m]))", "threshold": "50"}]
+
+
+MAKE_ROOM.update(dict.fromkeys((f"autoscaling.targets[0].metrics[0].{key}"
+                                for key in ("query", "threshold", "activationThreshold", "metricType")), _query_metric))
 
 
 def with_value(base: dict[str, Any], path: Path, value: str) -> dict[str, Any]:

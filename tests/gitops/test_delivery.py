@@ -143,6 +143,30 @@ def test_ordering_annotations() -> None:
     assert ordering_annotations("Deployment") == {"argocd.argoproj.io/sync-wave": "0"}
     assert ordering_annotations("APIService") == {"argocd.argoproj.io/sync-wave": "10"}
     assert SYNC_WAVES["APIService"] > max(v for k, v in SYNC_WAVES.items() if k != "APIService")
+    # KEDA: authentication with the configuration, ScaledObjects once the workloads they scale are up,
+    # and HPAs pruned only after them, so a ScaledObject takes over an HPA that is still there.
+    assert ordering_annotations("TriggerAuthentication") == {"argocd.argoproj.io/sync-wave": "-5"}
+    assert ordering_annotations("ScaledObject") == {"argocd.argoproj.io/sync-wave": "5"}
+    assert SYNC_WAVES["Deployment"] < SYNC_WAVES["ScaledObject"] < SYNC_WAVES["APIService"]
+    assert ordering_annotations("HorizontalPodAutoscaler") == {"argocd.argoproj.io/sync-wave": "0",
+                                                               "argocd.argoproj.io/sync-options": "PruneLast=true"}
+
+
+def test_a_cluster_without_the_adapter_gets_no_apiservice_kustomization() -> None:
+    app = cdk8s.App()
+    build_flux(app, fleet(), CLUSTERS, without_apiservice=["edge-1"])
+    names = {o["metadata"]["name"] for chart in app.charts for o in chart.to_json() if o["kind"] == "Kustomization"}
+    # Its apiservice/ folder is never rendered: a Kustomization on it would fail on the missing path.
+    assert names == {*flux_names("demo"), *flux_names("prod-example"), flux_names("edge-1")[0]}
+
+
+def test_the_shipped_keda_cluster_has_no_apiservice_folder_nor_kustomization(out_dir: Path) -> None:
+    assert not (out_dir / "clusters" / "keda-example" / APISERVICE_DIR).exists()
+    assert (out_dir / "clusters" / "demo" / APISERVICE_DIR).is_dir()
+    flux = list(yaml.safe_load_all((out_dir / "bootstrap" / "flux" / "promstack.yaml").read_text()))
+    names = {o["metadata"]["name"] for o in flux if o["kind"] == "Kustomization"}
+    assert flux_names("keda-example")[0] in names and flux_names("keda-example")[1] not in names
+    assert flux_names("demo")[1] in names
 
 
 def test_synth_writes_one_file_per_tool(tmp_path: Path) -> None:

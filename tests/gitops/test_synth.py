@@ -92,7 +92,7 @@ def test_plain_cdk8s_synth_renders_the_committed_dist_on_the_pinned_node(tmp_pat
     assert read_tree(project / "dist") == read_tree(ROOT / "dist")  # byte-identical to the committed render
     assert "end-of-life" not in result.stderr  # jsii ran on node_modules' Node 22, not the system Node 20
     assert "A new version" not in result.stderr and "http error" not in result.stderr  # no upgrade check
-    assert "promstack: synthesized 2 cluster(s) into dist/: demo, prod-example" in result.stderr
+    assert "promstack: synthesized 3 cluster(s) into dist/: demo, keda-example, prod-example" in result.stderr
     assert "  - .build/cdk8s/clusters/demo/prometheus.yaml" in result.stdout  # the CLI lists its scratch copy
     assert scratch_left(project) == ["cdk8s"]
 
@@ -121,7 +121,9 @@ def test_make_synth_shows_promstack_lines_only_and_promstack_synth_the_same(tmp_
         "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager",
         "promstack: warning: cluster demo: alerts go nowhere: no alertmanager.receivers, or no "
         "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"",
-        "promstack: synthesized 2 cluster(s) into dist/: demo, prod-example",
+        "promstack: warning: cluster keda-example: alerts go nowhere: no alertmanager.receivers, or no "
+        "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"",
+        "promstack: synthesized 3 cluster(s) into dist/: demo, keda-example, prod-example",
     ]  # no recipe lines, no CLI listing
     (project / "clusters" / "broken").mkdir()
     (project / "clusters" / "broken" / "cluster.yaml").write_text(BROKEN)
@@ -202,7 +204,7 @@ def test_adding_and_removing_a_cluster_the_readme_way_needs_no_other_step(tmp_pa
         assert synth.returncode == 0, synth.stdout + synth.stderr
         assert f"promstack: synthesized {clusters}" in synth.stdout + synth.stderr
 
-    make_synth("3 cluster(s) into dist/: demo, edge, prod-example")
+    make_synth("4 cluster(s) into dist/: demo, edge, keda-example, prod-example")
     assert (project / "dist" / "clusters" / "edge" / "prometheus.yaml").is_file()
     assert "dist/clusters/edge" in (project / "dist" / "bootstrap" / "flux" / "promstack.yaml").read_text()
     validate = [promstack, "validate", "dist", *([] if shutil.which("promtool") else ["--skip-promtool"])]
@@ -216,7 +218,7 @@ def test_adding_and_removing_a_cluster_the_readme_way_needs_no_other_step(tmp_pa
     assert f"{rendered + 1} passed" in tests.stdout, "every rendered file and the drift test"
 
     shutil.rmtree(project / "clusters" / "edge")
-    make_synth("2 cluster(s) into dist/: demo, prod-example")
+    make_synth("3 cluster(s) into dist/: demo, keda-example, prod-example")
     assert read_tree(project / "dist") == read_tree(ROOT / "dist")
 
 

@@ -121,6 +121,16 @@ CASES = {
             "scale target Deployment/web not found in namespace 'demo'",
         ),
     ],
+    # KEDA's defaults for the target; the HPA in the team namespace shop (not in the unit) is not looked for.
+    "wiring-scaled-object-target": [
+        (
+            "ScaledObject",
+            "demo",
+            "api",
+            "spec.scaleTargetRef",
+            "scale target Deployment/api not found in namespace 'demo'",
+        ),
+    ],
     "wiring-node-port-range": [
         ("Service", "demo", "web", "spec.ports[0].nodePort", "nodePort 8443 outside 30000-32767"),
     ],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promstack.components.alertmanager import Alertmanager
+    from promstack.components.autoscaling import Autoscaling
     from promstack.components.base import StackContext
     from promstack.components.example_app import ExampleApp
     from promstack.components.grafana import Grafana
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "Alertmanager": "alertmanager",
+    "Autoscaling": "autoscaling",
     "ExampleApp": "example_app",
     "Grafana": "grafana",
     "KubeStateMetrics": "kube_state_metrics",
@@ -35,6 +37,7 @@ _HOMES = {
 }
 __all__ = [
     "Alertmanager",
+    "Autoscaling",
     "ExampleApp",
     "Grafana",
     "KubeStateMetrics",

@@ -1,4 +1,4 @@
-"""An example workload scaled by an HPA on a custom metric: the point of the stack, end to end."""
+"""An example workload scaled on a custom metric: the point of the stack, end to end."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from constructs import Construct
 
 from promstack.components.base import Component, StackContext, empty_dir, hardened_container, http_probe, mount
 from promstack.components.prometheus_adapter.rules import AdapterRule, ResourceOverride, RuleName, RuleResources
-from promstack.config import versions
+from promstack.config import names, versions
+from promstack.config.autoscaling import ScalingMetric, ScalingTarget, WorkloadRef
 from promstack.config.cluster import ExampleAppConfig, resources
 from promstack.config.versions import Image
 
-NAME = "podinfo"
+NAME = names.EXAMPLE_APP
 PORT = 9898
 #: The custom metric the HPA scales on, served by RULE from podinfo's http_requests_total.
 METRIC = "http_requests_per_second"
@@ -24,10 +25,21 @@ RULE = AdapterRule(
 )
 
 
+def scaling_target(settings: ExampleAppConfig) -> ScalingTarget:
+    """podinfo's autoscaling target: ``METRIC`` per pod near ``targetAverageValue``."""
+    return ScalingTarget(
+        workload=WorkloadRef(kind="Deployment", name=NAME, namespace=settings.namespace),
+        min_replicas=settings.min_replicas,
+        max_replicas=settings.max_replicas,
+        metrics=(ScalingMetric(pod_metric=METRIC, target_average_value=settings.target_average_value),),
+    )
+
+
 class ExampleApp(Component):
-    """podinfo in its own namespace (``settings.namespace``), scraped through pod annotations, with
-    an autoscaling/v2 HPA on the Pods metric ``http_requests_per_second`` (served by ``RULE``).
-    ``deployment`` and ``hpa`` are the L1 objects."""
+    """podinfo in its own namespace (``settings.namespace``), scraped through pod annotations, scaled
+    on the per-pod metric ``http_requests_per_second`` (served by ``RULE``): ``scaling_target`` is
+    the autoscaling target the stack renders as an HPA or a KEDA ScaledObject (components.autoscaling).
+    ``deployment`` is the L1 object."""
 
     def __init__(self, scope: Construct, id_: str = NAME, *, settings: ExampleAppConfig = ExampleAppConfig(),
                  context: StackContext = StackContext(), image: Image = versions.PODINFO) -> None:
@@ -63,21 +75,5 @@ class ExampleApp(Component):
             ),
         )
         self.add_service({"http": 80})
-        self.hpa = k8s.KubeHorizontalPodAutoscalerV2(
-            self, "hpa",
-            metadata=self.meta(),
-            spec=k8s.HorizontalPodAutoscalerSpecV2(
-                scale_target_ref=k8s.CrossVersionObjectReferenceV2(api_version="apps/v1", kind="Deployment",
-                                                                   name=self.app_name),
-                min_replicas=config.min_replicas,
-                max_replicas=config.max_replicas,
-                metrics=[k8s.MetricSpecV2(
-                    type="Pods",
-                    pods=k8s.PodsMetricSourceV2(
-                        metric=k8s.MetricIdentifierV2(name=METRIC),
-                        target=k8s.MetricTargetV2(type="AverageValue",
-                                                  average_value=k8s.Quantity.from_string(config.target_average_value)),
-                    ),
-                )],
-            ),
-        )
+        #: What to scale and on which metric; the stack's Autoscaling renders it for the cluster's provider.
+        self.scaling_target = scaling_target(config)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
-from promstack.config import sizes
+from promstack.config import names, sizes
 from promstack.config.autoscaling import AutoscalingConfig
 from promstack.config.images import ImagesConfig
 from promstack.config.model import (
@@ -275,9 +275,10 @@ class ExampleAppConfig(Model):
     """An example workload that proves the custom metrics path end to end (default: off).
 
     podinfo counts requests in http_requests_total; an adapter rule serves its rate as
-    ``http_requests_per_second`` and an autoscaling/v2 HPA keeps it near ``targetAverageValue``
-    per pod, between ``minReplicas`` (1) and ``maxReplicas`` (5), both at most 100. Lives in its
-    own namespace (default ``promstack-example``).
+    ``http_requests_per_second``, and its autoscaling target (an HPA, or a KEDA ScaledObject on the
+    same query under ``autoscaling.provider: keda``) keeps it near ``targetAverageValue`` per pod,
+    between ``minReplicas`` (1) and ``maxReplicas`` (5), both at most 100. Lives in its own
+    namespace (default ``promstack-example``).
     """
 
     enabled: bool = False
@@ -344,6 +345,16 @@ class ClusterSpec(Model):
                     f"{field} {port} is already used by {seen[port]}; give each NodePort its own number"
                 )
             seen[port] = field
+        return self
+
+    @model_validator(mode="after")
+    def _example_app_is_scaled_once(self) -> ClusterSpec:
+        if self.example_app.enabled and any(
+                (t.workload.namespace, t.workload.name) == (self.example_app.namespace, names.EXAMPLE_APP)
+                for t in self.autoscaling.targets):
+            raise ValueError(f"autoscaling.targets: {self.example_app.namespace}/{names.EXAMPLE_APP} is the example "
+                             "app, which exampleApp scales already; remove the target or set its "
+                             "exampleApp.minReplicas/maxReplicas/targetAverageValue")
         return self
 
     def node_ports(self) -> dict[str, int]:

@@ -262,7 +262,9 @@ def load_team_dashboards(cluster: ClusterConfig) -> dict[str, str]:
 
 def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
     """Every input the cluster's settings call for, or a ConfigError naming each missing or bad file."""
-    serving = load_serving_cert(cluster) if cluster.spec.adapter.tls.mode == "sealed" else None
+    # Under KEDA (without keepAdapter) no adapter is rendered, so it needs no serving certificate.
+    serving = (load_serving_cert(cluster)
+               if cluster.spec.adapter.tls.mode == "sealed" and cluster.spec.autoscaling.renders_adapter else None)
     problems: list[str] = []
     team_content: list[dict[str, str]] = []
     for load in (load_team_rule_files, load_team_dashboards):

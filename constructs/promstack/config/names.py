@@ -9,6 +9,8 @@ KUBE_STATE_METRICS = "kube-state-metrics"
 PROMETHEUS_ADAPTER = "prometheus-adapter"
 GRAFANA = "grafana"
 ALERTMANAGER = "alertmanager"
+#: The example workload (podinfo) and its autoscaling target.
+EXAMPLE_APP = "podinfo"
 
 #: The Secret the adapter serves TLS from (sealed into a SealedSecret of the same name).
 ADAPTER_SERVING_SECRET = "cm-adapter-serving-certs"

@@ -309,6 +309,21 @@ def metric_names_in(expr: str) -> set[str]:
     return names
 
 
+def metric_names_in_order(expr: str) -> list[str]:
+    """The metric names of :func:`metric_names_in`, each once, in the order the expression names them."""
+    names: list[str] = []
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            found = [node.name] if node.name else []
+            found += [m.value for m in node.matchers.matchers
+                      if m.name == "__name__" and m.op == promql_parser.MatchOp.Equal]
+            names.extend(n for n in found if n not in names)
+
+    promql_parser.walk(parse(expr), visit)
+    return names
+
+
 def unknown_metrics(expr: str) -> set[str]:
     """Metric names in ``expr`` that no catalog lists (empty when every name is known)."""
     return metric_names_in(expr) - known_metric_names()

@@ -29,7 +29,7 @@ The stack renders it into a sub-folder of its own, ``<path>/<cluster>/apiservice
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import cdk8s
@@ -52,12 +52,14 @@ ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 
 #: Argo CD sync wave per kind; kinds not listed are in wave 0. Namespaces first, then
-#: identities, configuration and certificates, then workloads, the APIService last.
+#: identities, configuration and certificates, then workloads, KEDA's ScaledObjects once the
+#: workloads and Prometheus they read are healthy, the APIService last. Argo CD prunes in the
+#: reverse order (APIService first), so a removed adapter stops being registered before it goes.
 SYNC_WAVES: dict[str, int] = {
     "Namespace": -10,
     **dict.fromkeys(
         ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap",
-         "Secret", "SealedSecret", "Issuer", "Certificate", "PersistentVolumeClaim"),
+         "Secret", "SealedSecret", "Issuer", "Certificate", "PersistentVolumeClaim", "TriggerAuthentication"),
         -5,
     ),
     **dict.fromkeys(
@@ -65,8 +67,13 @@ SYNC_WAVES: dict[str, int] = {
          "HorizontalPodAutoscaler"),
         0,
     ),
+    "ScaledObject": 5,
     "APIService": 10,
 }
+#: Kinds Argo CD prunes only after every wave is applied and healthy. An HPA leaves git when its
+#: workload moves to KEDA: pruned last, it is still there when its ScaledObject (wave 5) takes it
+#: over, so the workload is never without an autoscaler (README: "Moving from prometheus-adapter to KEDA").
+PRUNED_LAST = frozenset({"HorizontalPodAutoscaler"})
 #: Kinds neither Argo CD nor Flux may delete when they vanish from dist/ (data and namespaces
 #: outlive a rename or a removed cluster; delete them by hand).
 NEVER_PRUNED = frozenset({"Namespace", "PersistentVolumeClaim"})
@@ -86,9 +93,11 @@ _SYNC_POLICY: dict[str, Any] = {
 
 
 def ordering_annotations(kind: str) -> dict[str, str]:
-    """Annotations every rendered object of ``kind`` carries: its sync wave, and no pruning for
-    Namespaces and PersistentVolumeClaims."""
+    """Annotations every rendered object of ``kind`` carries: its sync wave, pruning last for
+    HorizontalPodAutoscalers, and no pruning for Namespaces and PersistentVolumeClaims."""
     annotations = {SYNC_WAVE: str(SYNC_WAVES.get(kind, 0))}
+    if kind in PRUNED_LAST:
+        annotations[ARGOCD_SYNC_OPTIONS] = "PruneLast=true"
     if kind in NEVER_PRUNED:
         annotations[ARGOCD_SYNC_OPTIONS] = "Prune=false"
         annotations[FLUX_PRUNE] = "disabled"
@@ -183,10 +192,13 @@ def flux_names(cluster: str) -> tuple[str, str]:
     return f"promstack-{cluster}", f"promstack-{cluster}-apiservice"
 
 
-def build_flux(app: cdk8s.App, fleet: FleetConfig, cluster_names: list[str]) -> cdk8s.Chart:
+def build_flux(app: cdk8s.App, fleet: FleetConfig, cluster_names: list[str],
+               without_apiservice: Collection[str] = ()) -> cdk8s.Chart:
     """Flux objects in ``fleet.flux.namespace``: one GitRepository ``<sourceName>`` and, per
     cluster, the Kustomizations ``promstack-<cluster>`` (everything but the APIService) and
-    ``promstack-<cluster>-apiservice`` (only the APIService, after the core is ready)."""
+    ``promstack-<cluster>-apiservice`` (only the APIService, after the core is ready). Clusters in
+    ``without_apiservice`` (KEDA: no adapter) render no apiservice/ folder and get no second
+    Kustomization, which would otherwise fail on the missing path."""
     chart = _chart(app)
     flux = fleet.flux
     _api_object(
@@ -217,6 +229,8 @@ def build_flux(app: cdk8s.App, fleet: FleetConfig, cluster_names: list[str]) -> 
             labels=labels,
             spec={"path": f"./{fleet.cluster_path(cluster)}", **common, "patches": [drop_apiservices]},
         )
+        if cluster in without_apiservice:
+            continue
         _api_object(
             chart, api_version=KUSTOMIZATION_API, kind="Kustomization", name=apiservice, namespace=flux.namespace,
             labels=labels,

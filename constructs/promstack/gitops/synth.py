@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,15 +18,16 @@ from typing import Any
 
 import cdk8s
 
+from promstack.components import example_app
 from promstack.config import hardening
 from promstack.config.cluster import ClusterConfig, load_all, load_cluster
 from promstack.config.fleet import FleetConfig, load_fleet
 from promstack.config.inputs import load_inputs
-from promstack.config.model import ConfigError
+from promstack.config.model import ConfigError, show_path
 from promstack.content import catalog
-from promstack.content.hpa_check import check_hpas
+from promstack.content.hpa_check import check_hpas, check_pod_metrics, check_scaled_objects
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
-from promstack.stack import MonitoringStack
+from promstack.stack import MonitoringStack, adapter_rules
 
 #: One rendered file: where it goes and the objects in it, as the cluster will see them.
 Rendered = tuple[Path, list[dict[str, Any]]]
@@ -62,18 +63,41 @@ def write(files: Iterable[Rendered]) -> None:
         path.write_text(cdk8s.Yaml.stringify(*objects), encoding="utf-8")
 
 
+def check_targets(cluster: ClusterConfig) -> None:
+    """Under KEDA, every podMetric of the cluster's targets has an adapter rule to take its query
+    from (ConfigError if not): checked before the stack is built."""
+    if cluster.spec.autoscaling.provider != "keda":
+        return
+    spec = cluster.spec
+    targets = [*([("exampleApp", example_app.scaling_target(spec.example_app))] if spec.example_app.enabled else []),
+               *((f"autoscaling.targets[{i}]", target) for i, target in enumerate(spec.autoscaling.targets))]
+    problems = check_pod_metrics(targets, adapter_rules(cluster), catalog.known_metric_names(),
+                                 source=show_path(cluster.file))
+    if problems:
+        raise ConfigError(problems)
+
+
 def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
                       objects: list[dict[str, Any]] | None = None) -> None:
-    """Every HPA's metric is served by an adapter rule and its scale target exists (ConfigError if
-    not); ``objects`` are the stack's rendered objects when the caller has them already."""
+    """Under prometheus-adapter every HPA's metric is served by an adapter rule; under KEDA every
+    ScaledObject queries the stack's Prometheus with PromQL that parses; either way each target
+    the stack renders exists (ConfigError if not). ``objects`` are the stack's rendered objects
+    when the caller has them already."""
     if objects is None:
         objects = [obj for chart in stack.charts for obj in chart.to_json()]
+    workloads = [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}]
+    namespaces = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
     problems = check_hpas(
         [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"],
-        [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}],
-        stack.adapter.rules,
+        workloads,
+        stack.adapter.rules if stack.adapter else stack.adapter_rules,
         catalog.known_metric_names(),
         cluster=cluster.name,
+        namespaces=namespaces,
+    )
+    problems += check_scaled_objects(
+        [o for o in objects if o["kind"] == "ScaledObject"], workloads,
+        server_address=stack.prometheus.service_url, cluster=cluster.name, namespaces=namespaces,
     )
     if problems:
         raise ConfigError(problems)
@@ -82,7 +106,7 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
 def warnings(cluster: ClusterConfig) -> list[str]:
     """What synth prints about a cluster that renders but deserves a second look."""
     found = []
-    if cluster.spec.adapter.tls.mode == "self-signed":
+    if cluster.spec.adapter.tls.mode == "self-signed" and cluster.spec.autoscaling.renders_adapter:
         found.append(f"cluster {cluster.name}: adapter.tls.mode self-signed makes the API server skip TLS "
                      "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager")
     if cluster.spec.alertmanager.goes_nowhere():
@@ -96,6 +120,7 @@ def build_cluster(cluster: ClusterConfig, outdir: Path,
     """The cluster's stack rendered into its folder (the APIServices into apiservice/), its inputs
     read here, checked; nothing is written. ``registry_mirror`` is the fleet's."""
     folder = outdir / "clusters" / cluster.name
+    check_targets(cluster)
     app, apiservice_app = cdk8s.App(), cdk8s.App()
     stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster), apiservice_scope=apiservice_app,
                             registry_mirror=registry_mirror)
@@ -107,14 +132,19 @@ def build_cluster(cluster: ClusterConfig, outdir: Path,
     return files, stack
 
 
-def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path) -> list[Rendered]:
+def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path,
+                    without_apiservice: Collection[str] = ()) -> list[Rendered]:
+    """The Argo CD and Flux objects that deliver ``cluster_names``; those in ``without_apiservice``
+    render no apiservice/ folder (KEDA clusters)."""
     files = []
-    for tool, build, enabled in (("argocd", build_argocd, fleet.argocd.enabled),
-                                 ("flux", build_flux, fleet.flux.enabled)):
-        if enabled:
-            app = cdk8s.App()
-            build(app, fleet, cluster_names)
-            files += render(app.charts, outdir / "bootstrap" / tool, ordered=False)
+    if fleet.argocd.enabled:
+        app = cdk8s.App()
+        build_argocd(app, fleet, cluster_names)
+        files += render(app.charts, outdir / "bootstrap" / "argocd", ordered=False)
+    if fleet.flux.enabled:
+        app = cdk8s.App()
+        build_flux(app, fleet, cluster_names, without_apiservice)
+        files += render(app.charts, outdir / "bootstrap" / "flux", ordered=False)
     return files
 
 
@@ -146,7 +176,8 @@ def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[
     """
     clusters = load_all(clusters_dir)
     fleet = load_fleet(clusters_dir)
-    bootstrap = build_bootstrap(fleet, [c.name for c in clusters], outdir)
+    bootstrap = build_bootstrap(fleet, [c.name for c in clusters], outdir,
+                                [c.name for c in clusters if not c.spec.autoscaling.renders_adapter])
     folders = [str(c.path) for c in clusters]
     jobs = min(jobs or default_jobs(len(clusters)), len(clusters))
     if jobs > 1:

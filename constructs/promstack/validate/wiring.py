@@ -101,7 +101,7 @@ def check_wiring(docs: Sequence[Document], custom_kinds: Mapping[tuple[str, str,
             findings += _binding(doc, index)
         elif key == ("apiregistration.k8s.io", "APIService"):
             findings += _api_service(doc, index)
-        elif key == ("autoscaling", "HorizontalPodAutoscaler"):
+        elif key in (("autoscaling", "HorizontalPodAutoscaler"), ("keda.sh", "ScaledObject")):
             findings += _hpa(doc, index)
     return findings
 
@@ -397,9 +397,14 @@ def _api_service(doc: Document, index: _Index) -> Iterator[Finding]:
 
 
 def _hpa(doc: Document, index: _Index) -> Iterator[Finding]:
+    """An HPA's or KEDA ScaledObject's scale target exists, in a namespace this unit creates (a
+    team's own namespace holds workloads the unit does not render)."""
+    if doc.namespace not in index.namespaces:
+        return
     ref = as_dict(doc.spec.get("scaleTargetRef"))
-    group = as_str(ref.get("apiVersion")).rpartition("/")[0]
-    kind, name = as_str(ref.get("kind")), as_str(ref.get("name"))
+    # KEDA's defaults: apps/v1 Deployment.
+    group = as_str(ref.get("apiVersion") or "apps/v1").rpartition("/")[0]
+    kind, name = as_str(ref.get("kind") or "Deployment"), as_str(ref.get("name"))
     if not index.has(group, kind, doc.namespace, name):
         yield _w(
             doc, ("spec", "scaleTargetRef"), f"scale target {kind}/{name} not found in namespace {doc.namespace!r}"
