@@ -23,6 +23,7 @@ from promstack.config.fleet import FleetConfig, load_fleet
 from promstack.config.inputs import load_inputs
 from promstack.config.model import ConfigError
 from promstack.content import catalog
+from promstack.content.autoscaling_check import scaling_problems
 from promstack.content.hpa_check import check_hpas
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
 from promstack.stack import MonitoringStack
@@ -62,8 +63,9 @@ def write(files: Iterable[Rendered]) -> None:
 
 def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
                       objects: list[dict[str, Any]] | None = None) -> None:
-    """Every HPA's metric is served by an adapter rule and its scale target exists (ConfigError if
-    not); ``objects`` are the stack's rendered objects when the caller has them already."""
+    """Every HPA's metric is served by an adapter rule, its scale target exists and no workload has
+    two autoscalers (ConfigError if not); ``objects`` are the stack's rendered objects when the
+    caller has them already."""
     if objects is None:
         objects = [obj for chart in stack.charts for obj in chart.to_json()]
     problems = check_hpas(
@@ -73,6 +75,9 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
         catalog.known_metric_names(),
         cluster=cluster.name,
     )
+    problems += scaling_problems(  # an HPA and a ScaledObject on one workload fight over its replicas
+        [o for o in objects if o["kind"] in {"HorizontalPodAutoscaler", "ScaledObject"}], None,
+        where=lambda o: f"cluster {cluster.name}: {o['kind']} {o['metadata'].get('namespace')}/{o['metadata']['name']}")
     if problems:
         raise ConfigError(problems)
 
