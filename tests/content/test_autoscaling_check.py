@@ -120,6 +120,24 @@ def test_every_problem_of_a_query_is_reported() -> None:
     assert len(problems("rate(http_request_total[30s])")) == 3
 
 
+@pytest.mark.parametrize(("query", "expected"), [
+    ("(" * 40 + "1" + ")" * 40,
+     "W: the query nests brackets more than 32 deep, more than this check reads; simplify it"),
+    ("+".join(["1"] * 400), "W: the query has more than 300 names, numbers and operators, more than this check reads; "
+                            "simplify it"),
+    ("+".join(["up"] * 150), "W: the query has more than 200 operators and operands, more than this check reads; "
+                             "simplify it"),
+    ("x" * 5000, "W: the query is 5000 characters long, more than the 4096 checked; shorten it"),
+])
+def test_a_query_too_big_to_check_is_one_problem(query: str, expected: str) -> None:
+    # promql-parser's objects copy their subtree on every read: an unbounded query would take minutes.
+    assert problems(query) == [expected]
+
+
+def test_brackets_and_operators_inside_strings_do_not_count() -> None:
+    assert problems('sum(shop_queue_depth{queue="' + "((+" * 200 + '"})') == []
+
+
 def test_durations_print_as_prometheus_writes_them() -> None:
     assert [seconds_text(s) for s in (30, 60, 90, 7200, 0.5, 0)] == ["30s", "1m", "1m30s", "2h", "500ms", "0s"]
 

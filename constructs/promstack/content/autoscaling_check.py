@@ -56,12 +56,33 @@ def _delta_text(delta: timedelta) -> str:
     return seconds_text(delta.total_seconds())
 
 
-def _many_series(node: Any) -> _Many | None:
+class TooComplex(Exception):
+    """A query with more than MAX_NODES operators and operands."""
+
+
+#: Most operators and operands of a checked query. promql-parser's Python objects copy their whole
+#: subtree on every attribute read, so reading a tree costs its size times its depth: this bounds it.
+MAX_NODES = 200
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise TooComplex
+
+
+def _many_series(node: Any, budget: _Budget | None = None) -> _Many | None:
     """None when ``node`` returns at most one series (or a scalar), else why it returns more."""
+    budget = budget or _Budget()
+    budget.spend()
     if isinstance(node, promql_parser.NumberLiteral | promql_parser.StringLiteral):
         return None
     if isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr):
-        return _many_series(node.expr)
+        return _many_series(node.expr, budget)
     if isinstance(node, promql_parser.AggregateExpr):
         op = str(node.op)
         modifier = node.modifier
@@ -86,20 +107,20 @@ def _many_series(node: Any) -> _Many | None:
                     and inner.modifier is not None and inner.modifier.type == promql_parser.AggModifierType.By
                     and set(inner.modifier.labels) <= {"le"}):
                 return None  # the buckets of one histogram: one quantile
-            return _many_series(inner)
+            return _many_series(inner, budget)
         for arg in node.args:
             if isinstance(arg, promql_parser.MatrixSelector):
                 return _Many(f"{name}(...) returns one series per series of {_selector_text(arg.vector_selector)}",
                              "wrap it in sum(...), avg(...) or max(...) without by")
             if isinstance(arg, promql_parser.SubqueryExpr):
-                return _many_series(arg.expr)
+                return _many_series(arg.expr, budget)
             if not isinstance(arg, promql_parser.NumberLiteral | promql_parser.StringLiteral):
-                found = _many_series(arg)
+                found = _many_series(arg, budget)
                 if found:
                     return found
         return None
     if isinstance(node, promql_parser.BinaryExpr):
-        return _many_series(node.lhs) or _many_series(node.rhs)
+        return _many_series(node.lhs, budget) or _many_series(node.rhs, budget)
     if isinstance(node, promql_parser.VectorSelector):
         return _Many(f"selects every series of {_selector_text(node)} without aggregating them",
                      "wrap it in sum(...), avg(...) or max(...) without by")
@@ -113,12 +134,31 @@ def _selector_text(selector: Any) -> str:
     return show(selector.name or selector.prettify(), 60)
 
 
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, promql_parser.AggregateExpr):
+        return [node.expr, *([node.param] if node.param is not None else [])]
+    if isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
+        return [node.expr]
+    if isinstance(node, promql_parser.BinaryExpr):
+        return [node.lhs, node.rhs]
+    if isinstance(node, promql_parser.Call):
+        return list(node.args)
+    if isinstance(node, promql_parser.MatrixSelector):
+        return [node.vector_selector]
+    return []
+
+
 def _walk(expr: Any) -> tuple[set[str], list[tuple[str, timedelta]]]:
     """Metric names the expression selects (names and ``__name__="..."``) and its range windows."""
     names: set[str] = set()
     ranges: list[tuple[str, timedelta]] = []
-
-    def visit(node: Any) -> None:
+    # Our own walk, not promql_parser.walk: that one rebuilds each subtree per level and takes
+    # minutes on a query nested a few hundred levels deep.
+    pending = [expr]
+    budget = _Budget()
+    while pending:
+        node = pending.pop()
+        budget.spend()
         if isinstance(node, promql_parser.VectorSelector):
             if node.name:
                 names.add(node.name)
@@ -129,9 +169,56 @@ def _walk(expr: Any) -> tuple[set[str], list[tuple[str, timedelta]]]:
             ranges.append((node.vector_selector.name or node.vector_selector.prettify(), node.range))
         elif isinstance(node, promql_parser.SubqueryExpr) and node.range is not None:
             ranges.append(("a subquery", node.range))
-
-    promql_parser.walk(expr, visit)
+        pending.extend(reversed(_children(node)))
     return names, ranges
+
+
+#: Deepest nesting of (), [] and {} a checked query may have; real queries stay far below it.
+MAX_NESTING = 32
+#: Longest query checked, as long as cluster.yaml allows its queries to be.
+MAX_QUERY_LENGTH = 4096
+
+
+def nesting(query: str) -> int:
+    """How deeply ``query`` nests brackets outside its quoted strings."""
+    depth = deepest = 0
+    quote = ""
+    escaped = False
+    for char in query:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote != "`":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
+
+
+_TOO_COMPLEX = f"has more than {MAX_NODES} operators and operands, more than this check reads; simplify it"
+
+
+#: Most names, numbers and operators of a checked query, counted before it is parsed (see MAX_NODES).
+MAX_TOKENS = 300
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_TOKEN = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*|[0-9.]+|[-+*/%^<>=!]+")
+
+
+def _size_problem(query: str) -> str | None:
+    if len(query) > MAX_QUERY_LENGTH:
+        return f"is {len(query)} characters long, more than the {MAX_QUERY_LENGTH} checked; shorten it"
+    if len(_TOKEN.findall(_STRING.sub('""', query))) > MAX_TOKENS:
+        return f"has more than {MAX_TOKENS} names, numbers and operators, more than this check reads; simplify it"
+    if nesting(query) > MAX_NESTING:
+        return f"nests brackets more than {MAX_NESTING} deep, more than this check reads; simplify it"
+    return None
 
 
 def parse_problem(query: str) -> tuple[Any, str | None]:
@@ -168,14 +255,20 @@ def query_problems(query: str, *, known_metrics: Collection[str], scrape_interva
     (the catalogs' and the workload's declared metrics: :func:`scaler_known_metrics`), a typo
     getting a "did you mean"; and use range windows of at least twice ``scrape_interval_seconds``.
     """
+    too_big = _size_problem(query)
+    if too_big:
+        return [f"{where}: the query {too_big}"]
     expr, reason = parse_problem(query)
     if expr is None:
         return [f"{where}: {show(query)} is not PromQL ({reason}); fix the query"]
+    try:
+        many = _many_series(expr)
+        names, ranges = _walk(expr)
+    except TooComplex:
+        return [f"{where}: the query {_TOO_COMPLEX}"]
     problems = []
-    many = _many_series(expr)
     if many is not None:
         problems.append(f"{where}: the query {many.why}, but a scaler needs one value; {many.fix}")
-    names, ranges = _walk(expr)
     known = set(known_metrics)
     problems += [unknown_metric_problem(name, known, where=where, fix=undeclared_fix)
                  for name in sorted(names - known)]
@@ -275,15 +368,21 @@ def metrics_query_problems(rule: AdapterRule, *, known_metrics: Collection[str],
         return [f"{where}: {exc}"]
     except NotCheckable:
         return []  # a control action: valid for the adapter, its output not modelled here
+    too_big = _size_problem(query)
+    if too_big:
+        return [f"{where}: the filled-in query {too_big}"]
     expr, reason = parse_problem(query)
     if expr is None:
         return [f"{where}: is not PromQL once the adapter fills in its fields ({reason}): {show(query, 100)}; "
                 "fix the query"]
+    try:
+        names, ranges = _walk(expr)
+    except TooComplex:
+        return [f"{where}: the filled-in query {_TOO_COMPLEX}"]
     problems = []
     grouping = _grouping_problem(expr)
     if grouping:
         problems.append(f"{where}: {grouping}")
-    names, ranges = _walk(expr)
     known = set(known_metrics) | {series}
     problems += [unknown_metric_problem(name, known, where=where,
                                         fix="correct the name or use <<.Series>>, the series the seriesQuery found")
@@ -296,6 +395,23 @@ def metrics_query_problems(rule: AdapterRule, *, known_metrics: Collection[str],
     return problems
 
 
+def _served_by(fixed_rules: Sequence[tuple[str, AdapterRule]], series_names: Iterable[str]) -> dict[str, str]:
+    """Each metric the rules serve from ``series_names``, and the description of the first rule serving it."""
+    names = sorted(series_names)
+    served: dict[str, str] = {}
+    for what, rule in fixed_rules:
+        for series in candidate_series(rule, names):
+            metric = rule.metric_name(series)
+            if metric:
+                served.setdefault(metric, what)
+    return served
+
+
+# The stack's own rules serve the same metrics from the catalogs on every load: computed once per
+# set of rules (defaults on or off, example app on or off), not on every cluster.yaml read.
+_FIXED_SERVED: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
+
 def adapter_rule_problems(rules: Sequence[AdapterRule], *, fixed_rules: Sequence[tuple[str, AdapterRule]] = (),
                           scrape_interval_seconds: float, source: str) -> list[str]:
     """Problems of a cluster's ``adapter.rules``, each ``<source>: adapter.rules[N].<field>: ...; fix``.
@@ -304,15 +420,18 @@ def adapter_rule_problems(rules: Sequence[AdapterRule], *, fixed_rules: Sequence
     each with a description; a cluster rule serving a metric one of them or an earlier cluster
     rule serves is an error: the adapter would answer for that metric with either query.
     """
+    if not rules:
+        return []
     problems = []
-    known_series = known_metric_names() | {n for r in (*rules, *(r for _, r in fixed_rules))
-                                           for n in candidate_series(r, ())}
-    served_by: dict[str, str] = {}
-    for what, rule in fixed_rules:
-        for series in candidate_series(rule, known_series):
-            metric = rule.metric_name(series)
-            if metric:
-                served_by.setdefault(metric, what)
+    catalog = known_metric_names()
+    key = tuple((what, rule.model_dump_json()) for what, rule in fixed_rules)
+    if key not in _FIXED_SERVED and len(_FIXED_SERVED) < 16:
+        _FIXED_SERVED[key] = _served_by(fixed_rules, catalog)
+    served_by = dict(_FIXED_SERVED.get(key) or _served_by(fixed_rules, catalog))
+    literal = {n for r in (*rules, *(r for _, r in fixed_rules)) for n in candidate_series(r, ())}
+    for metric, what in _served_by(fixed_rules, literal - catalog).items():
+        served_by.setdefault(metric, what)
+    known_series = catalog | literal
     for i, rule in enumerate(rules):
         where = f"{source}: adapter.rules[{i}]"
         problems += metrics_query_problems(rule, known_metrics=known_metric_names(),
