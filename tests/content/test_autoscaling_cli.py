@@ -201,3 +201,14 @@ def test_the_readme_shows_the_output_as_it_is(tmp_path: Path) -> None:
                             timeout=120, check=False)
     assert result.returncode == 1
     assert result.stdout + result.stderr == sample
+
+
+def test_a_cluster_file_with_an_error_is_bad_input_with_its_config_error(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    folder = tmp_path / "clusters" / "broken"
+    folder.mkdir(parents=True)
+    (folder / "cluster.yaml").write_text("autoscaling:\n  provider: kedaa\n")
+    status = main(["check-autoscaling", "--root", str(tmp_path), "--cluster", "broken", str(FIX / "good-hpa.yaml")])
+    assert status == 2
+    assert capsys.readouterr().err == (f"{PROG}: error: {folder}/cluster.yaml: autoscaling.provider: must be "
+                                       "'prometheus-adapter' or 'keda'\n")
