@@ -98,7 +98,7 @@ def test_a_too_short_window_and_a_typo_in_a_list_item(capsys: pytest.CaptureFixt
     where = f"{FIX}/short-window.yaml: ScaledObject/shop/orders: items[0].spec.triggers[0].metadata.query"
     assert (status, capsys.readouterr().out.splitlines()) == (1, [
         f"{where}: metric 'shop_orders_totl' is exported by no component of the stack; did you mean "
-        "'shop_orders_total'? correct the name, or declare your app's own metric with --metric NAME",
+        "'shop_orders_total'? correct the name, or declare your app's own metric with --metric SERIES",
         f"{where}: the range [30s] over 'shop_orders_totl' is shorter than twice the scrape interval (30s), so it "
         "often holds fewer than two samples and rate() and friends return nothing; use at least [1m]"])
 

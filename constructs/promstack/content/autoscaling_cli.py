@@ -180,7 +180,7 @@ class Checker:
             problems += query_problems(query, known_metrics=self.known, scrape_interval_seconds=self.scrape_interval,
                                        where=at(doc, *base, "query"),
                                        undeclared_fix="correct the name, or declare your app's own metric with "
-                                                      "--metric NAME")
+                                                      "--metric SERIES")
         threshold = metadata.get("threshold")
         if threshold is None or threshold == "":
             problems.append(f"{at(doc, *base, 'threshold')}: missing; KEDA requires it: the query's value per "
