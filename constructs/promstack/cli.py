@@ -100,8 +100,9 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
-    """The whole command line; ``tools=False`` leaves out certs, seal, diff and validate, whose
-    imports (cryptography, jsonschema ...) `promstack synth`, the hot path of `make synth`, skips."""
+    """The whole command line; ``tools=False`` leaves out certs, seal, diff, validate and
+    check-autoscaling, whose imports (cryptography, jsonschema ...) `promstack synth`, the hot path
+    of `make synth`, skips."""
     parser = argparse.ArgumentParser(
         prog="promstack",
         description="GitOps manifest compiler for a Kubernetes custom-metrics monitoring stack (cdk8s).",
@@ -125,12 +126,14 @@ def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
     schema.set_defaults(func=_schema)
     if tools:
         from promstack.certs.cli import register as register_certs
+        from promstack.content.autoscaling_cli import register as register_autoscaling
         from promstack.diff import register as register_diff
         from promstack.validate.cli import register as register_validate
 
         register_certs(subparsers)
         register_diff(subparsers)
         register_validate(subparsers)
+        register_autoscaling(subparsers)
     return parser
 
 

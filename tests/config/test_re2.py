@@ -73,7 +73,9 @@ def test_a_long_regex_is_clipped_in_its_error_line() -> None:
 @pytest.mark.parametrize("pattern", ["^(.*)_total$", "^container_(.*)_seconds_total$", "(?i)HTTP_.*",
                                      "^(?P<base>.*)_count$", r"a|b|[0-9]{1,3}\.x", "(.+?)(?::\\d+)?;(\\d+)", ""])
 def test_ordinary_patterns_are_accepted(pattern: str) -> None:
-    parse_spec({"adapter": {"rules": [rule(name={"matches": pattern}, seriesFilters=[{"isNot": pattern or "x"}])]},
+    # defaultRules off: this catch-all rule would serve the default rules' metrics a second time.
+    parse_spec({"adapter": {"defaultRules": False,
+                            "rules": [rule(name={"matches": pattern}, seriesFilters=[{"isNot": pattern or "x"}])]},
                 "prometheus": {"extraScrapeConfigs": [{"jobName": "x", "role": "pod", "relabelings": [
                     {"sourceLabels": ["a"], "regex": pattern, "action": "keep"}]}]}}, "clusters/x/cluster.yaml")
 

@@ -6,7 +6,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.components.base import Component, StackContext, empty_dir, hardened_container, http_probe, mount
-from promstack.components.prometheus_adapter.rules import AdapterRule, ResourceOverride, RuleName, RuleResources
+from promstack.components.prometheus_adapter.rules import EXAMPLE_APP_METRIC, EXAMPLE_APP_RULE
 from promstack.config import names, versions
 from promstack.config.autoscaling import ScalingMetric, ScalingTarget, WorkloadRef
 from promstack.config.cluster import ExampleAppConfig, resources
@@ -15,14 +15,8 @@ from promstack.config.versions import Image
 NAME = names.EXAMPLE_APP
 PORT = 9898
 #: The custom metric the HPA scales on, served by RULE from podinfo's http_requests_total.
-METRIC = "http_requests_per_second"
-RULE = AdapterRule(
-    series_query='http_requests_total{namespace!="",pod!=""}',
-    resources=RuleResources(overrides={"namespace": ResourceOverride(resource="namespace"),
-                                       "pod": ResourceOverride(resource="pod")}),
-    name=RuleName(matches="^(.*)_total$", as_="${1}_per_second"),
-    metrics_query="sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
-)
+METRIC = EXAMPLE_APP_METRIC
+RULE = EXAMPLE_APP_RULE
 
 
 def scaling_target(settings: ExampleAppConfig) -> ScalingTarget:

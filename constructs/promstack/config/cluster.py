@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
+from promstack.components.prometheus_adapter.rules import EXAMPLE_APP_RULE, AdapterRule, default_rules
 from promstack.config import names, sizes
 from promstack.config.autoscaling import AutoscalingConfig
 from promstack.config.images import ImagesConfig
@@ -26,6 +26,7 @@ from promstack.config.model import (
     PositiveDuration,
     Quantity,
     dns_subdomain,
+    duration_ms,
     is_dns_label,
     quantity_value,
     show,
@@ -34,6 +35,7 @@ from promstack.config.model import (
 )
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig
 from promstack.config.yamlio import read_yaml
+from promstack.content.autoscaling_check import adapter_rule_problems
 from promstack.content.rules import CONTROL_PLANE_JOBS, JOBS, AlertsConfig
 
 CLUSTER_FILE = "cluster.yaml"
@@ -384,7 +386,22 @@ def parse_spec(data: Any, source: str) -> ClusterSpec:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: (top level): must be a mapping of settings, got {type(data).__name__}"])
-    return validate_model(ClusterSpec, data, source)
+    spec = validate_model(ClusterSpec, data, source)
+    problems = adapter_rule_problems(
+        spec.adapter.rules, fixed_rules=_fixed_rules(spec), source=source,
+        scrape_interval_seconds=(duration_ms(spec.prometheus.scrape_interval) or 0) / 1000)
+    if problems:
+        raise ConfigError(problems)
+    return spec
+
+
+def _fixed_rules(spec: ClusterSpec) -> list[tuple[str, AdapterRule]]:
+    """The adapter rules the stack adds to a cluster's own, each described for an error message."""
+    fixed = [(f"upstream's default rule {i + 1} (adapter.defaultRules)", rule)
+             for i, rule in enumerate(default_rules() if spec.adapter.default_rules else ())]
+    if spec.example_app.enabled:
+        fixed.append(("the example app's rule (exampleApp.enabled)", EXAMPLE_APP_RULE))
+    return fixed
 
 
 def load_cluster(cluster_dir: Path) -> ClusterConfig:

@@ -25,6 +25,7 @@ from promstack.config.fleet import FleetConfig, load_fleet
 from promstack.config.inputs import load_inputs
 from promstack.config.model import ConfigError, show_path
 from promstack.content import catalog
+from promstack.content.autoscaling_check import scaling_problems
 from promstack.content.hpa_check import check_hpas, check_pod_metrics, check_scaled_objects
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
 from promstack.stack import MonitoringStack, adapter_rules
@@ -81,8 +82,8 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
                       objects: list[dict[str, Any]] | None = None) -> None:
     """Under prometheus-adapter every HPA's metric is served by an adapter rule; under KEDA every
     ScaledObject queries the stack's Prometheus with PromQL that parses; either way each target
-    the stack renders exists (ConfigError if not). ``objects`` are the stack's rendered objects
-    when the caller has them already."""
+    the stack renders exists and no workload has two autoscalers (ConfigError if not).
+    ``objects`` are the stack's rendered objects when the caller has them already."""
     if objects is None:
         objects = [obj for chart in stack.charts for obj in chart.to_json()]
     workloads = [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}]
@@ -99,6 +100,9 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
         [o for o in objects if o["kind"] == "ScaledObject"], workloads,
         server_address=stack.prometheus.service_url, cluster=cluster.name, namespaces=namespaces,
     )
+    problems += scaling_problems(  # an HPA and a ScaledObject on one workload fight over its replicas
+        [o for o in objects if o["kind"] in {"HorizontalPodAutoscaler", "ScaledObject"}], None,
+        where=lambda o: f"cluster {cluster.name}: {o['kind']} {o['metadata'].get('namespace')}/{o['metadata']['name']}")
     if problems:
         raise ConfigError(problems)
 

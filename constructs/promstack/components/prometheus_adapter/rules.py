@@ -223,3 +223,15 @@ def default_rules() -> tuple[AdapterRule, ...]:
             metrics_query=_RATE,
         ),
     )
+
+
+#: The custom metric the example app's HPA scales on, served by EXAMPLE_APP_RULE from podinfo's
+#: http_requests_total. Here, not in components/example_app.py, so the autoscaling checks (and
+#: `promstack check-autoscaling`) read the rule without starting the jsii runtime.
+EXAMPLE_APP_METRIC = "http_requests_per_second"
+EXAMPLE_APP_RULE = AdapterRule(
+    series_query='http_requests_total{namespace!="",pod!=""}',
+    resources=_POD_NAMESPACE,
+    name=RuleName(matches="^(.*)_total$", as_="${1}_per_second"),
+    metrics_query="sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
+)
