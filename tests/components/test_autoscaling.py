@@ -231,3 +231,25 @@ def test_a_pod_metric_query_is_one_series_however_the_rule_groups(template: str)
     query = pod_metric_query(target, "jobs_per_second", [rule])
     assert query is not None and "GroupBy" not in query and " by " not in query and "pod)" not in query, query
     assert parse(query) is not None
+
+
+@pytest.mark.parametrize("provider", ["prometheus-adapter", "keda"])
+def test_a_target_synth_does_not_render_is_an_error_unless_external(tmp_path: Path, provider: str) -> None:
+    from promstack.config.model import ConfigError
+    from promstack.gitops.synth import check_autoscaling
+
+    def check(**fields: Any) -> None:
+        spec = parse_spec({"adapter": {"tls": {"mode": "self-signed"}}, "autoscaling": {
+            "provider": provider, "targets": [{"workload": {"name": "checkout", "namespace": "shop"},
+                                               "maxReplicas": 3, "metrics": [{"query": QUERY, "threshold": "5"}],
+                                               **fields}]}}, "cluster.yaml")
+        cluster = ClusterConfig(name="x", path=tmp_path, spec=spec)
+        check_autoscaling(cluster, MonitoringStack(cdk8s.App(), cluster=cluster, inputs=ClusterInputs()))
+
+    with pytest.raises(ConfigError) as caught:
+        check()
+    assert caught.value.problems == [
+        f"{tmp_path}/cluster.yaml: autoscaling.targets[0].workload: Deployment shop/checkout is not rendered by "
+        "this stack; correct the reference, or set external: true if the workload is deployed from elsewhere "
+        "(an app's repository)"]
+    check(external=True)

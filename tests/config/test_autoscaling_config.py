@@ -88,3 +88,24 @@ def test_query_problem_is_the_one_judge_of_a_query() -> None:
     assert query_problem("  ") is not None and "is empty" in (query_problem("  ") or "")
     assert "control character" in (query_problem("up\x00") or "")
     assert "is not PromQL" in (query_problem("rate(up[5m]") or "")
+
+
+def test_a_target_query_gets_the_scaler_checks_at_load() -> None:
+    """A query that returns a series per pod, names a metric nobody exports, or reads a window of one
+    scrape fails loading cluster.yaml, each with its field and its fix."""
+    per_pod, unknown, short = problems({"targets": [target(
+        {"query": "sum by (pod) (rate(http_requests_total[2m]))", "threshold": "1"},
+        {"query": "sum(rate(checkout_orders_totl[2m]))", "threshold": "1"},
+        {"query": "sum(rate(http_requests_total[30s]))", "threshold": "1"})]})
+    assert per_pod.startswith("cluster.yaml: autoscaling.targets[0].metrics[0].query: ")
+    assert "by (pod)" in per_pod
+    assert unknown.startswith("cluster.yaml: autoscaling.targets[0].metrics[1].query: ")
+    assert unknown.endswith("list the workload's own series in autoscaling.targets[0].declaredMetrics")
+    assert short.startswith("cluster.yaml: autoscaling.targets[0].metrics[2].query: the range [30s]")
+
+
+def test_declared_metrics_are_known_to_the_target_queries() -> None:
+    spec = parse_spec({"autoscaling": {"targets": [target(
+        {"query": "sum(rate(checkout_orders_total[2m]))", "threshold": "1"},
+        declaredMetrics=["checkout_orders_total"])]}}, "c.yaml")
+    assert spec.autoscaling.targets[0].declared_metrics == ("checkout_orders_total",)

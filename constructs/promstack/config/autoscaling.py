@@ -7,8 +7,8 @@ prerequisite like the Sealed Secrets controller, scales each target from a Scale
 provider, so a cluster moves between them by changing ``provider`` alone (README: "Moving from
 prometheus-adapter to KEDA"). ``keepAdapter`` is the first of the two steps of that move.
 
-Every PromQL ``query`` is parsed at load (:func:`query_problem`, the one place that judges a
-target's query), so a typo fails synth instead of a scaler at run time.
+Every PromQL ``query`` is parsed at load (:func:`query_problem`) and put through the scaler-query
+checks (content.autoscaling_check), so a typo fails synth instead of a scaler at run time.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,199}")
 def query_problem(query: str) -> str | None:
     """Why ``query`` is no PromQL a scaler can run (empty, a control character, does not parse), or None.
 
-    The one check every target query goes through; deeper checks (a single series, known metrics,
-    the rate window) plug in here.
+    The check a query gets as a field; loading cluster.yaml then runs the scaler-query checks (one
+    series, known metrics, the range window: content.autoscaling_check.target_query_problems).
     """
     if not query.strip():
         return "is empty; write a PromQL query, e.g. sum(rate(http_requests_total{namespace=\"shop\"}[2m]))"
@@ -114,12 +114,19 @@ class ScalingMetric(Model):
 
 class ScalingTarget(Model):
     """One workload to scale between ``minReplicas`` (default 1) and ``maxReplicas`` (at most 100)
-    on one or more ``metrics`` (the largest replica count any of them asks for wins)."""
+    on one or more ``metrics`` (the largest replica count any of them asks for wins).
+
+    ``external: true`` says the workload is deployed from elsewhere (an app team's repository), so
+    synth does not look for it among the objects it renders; otherwise it must be one of them.
+    ``declaredMetrics`` lists the series the workload exports itself, which a ``query`` may name
+    beside the metrics of the stack's exporters (default none)."""
 
     workload: WorkloadRef
     min_replicas: int = Field(default=1, ge=1, le=100)
     max_replicas: int = Field(ge=1, le=100)
     metrics: tuple[ScalingMetric, ...] = Field(max_length=10, strict=False)
+    external: bool = False
+    declared_metrics: tuple[MetricName, ...] = Field(default=(), max_length=100, strict=False)
 
     @model_validator(mode="after")
     def _replica_range(self) -> ScalingTarget:

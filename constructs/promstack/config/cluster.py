@@ -35,7 +35,7 @@ from promstack.config.model import (
 )
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig
 from promstack.config.yamlio import read_yaml
-from promstack.content.autoscaling_check import adapter_rule_problems
+from promstack.content.autoscaling_check import adapter_rule_problems, target_query_problems
 from promstack.content.rules import CONTROL_PLANE_JOBS, JOBS, AlertsConfig
 
 CLUSTER_FILE = "cluster.yaml"
@@ -387,9 +387,11 @@ def parse_spec(data: Any, source: str) -> ClusterSpec:
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: (top level): must be a mapping of settings, got {type(data).__name__}"])
     spec = validate_model(ClusterSpec, data, source)
-    problems = adapter_rule_problems(
-        spec.adapter.rules, fixed_rules=_fixed_rules(spec), source=source,
-        scrape_interval_seconds=(duration_ms(spec.prometheus.scrape_interval) or 0) / 1000)
+    scrape_interval_seconds = (duration_ms(spec.prometheus.scrape_interval) or 0) / 1000
+    problems = adapter_rule_problems(spec.adapter.rules, fixed_rules=_fixed_rules(spec), source=source,
+                                     scrape_interval_seconds=scrape_interval_seconds)
+    problems += target_query_problems(spec.autoscaling.targets, source=source,
+                                      scrape_interval_seconds=scrape_interval_seconds)
     if problems:
         raise ConfigError(problems)
     return spec

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import promql_parser
 
@@ -26,6 +26,9 @@ from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.config.model import show
 from promstack.content.catalog import known_metric_names
 from promstack.content.hpa_check import candidate_series
+
+if TYPE_CHECKING:
+    from promstack.config.autoscaling import ScalingTarget
 
 #: Aggregations whose result has one series when they group by nothing.
 _TO_ONE = {"sum", "avg", "max", "min", "count", "group", "stddev", "stdvar", "quantile"}
@@ -496,4 +499,24 @@ def scaling_problems(scalers: Iterable[dict[str, Any]], workloads: Iterable[dict
                 "over its replicas: keep one (a ScaledObject creates its own HPA)")
         else:
             first[target] = scaler
+    return problems
+
+
+def target_query_problems(targets: Sequence[ScalingTarget], *, scrape_interval_seconds: float,
+                          source: str) -> list[str]:
+    """The scaler-query checks (:func:`query_problems`) of every ``query`` metric of a cluster's
+    ``autoscaling.targets``, each ``<source>: autoscaling.targets[i].metrics[j].query: ...; fix``.
+    A query may name the stack's exporters' metrics and the target's ``declaredMetrics``."""
+    problems = []
+    for i, target in enumerate(targets):
+        known: frozenset[str] | None = None
+        for j, metric in enumerate(target.metrics):
+            if metric.query is None:
+                continue
+            known = known if known is not None else scaler_known_metrics(target.declared_metrics)
+            problems += query_problems(
+                metric.query, known_metrics=known, scrape_interval_seconds=scrape_interval_seconds,
+                where=f"{source}: autoscaling.targets[{i}].metrics[{j}].query",
+                undeclared_fix=f"correct the name, or list the workload's own series in "
+                               f"autoscaling.targets[{i}].declaredMetrics")
     return problems

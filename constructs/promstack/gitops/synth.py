@@ -100,6 +100,13 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
         [o for o in objects if o["kind"] == "ScaledObject"], workloads,
         server_address=stack.prometheus.service_url, cluster=cluster.name, namespaces=namespaces,
     )
+    rendered = {(w["kind"], w["metadata"].get("namespace"), w["metadata"]["name"]) for w in workloads}
+    for i, target in enumerate(cluster.spec.autoscaling.targets):
+        ref = target.workload
+        if not target.external and (ref.kind, ref.namespace, ref.name) not in rendered:
+            problems.append(f"{show_path(cluster.file)}: autoscaling.targets[{i}].workload: {ref.kind} "
+                            f"{ref.namespace}/{ref.name} is not rendered by this stack; correct the reference, or "
+                            "set external: true if the workload is deployed from elsewhere (an app's repository)")
     problems += scaling_problems(  # an HPA and a ScaledObject on one workload fight over its replicas
         [o for o in objects if o["kind"] in {"HorizontalPodAutoscaler", "ScaledObject"}], None,
         where=lambda o: f"cluster {cluster.name}: {o['kind']} {o['metadata'].get('namespace')}/{o['metadata']['name']}")
