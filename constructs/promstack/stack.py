@@ -60,6 +60,8 @@ class MonitoringStack:
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
                                      kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager,
                                      scrape_secret=inputs.prometheus_scrape_secrets,
+                                     remote_write_secret=inputs.prometheus_remote_write,
+                                     remote_write_cas=inputs.remote_write_cas,
                                      extra_rule_files=inputs.team_rule_files)
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context)
                             if spec.example_app.enabled else None)

@@ -43,6 +43,11 @@ CLUSTER_BASE["prometheus"]["extraScrapeConfigs"] = [{
     "jobName": "team", "role": "pod", "namespaces": ["team"],
     "relabelings": [{"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod"}],
 }]
+CLUSTER_BASE["prometheus"]["remoteWrite"] = [{
+    "name": "store", "url": "https://store.example.com/api/v1/write", "headers": {"X-Scope-OrgID": "tenant"},
+    "writeRelabelConfigs": [{"sourceLabels": ["__name__"], "targetLabel": "metric"}],
+}]
+CLUSTER_BASE["prometheus"]["externalLabels"] = {"region": "eu"}
 CLUSTER_BASE["alertmanager"] = {
     "resources": copy.deepcopy(RESOURCES),
     "receivers": [{"name": "r", "slack": [{"apiUrlSecret": "slack-url"}], "pagerduty": [{"routingKeySecret": "pd"}],
@@ -80,6 +85,38 @@ SAMPLES = {
     "prometheus.extraScrapeConfigs[0].relabelings[0].regex": "(.*)",
     "prometheus.extraScrapeConfigs[0].relabelings[0].targetLabel": "pod",
     "prometheus.extraScrapeConfigs[0].relabelings[0].replacement": "$1",
+    "prometheus.remoteWrite[0].name": "store",
+    "prometheus.remoteWrite[0].url": "https://store.example.com/api/v1/write",
+    "prometheus.remoteWrite[0].basicAuth.username": "writer",
+    "prometheus.remoteWrite[0].basicAuth.passwordSecret": "store-password",
+    "prometheus.remoteWrite[0].bearerTokenSecret": "store-token",
+    "prometheus.remoteWrite[0].oauth2.clientId": "promstack",
+    "prometheus.remoteWrite[0].oauth2.clientSecretSecret": "store-client-secret",
+    "prometheus.remoteWrite[0].oauth2.tokenUrl": "https://idp.example.com/token",
+    "prometheus.remoteWrite[0].oauth2.scopes[0]": "metrics.write",
+    "prometheus.remoteWrite[0].oauth2.endpointParams": "audience",
+    "prometheus.remoteWrite[0].oauth2.endpointParams.k": "metrics",
+    "prometheus.remoteWrite[0].sigv4.region": "eu-west-1",
+    "prometheus.remoteWrite[0].sigv4.roleArn": "arn:aws:iam::123456789012:role/writer",
+    "prometheus.remoteWrite[0].tls.caFile": "store-ca.crt",
+    "prometheus.remoteWrite[0].tls.caSecret": "ca.crt",
+    "prometheus.remoteWrite[0].tls.certSecret": "tls.crt",
+    "prometheus.remoteWrite[0].tls.keySecret": "tls.key",
+    "prometheus.remoteWrite[0].tls.serverName": "store.example.com",
+    "prometheus.remoteWrite[0].headers": "X-Scope-OrgID",
+    "prometheus.remoteWrite[0].headers.k": "tenant",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].sourceLabels[0]": "__name__",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].separator": ";",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].regex": "(.*)",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].targetLabel": "metric",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].replacement": "$1",
+    "prometheus.remoteWrite[0].queueConfig.batchSendDeadline": "5s",
+    "prometheus.remoteWrite[0].queueConfig.minBackoff": "30ms",
+    "prometheus.remoteWrite[0].queueConfig.maxBackoff": "5s",
+    "prometheus.remoteWrite[0].remoteTimeout": "30s",
+    "prometheus.clusterLabel.value": "prod",
+    "prometheus.externalLabels": "region",
+    "prometheus.externalLabels.k": "eu",
     "alertmanager.storage.storageClass": "fast-ssd",
     "alertmanager.receivers[0].slack[0].channel": "#alerts",
     "alertmanager.receivers[0].webhook[0].credentialsSecret": "hook-token",
@@ -156,6 +193,15 @@ def _extra_job(doc: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+def _remote_write(doc: dict[str, Any]) -> dict[str, Any]:
+    endpoint: dict[str, Any] = doc["prometheus"]["remoteWrite"][0]
+    return endpoint
+
+
+_OAUTH2 = {"clientId": "promstack", "clientSecretSecret": "store-client-secret",
+           "tokenUrl": "https://idp.example.com/token", "endpointParams": {"audience": "metrics"}}
+
+
 # Fields that exclude or need a sibling: the walk varies one field, so it makes room for it first.
 MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
     "prometheus.extraScrapeConfigs[0].staticTargets[0]":
@@ -164,6 +210,16 @@ MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
         lambda doc: _extra_job(doc).update(basicAuth={"passwordSecret": "team-password"}),
     "prometheus.extraScrapeConfigs[0].basicAuth.passwordSecret":
         lambda doc: _extra_job(doc).update(basicAuth={"username": "scraper"}),
+    "prometheus.remoteWrite[0].basicAuth.username":
+        lambda doc: _remote_write(doc).update(basicAuth={"passwordSecret": "store-password"}),
+    "prometheus.remoteWrite[0].basicAuth.passwordSecret":
+        lambda doc: _remote_write(doc).update(basicAuth={"username": "writer"}),
+    **{f"prometheus.remoteWrite[0].oauth2.{field}": (lambda doc, field=field: _remote_write(doc).update(
+        oauth2={k: v for k, v in _OAUTH2.items() if k != field or k == "endpointParams"}))
+       for field in ("clientId", "clientSecretSecret", "tokenUrl", "scopes[0]", "endpointParams", "endpointParams.k")},
+    "prometheus.remoteWrite[0].sigv4.roleArn": lambda doc: _remote_write(doc).update(sigv4={"region": "eu-west-1"}),
+    "prometheus.remoteWrite[0].tls.certSecret": lambda doc: _remote_write(doc).update(tls={"keySecret": "tls.key"}),
+    "prometheus.remoteWrite[0].tls.keySecret": lambda doc: _remote_write(doc).update(tls={"certSecret": "tls.crt"}),
 }
 
 

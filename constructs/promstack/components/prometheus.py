@@ -20,10 +20,15 @@ from promstack.components.base import (
     hardened_container,
     http_probe,
     mount,
+    port,
 )
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
+from promstack.components.remote_write import CA_DIR, POD_NAME_ENV, remote_write
+from promstack.components.remote_write import SECRETS_DIR as REMOTE_WRITE_DIR
+from promstack.components.remote_write import external_labels as rendered_external_labels
 from promstack.config import names, versions, yamlio
+from promstack.config import remote_write as remote_write_config
 from promstack.config.cluster import PrometheusConfig
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig, secret_keys
 from promstack.config.versions import Image
@@ -238,11 +243,14 @@ def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
     return rules
 
 
-def alerting(alertmanager: Alertmanager) -> dict[str, Any]:
+def alerting(alertmanager: Alertmanager, *, drop_label: str | None = None) -> dict[str, Any]:
     """Every Alertmanager replica, discovered through the headless Service: Prometheus must send
-    each alert to each replica (the replicas deduplicate), never through a load-balanced Service."""
+    each alert to each replica (the replicas deduplicate), never through a load-balanced Service.
+    ``drop_label`` (an HA pair's replica label) is removed from alerts, so the two replicas' copies
+    of one alert are one alert to Alertmanager."""
     service = alertmanager.headless_service
-    return {"alertmanagers": [{
+    relabel = {"alert_relabel_configs": [{"action": "labeldrop", "regex": drop_label}]} if drop_label else {}
+    return {**relabel, "alertmanagers": [{
         "api_version": "v2",
         "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [service.metadata.namespace]}}],
         "relabel_configs": [_keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
@@ -252,17 +260,22 @@ def alerting(alertmanager: Alertmanager) -> dict[str, Any]:
 
 def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str], scrape: list[dict[str, Any]],
                   alertmanager: Alertmanager | None = None) -> str:
+    """prometheus.yml. ``external_labels`` are values as written (``$`` is escaped here); with two or
+    more replicas each also carries ``settings.replicaLabel: <its pod name>``."""
+    replica_label = settings.replica_label if settings.replicas > 1 else None
     config: dict[str, Any] = {
         "global": {
             "scrape_interval": settings.scrape_interval,
             "evaluation_interval": settings.scrape_interval,
-            "external_labels": dict(external_labels),
+            "external_labels": rendered_external_labels(external_labels, replica_label=replica_label),
         },
     }
     if alertmanager is not None:
-        config["alerting"] = alerting(alertmanager)
+        config["alerting"] = alerting(alertmanager, drop_label=replica_label)
     config["rule_files"] = [RULE_FILES_GLOB]
     config["scrape_configs"] = scrape
+    if settings.remote_write:
+        config["remote_write"] = [remote_write(endpoint) for endpoint in settings.remote_write]
     return yamlio.dump(config)
 
 
@@ -294,18 +307,27 @@ class Prometheus(Component):
                  alerts: AlertsConfig = AlertsConfig(), external_labels: Mapping[str, str] | None = None,
                  node_exporter: NodeExporter | None = None, kube_state_metrics: KubeStateMetrics | None = None,
                  alertmanager: Alertmanager | None = None, scrape_secret: dict[str, Any] | None = None,
-                 image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None) -> None:
+                 image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None,
+                 remote_write_secret: dict[str, Any] | None = None,
+                 remote_write_cas: Mapping[str, str] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="server", image=image)
-        missing = sorted(set(secret_keys(settings.extra_scrape_configs)) - set(
-            (scrape_secret or {}).get("spec", {}).get("encryptedData", {})))
+        for given, wanted, arg, what in (
+                (scrape_secret, secret_keys(settings.extra_scrape_configs), "scrape_secret", "extraScrapeConfigs"),
+                (remote_write_secret, remote_write_config.secret_keys(settings.remote_write), "remote_write_secret",
+                 "remoteWrite")):
+            missing = sorted(set(wanted) - set((given or {}).get("spec", {}).get("encryptedData", {})))
+            if missing:
+                raise ValueError(f"Prometheus {id_!r}: {arg} lacks the keys {', '.join(missing)} that {what} name")
+        missing = sorted(set(remote_write_config.ca_files(settings.remote_write)) - set(remote_write_cas or {}))
         if missing:
-            raise ValueError(f"Prometheus {id_!r}: scrape_secret lacks the keys {', '.join(missing)} that "
-                             "extraScrapeConfigs name")
+            raise ValueError(f"Prometheus {id_!r}: remote_write_cas lacks the CA files {', '.join(missing)} that "
+                             "remoteWrite names")
         config = settings
         self.port = PORT
         self.service_url = f"http://{self.app_name}.{self.stack_namespace}.svc:{PORT}"
         self._settings = settings
-        self._external_labels = dict(external_labels or {"cluster": context.instance})
+        self._external_labels = dict(external_labels or {settings.cluster_label.name: settings.cluster_label.value
+                                                         or context.instance, **settings.external_labels})
         self._core_jobs = [*core_jobs(kubelet_tls_verify=settings.kubelet_tls_verify),
                            *control_plane_jobs(settings.control_plane)]
         self._component_jobs: list[dict[str, Any]] = []
@@ -345,6 +367,18 @@ class Prometheus(Component):
             volumes.append(k8s.Volume(name="scrape-secrets", secret=k8s.SecretVolumeSource(
                 secret_name=scrape_secret["metadata"]["name"], default_mode=0o440)))
             mounts.append(mount("scrape-secrets", SECRETS_DIR))
+        if remote_write_secret is not None:
+            add_sealed_secret(self, "remote-write-secrets", remote_write_secret)
+            volumes.append(k8s.Volume(name="remote-write-secrets", secret=k8s.SecretVolumeSource(
+                secret_name=remote_write_secret["metadata"]["name"], default_mode=0o440)))
+            mounts.append(mount("remote-write-secrets", REMOTE_WRITE_DIR))
+        if remote_write_cas:
+            cas = dict(sorted(remote_write_cas.items()))
+            check_config_map_size(f"Prometheus {self.app_name!r}", self.name("remote-write-ca"), cas)
+            k8s.KubeConfigMap(self, "remote-write-ca", metadata=self.meta(self.name("remote-write-ca")), data=cas)
+            volumes.append(config_map_volume("remote-write-ca", self.name("remote-write-ca")))
+            mounts.append(mount("remote-write-ca", CA_DIR))
+        replicas = settings.replicas
 
         container = hardened_container(
             name="prometheus",
@@ -363,6 +397,9 @@ class Prometheus(Component):
             ],
             ports=[k8s.ContainerPort(name="web", container_port=PORT, protocol="TCP")],
             volume_mounts=mounts,
+            # Prometheus v3 expands ${POD_NAME} in external label values: an HA pair's replica label.
+            env=[k8s.EnvVar(name=POD_NAME_ENV, value_from=k8s.EnvVarSource(
+                field_ref=k8s.ObjectFieldSelector(field_path="metadata.name")))] if replicas > 1 else (),
             readiness=http_probe("/-/ready", "web", initial_delay=10),
             # WAL replay after a restart can take minutes on a large TSDB.
             liveness=http_probe("/-/healthy", "web", initial_delay=60, failures=6),
@@ -373,7 +410,7 @@ class Prometheus(Component):
             metadata=self.meta(),
             spec=k8s.StatefulSetSpec(
                 service_name=self.name("headless"),
-                replicas=1,
+                replicas=replicas,
                 selector=self.label_selector(),
                 template=self.pod_template(
                     containers=[container],
@@ -381,6 +418,7 @@ class Prometheus(Component):
                     automount_token=True,
                     fs_group=65534,
                     termination_grace_period_seconds=300,
+                    affinity=self._spread() if replicas > 1 else None,
                 ),
                 volume_claim_templates=[
                     k8s.KubePersistentVolumeClaimProps(
@@ -403,9 +441,25 @@ class Prometheus(Component):
                 ),
             ),
         )
+        if replicas > 1:
+            k8s.KubePodDisruptionBudget(
+                self, "pod-disruption-budget", metadata=self.meta(),
+                spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector()))
         self.headless_service = self.add_service({"web": PORT}, id_="headless-service", name=self.name("headless"),
                                                  headless=True)
         self.service = self.add_service({"web": PORT}, node_ports={"web": config.node_port})
+        if replicas > 1:
+            # The replicas scrape alike but not at the same instants: a client (Grafana, the adapter)
+            # stays on one replica, so a dashboard or an HPA never flips between their answers.
+            self.service.add_json_patch(JsonPatch.add("/spec/sessionAffinity", "ClientIP"))
+
+    def _spread(self) -> k8s.Affinity:
+        """Replicas on different nodes where the scheduler can: one node's loss leaves one replica."""
+        return k8s.Affinity(pod_anti_affinity=k8s.PodAntiAffinity(
+            preferred_during_scheduling_ignored_during_execution=[k8s.WeightedPodAffinityTerm(
+                weight=100,
+                pod_affinity_term=k8s.PodAffinityTerm(topology_key="kubernetes.io/hostname",
+                                                      label_selector=self.label_selector()))]))
 
     def _rbac(self) -> None:
         read = ["get", "list", "watch"]

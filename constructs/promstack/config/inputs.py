@@ -16,7 +16,7 @@ from cryptography import x509
 from promstack.certs import CertError
 from promstack.certs.sealing import read_sealed_secret
 from promstack.components.base import MAX_CONFIG_MAP_BYTES, config_map_bytes
-from promstack.config import alerting, names, scraping
+from promstack.config import alerting, names, remote_write, scraping
 from promstack.config.cluster import SHARED_DIR, ClusterConfig
 from promstack.config.model import ConfigError, show_path
 from promstack.config.yamlio import read_text
@@ -44,6 +44,9 @@ class ClusterInputs:
     grafana_admin: dict[str, Any] | None = None
     alertmanager_receivers: dict[str, Any] | None = None
     prometheus_scrape_secrets: dict[str, Any] | None = None
+    prometheus_remote_write: dict[str, Any] | None = None
+    #: CA certificates of the cluster folder that remoteWrite endpoints trust: file name -> PEM.
+    remote_write_cas: Mapping[str, str] = field(default_factory=dict)
     #: The team's rule files and dashboards, file name -> text, checked (see load_team_content).
     team_rule_files: Mapping[str, str] = field(default_factory=dict)
     team_dashboards: Mapping[str, str] = field(default_factory=dict)
@@ -127,6 +130,48 @@ def load_scrape_secrets(cluster: ClusterConfig) -> dict[str, Any] | None:
     return load_sealed_keys(cluster, secret=scraping.SCRAPE_SECRET,
                             keys=scraping.secret_keys(cluster.spec.prometheus.extra_scrape_configs),
                             named_by="prometheus.extraScrapeConfigs")
+
+
+def load_remote_write_secrets(cluster: ClusterConfig) -> dict[str, Any] | None:
+    """The sealed remote-write credentials, holding every key the endpoints name."""
+    return load_sealed_keys(cluster, secret=remote_write.REMOTE_WRITE_SECRET,
+                            keys=remote_write.secret_keys(cluster.spec.prometheus.remote_write),
+                            named_by="prometheus.remoteWrite")
+
+
+#: Largest CA file read, in bytes (a bundle of a few dozen certificates).
+MAX_CA_FILE_BYTES = 64 * 1024
+
+
+def load_remote_write_cas(cluster: ClusterConfig) -> dict[str, str]:
+    """The CA files of the cluster folder that remoteWrite endpoints name (``tls.caFile``), each
+    one or more PEM certificates."""
+    cas, problems = {}, []
+    for i, endpoint in enumerate(cluster.spec.prometheus.remote_write):
+        name = endpoint.tls.ca_file if endpoint.tls else None
+        if not name or name in cas:
+            continue
+        path = cluster.path / name
+        where = f"{show_path(cluster.file)}: prometheus.remoteWrite[{i}].tls.caFile"
+        if not path.exists():
+            problems.append(f"{where}: {show_path(path)} does not exist; put the CA certificate (PEM) of "
+                            f"{endpoint.url} there, beside cluster.yaml")
+            continue
+        try:
+            text = read_text(path, if_missing="restore it", max_bytes=MAX_CA_FILE_BYTES)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        try:
+            x509.load_pem_x509_certificates(text.encode())
+        except ValueError as exc:
+            problems.append(f"{where}: {show_path(path)} is not PEM certificates ({exc}); save the CA "
+                            "certificate in PEM (-----BEGIN CERTIFICATE-----)")
+            continue
+        cas[name] = text
+    if problems:
+        raise ConfigError(problems)
+    return cas
 
 
 #: The folders, in a cluster folder and in clusters/_shared/, a team puts its own files in.
@@ -275,4 +320,6 @@ def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
     return ClusterInputs(adapter_serving_cert=serving, grafana_admin=load_grafana_admin(cluster),
                          alertmanager_receivers=load_alertmanager_receivers(cluster),
                          prometheus_scrape_secrets=load_scrape_secrets(cluster),
+                         prometheus_remote_write=load_remote_write_secrets(cluster),
+                         remote_write_cas=load_remote_write_cas(cluster),
                          team_rule_files=team_content[0], team_dashboards=team_content[1])
