@@ -202,6 +202,12 @@ _OAUTH2 = {"clientId": "promstack", "clientSecretSecret": "store-client-secret",
            "tokenUrl": "https://idp.example.com/token", "endpointParams": {"audience": "metrics"}}
 
 
+def _oauth2_without(field: str) -> Callable[[dict[str, Any]], object]:
+    """Every required oauth2 field but ``field`` (endpointParams stays: its key or value is what varies)."""
+    return lambda doc: _remote_write(doc).update(
+        oauth2={k: v for k, v in _OAUTH2.items() if k != field or k == "endpointParams"})
+
+
 # Fields that exclude or need a sibling: the walk varies one field, so it makes room for it first.
 MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
     "prometheus.extraScrapeConfigs[0].staticTargets[0]":
@@ -214,8 +220,7 @@ MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
         lambda doc: _remote_write(doc).update(basicAuth={"passwordSecret": "store-password"}),
     "prometheus.remoteWrite[0].basicAuth.passwordSecret":
         lambda doc: _remote_write(doc).update(basicAuth={"username": "writer"}),
-    **{f"prometheus.remoteWrite[0].oauth2.{field}": (lambda doc, field=field: _remote_write(doc).update(
-        oauth2={k: v for k, v in _OAUTH2.items() if k != field or k == "endpointParams"}))
+    **{f"prometheus.remoteWrite[0].oauth2.{field}": _oauth2_without(field)
        for field in ("clientId", "clientSecretSecret", "tokenUrl", "scopes[0]", "endpointParams", "endpointParams.k")},
     "prometheus.remoteWrite[0].sigv4.roleArn": lambda doc: _remote_write(doc).update(sigv4={"region": "eu-west-1"}),
     "prometheus.remoteWrite[0].tls.certSecret": lambda doc: _remote_write(doc).update(tls={"keySecret": "tls.key"}),
