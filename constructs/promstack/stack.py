@@ -10,6 +10,7 @@ from promstack.components.alertmanager import Alertmanager
 from promstack.components.base import StackContext
 from promstack.components.example_app import ExampleApp
 from promstack.components.grafana import Grafana
+from promstack.components.hub import FleetHub
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.namespace import Namespace
 from promstack.components.node_exporter import NodeExporter
@@ -18,6 +19,7 @@ from promstack.components.prometheus_adapter.adapter import PrometheusAdapter
 from promstack.components.prometheus_adapter.tls import AdapterTls, CertManagerTls, SealedTls, SelfSignedTls
 from promstack.config import names
 from promstack.config.cluster import ClusterConfig
+from promstack.config.hub import HubConfig
 from promstack.config.inputs import ClusterInputs
 
 
@@ -40,7 +42,7 @@ class MonitoringStack:
     ``inputs`` are the cluster folder's sealed inputs, read by the caller."""
 
     def __init__(self, scope: Construct, *, cluster: ClusterConfig, inputs: ClusterInputs,
-                 apiservice_scope: Construct | None = None) -> None:
+                 apiservice_scope: Construct | None = None, hub: HubConfig | None = None) -> None:
         spec = cluster.spec
         context = StackContext(namespace=cluster.namespace, instance=cluster.name)
         self.charts: list[Chart] = []
@@ -63,6 +65,14 @@ class MonitoringStack:
                                      remote_write_secret=inputs.prometheus_remote_write,
                                      remote_write_cas=inputs.remote_write_cas,
                                      extra_rule_files=inputs.team_rule_files)
+        cluster_label = spec.prometheus.cluster_label
+        # The hub's sealed credentials render beside Grafana, which uses the hub whenever there is one.
+        grafana_chart = chart(names.GRAFANA)
+        self.hub = (FleetHub(grafana_chart, settings=hub, context=context, secret=inputs.fleet_hub,
+                             cluster_label=(cluster_label.name, cluster_label.value or cluster.name))
+                    if hub else None)
+        # An agent keeps nothing to query: Grafana and the adapter read this cluster's series from the hub.
+        agent = spec.prometheus.mode == "agent"
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context)
                             if spec.example_app.enabled else None)
         self.adapter = PrometheusAdapter(
@@ -70,7 +80,8 @@ class MonitoringStack:
             tls=adapter_tls(cluster, inputs),
             apiservice_scope=chart(names.PROMETHEUS_ADAPTER, apiservice_scope or Construct(scope, "apiservice")),
             extra_rules=[example_app.RULE] if self.example_app else [],
+            hub=self.hub if agent else None,
         )
-        self.grafana = Grafana(chart(names.GRAFANA), prometheus=self.prometheus, settings=spec.grafana,
+        self.grafana = Grafana(grafana_chart, prometheus=self.prometheus, settings=spec.grafana,
                                context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager,
-                               extra_dashboards=inputs.team_dashboards)
+                               extra_dashboards=inputs.team_dashboards, hub=self.hub, hub_only=agent)

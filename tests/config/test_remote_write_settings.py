@@ -11,6 +11,7 @@ import pytest
 
 from conftest import CLUSTERS
 from promstack.config.cluster import load_cluster, parse_spec
+from promstack.config.fleet import parse_fleet
 from promstack.config.inputs import load_inputs
 from promstack.config.model import ConfigError
 
@@ -26,7 +27,7 @@ def problem_of(prometheus: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize(("endpoint", "path", "expected"), [
     ({**MIMIR, "basicAuth": {"username": "u", "password": "s3cr3t"}}, "remoteWrite[0].basicAuth",
-     "password: a secret never goes into cluster.yaml; seal it into "
+     "password: a secret never goes into a promstack file; seal it into "
      "clusters/<cluster>/prometheus-remote-write.sealedsecret.yaml with `promstack seal --cluster <cluster> "
      "--name prometheus-remote-write --from-file <key>=<file>` and set basicAuth.passwordSecret: <key>"),
     ({**MIMIR, "bearerToken": "s3cr3t"}, "remoteWrite[0]", "set bearerTokenSecret: <key>"),
@@ -124,3 +125,21 @@ def test_a_ca_file_that_is_missing_or_no_certificate_is_refused(tmp_path: Path, 
         load_inputs(load_cluster(folder))
     [problem] = caught.value.problems
     assert expected.format(folder=folder) in problem
+
+
+@pytest.mark.parametrize(("hub", "expected"), [
+    ({"queryUrl": "https://m.example.com/prometheus", "basicAuth": {"username": "u", "password": "s3cr3t"}},
+     "hub.basicAuth: password: a secret never goes into a promstack file; seal it into "
+     "clusters/<cluster>/fleet-hub.sealedsecret.yaml with `promstack seal --cluster <cluster> --name fleet-hub"),
+    ({"queryUrl": "https://m.example.com/prometheus", "headers": {"Authorization": "Bearer s3cr3t"}},
+     "hub: headers: 'Authorization' would carry a credential in plain text"),
+    ({"queryUrl": "http://m.example.com/prometheus", "bearerTokenSecret": "t"},
+     "hub: credentials over http:// travel in clear text; use https://"),
+    ({"queryUrl": "https://u:s3cr3t@m.example.com/prometheus"}, "hub.queryUrl: holds user:password@"),
+])
+def test_a_bad_hub_is_one_clear_error_without_the_secret(hub: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_fleet({"repoURL": "https://git.example.com/p/promstack.git", "hub": hub}, "clusters/fleet.yaml")
+    [problem] = caught.value.problems
+    assert problem.startswith(f"clusters/fleet.yaml: {expected}"), problem
+    assert "s3cr3t" not in problem

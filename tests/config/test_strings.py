@@ -56,7 +56,9 @@ CLUSTER_BASE["alertmanager"] = {
                    "webhook": [{"urlSecret": "hook"}]}],
     "routing": {"routes": [{"receiver": "r", "matchers": {"team": "shop"}}]},
 }
-FLEET_BASE: dict[str, Any] = {"repoURL": "https://git.example.com/platform/promstack.git"}
+FLEET_BASE: dict[str, Any] = {"repoURL": "https://git.example.com/platform/promstack.git",
+                               "hub": {"queryUrl": "https://hub.example.com/prometheus",
+                                       "headers": {"X-Scope-OrgID": "tenant"}}}
 
 # A valid value for each string field that has no string default (or an empty one).
 SAMPLES = {
@@ -127,6 +129,12 @@ SAMPLES = {
     "alertmanager.routing.routes[0].matchers": "team",
     "alertmanager.routing.routes[0].matchers.k": "shop",
     "repoURL": FLEET_BASE["repoURL"],
+    "hub.queryUrl": "https://hub.example.com/prometheus",
+    "hub.headers": "X-Scope-OrgID",
+    "hub.headers.k": "tenant",
+    "hub.bearerTokenSecret": "hub-token",
+    "hub.basicAuth.username": "reader",
+    "hub.basicAuth.passwordSecret": "hub-password",
     "argocd.destinationName": "{cluster}",
     "flux.kubeConfigSecret": "{cluster}-kubeconfig",
 }
@@ -222,6 +230,8 @@ MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
         lambda doc: _remote_write(doc).update(basicAuth={"username": "writer"}),
     **{f"prometheus.remoteWrite[0].oauth2.{field}": _oauth2_without(field)
        for field in ("clientId", "clientSecretSecret", "tokenUrl", "scopes[0]", "endpointParams", "endpointParams.k")},
+    "hub.basicAuth.username": lambda doc: doc["hub"].update(basicAuth={"passwordSecret": "hub-password"}),
+    "hub.basicAuth.passwordSecret": lambda doc: doc["hub"].update(basicAuth={"username": "reader"}),
     "prometheus.remoteWrite[0].sigv4.roleArn": lambda doc: _remote_write(doc).update(sigv4={"region": "eu-west-1"}),
     "prometheus.remoteWrite[0].tls.certSecret": lambda doc: _remote_write(doc).update(tls={"keySecret": "tls.key"}),
     "prometheus.remoteWrite[0].tls.keySecret": lambda doc: _remote_write(doc).update(tls={"certSecret": "tls.crt"}),

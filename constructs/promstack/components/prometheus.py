@@ -17,6 +17,7 @@ from promstack.components.base import (
     check_config_map_size,
     cluster_role_binding,
     config_map_volume,
+    empty_dir,
     hardened_container,
     http_probe,
     mount,
@@ -44,6 +45,8 @@ SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 SECRETS_DIR = "/etc/prometheus/secrets"
 #: How often Prometheus checks prometheus.yml and the rule files it references for changes.
 CONFIG_RELOAD_INTERVAL = "30s"
+#: The agent's WAL volume (an emptyDir): samples wait there only until remote_write sends them.
+AGENT_WAL_SIZE_LIMIT = "2Gi"
 
 
 
@@ -270,9 +273,11 @@ def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str]
             "external_labels": rendered_external_labels(external_labels, replica_label=replica_label),
         },
     }
-    if alertmanager is not None:
+    # An agent evaluates no rules and sends no alerts: the central store's ruler does.
+    if alertmanager is not None and settings.mode == "server":
         config["alerting"] = alerting(alertmanager, drop_label=replica_label)
-    config["rule_files"] = [RULE_FILES_GLOB]
+    if settings.mode == "server":
+        config["rule_files"] = [RULE_FILES_GLOB]
     config["scrape_configs"] = scrape
     if settings.remote_write:
         config["remote_write"] = [remote_write(endpoint) for endpoint in settings.remote_write]
@@ -286,7 +291,12 @@ class Prometheus(Component):
     ``kube_state_metrics`` and ``alertmanager`` given (each optional; alerts go to every replica of
     the ``alertmanager``), anything added with ``add_scrape_job`` (the adapter
     adds itself) and every Service or pod annotated ``prometheus.io/scrape``. ``external_labels``
-    default to ``{"cluster": context.instance}``.
+    default to ``settings.clusterLabel`` (``cluster: <context.instance>``) plus
+    ``settings.externalLabels``. ``settings.remoteWrite`` endpoints read their credentials from
+    ``remote_write_secret`` (the sealed prometheus-remote-write manifest, mounted) and their CA
+    files from ``remote_write_cas`` (file name -> PEM, a ConfigMap). ``settings.replicas`` above 1
+    runs an HA set (see ``promstack.config.remote_write``); ``settings.mode`` ``agent`` runs
+    ``--agent``: no rules, no alerting, a WAL on an emptyDir instead of a claim.
 
     ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names;
     ``rule_files`` the recording and alerting rules (thresholds from ``alerts``), mounted under
@@ -358,10 +368,18 @@ class Prometheus(Component):
             self, "config", metadata=self.meta(self.name("config")),
             data={"prometheus.yml": self.config_text},
         )
-        self.rules_config_map = k8s.KubeConfigMap(self, "rules", metadata=self.meta(self.name("rules")),
-                                                  data=rules_data)
-        volumes = [config_map_volume("config", self.name("config")), config_map_volume("rules", self.name("rules"))]
-        mounts = [mount("config", CONFIG_DIR), mount("rules", RULES_DIR), mount("data", DATA_DIR, read_only=False)]
+        self.rules_config_map = None if settings.mode == "agent" else k8s.KubeConfigMap(
+            self, "rules", metadata=self.meta(self.name("rules")), data=rules_data)
+        agent = settings.mode == "agent"
+        volumes = [config_map_volume("config", self.name("config"))]
+        mounts = [mount("config", CONFIG_DIR)]
+        if not agent:
+            volumes.append(config_map_volume("rules", self.name("rules")))
+            mounts.append(mount("rules", RULES_DIR))
+        else:
+            # The agent's WAL only holds what is not yet sent: no claim, a bounded scratch volume.
+            volumes.append(empty_dir("data", AGENT_WAL_SIZE_LIMIT))
+        mounts.append(mount("data", DATA_DIR, read_only=False))
         if scrape_secret is not None:
             add_sealed_secret(self, "scrape-secrets", scrape_secret)
             volumes.append(k8s.Volume(name="scrape-secrets", secret=k8s.SecretVolumeSource(
@@ -385,14 +403,17 @@ class Prometheus(Component):
             image=image,
             resources=config.resources,
             args=[
+                *(["--agent"] if agent else []),
                 f"--config.file={CONFIG_DIR}/prometheus.yml",
                 # Reload prometheus.yml and every rule file it references when their checksum changes.
                 "--enable-feature=auto-reload-config",
                 f"--config.auto-reload-interval={CONFIG_RELOAD_INTERVAL}",
-                f"--storage.tsdb.path={DATA_DIR}",
-                f"--storage.tsdb.retention.time={config.retention}",
-                # Whichever limit is reached first deletes the oldest blocks.
-                f"--storage.tsdb.retention.size={config.effective_retention_size}",
+                *([f"--storage.agent.path={DATA_DIR}"] if agent else [
+                    f"--storage.tsdb.path={DATA_DIR}",
+                    f"--storage.tsdb.retention.time={config.retention}",
+                    # Whichever limit is reached first deletes the oldest blocks.
+                    f"--storage.tsdb.retention.size={config.effective_retention_size}",
+                ]),
                 f"--web.listen-address=:{PORT}",
             ],
             ports=[k8s.ContainerPort(name="web", container_port=PORT, protocol="TCP")],
@@ -420,7 +441,7 @@ class Prometheus(Component):
                     termination_grace_period_seconds=300,
                     affinity=self._spread() if replicas > 1 else None,
                 ),
-                volume_claim_templates=[
+                volume_claim_templates=None if agent else [
                     k8s.KubePersistentVolumeClaimProps(
                         # Claims the StatefulSet creates are never pruned by a sync: they hold the metrics.
                         # volumeClaimTemplates are immutable: no version label, or every upgrade fails.
@@ -436,9 +457,8 @@ class Prometheus(Component):
                     )
                 ],
                 # Keep stored metrics when the StatefulSet is deleted or scaled down.
-                persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
-                    when_deleted="Retain", when_scaled="Retain"
-                ),
+                persistent_volume_claim_retention_policy=None if agent else
+                k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(when_deleted="Retain", when_scaled="Retain"),
             ),
         )
         if replicas > 1:

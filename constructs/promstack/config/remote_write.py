@@ -16,7 +16,7 @@ or sets its value) plus ``externalLabels``; with two replicas each also carries 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -91,22 +91,37 @@ _INLINE_SECRETS = {
 }
 
 
-def _refuse_inline_secrets(data: Any) -> Any:
+def _refuse_inline_secrets(data: Any, secret: str) -> Any:
     if isinstance(data, dict):
         for key in data:
             if key in _INLINE_SECRETS:
+                seal = SEAL_COMMAND.replace(REMOTE_WRITE_SECRET, secret)
                 raise ValueError(
-                    f"{key}: a secret never goes into cluster.yaml; seal it into "
-                    f"clusters/<cluster>/{REMOTE_WRITE_SECRET}.sealedsecret.yaml with `{SEAL_COMMAND}` and set "
+                    f"{key}: a secret never goes into a promstack file; seal it into "
+                    f"clusters/<cluster>/{secret}.sealedsecret.yaml with `{seal}` and set "
                     f"{_INLINE_SECRETS[key]}: <key>")
     return data
 
 
+def check_headers(headers: dict[str, str], *, seal: str) -> None:
+    """ValueError for a header Prometheus sets itself, or one that would carry a credential."""
+    for header in headers:
+        if header.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"headers: {show(header)} is set by Prometheus itself; remove it")
+        if _CREDENTIAL_HEADER.fullmatch(header):
+            raise ValueError(
+                f"headers: {show(header)} would carry a credential in plain text; authenticate with basicAuth, "
+                f"bearerTokenSecret or oauth2, whose secrets are sealed (`{seal}`)")
+
+
 class _NoInlineSecrets(Model):
+    #: The sealed Secret the message sends an inline secret to.
+    sealed_secret: ClassVar[str] = REMOTE_WRITE_SECRET
+
     @model_validator(mode="before")
     @classmethod
     def _no_inline_secrets(cls, data: Any) -> Any:
-        return _refuse_inline_secrets(data)
+        return _refuse_inline_secrets(data, cls.sealed_secret)
 
 
 class RemoteWriteBasicAuth(_NoInlineSecrets):
@@ -210,13 +225,7 @@ class RemoteWriteConfig(_NoInlineSecrets):
                                ("oauth2", self.oauth2), ("sigv4", self.sigv4)) if v]
         if len(auth) > 1:
             raise ValueError(f"{' and '.join(auth)} are both set; give one way to authenticate")
-        for header in self.headers:
-            if header.lower() in _RESERVED_HEADERS:
-                raise ValueError(f"headers: {show(header)} is set by Prometheus itself; remove it")
-            if _CREDENTIAL_HEADER.fullmatch(header):
-                raise ValueError(
-                    f"headers: {show(header)} would carry a credential in plain text; authenticate with basicAuth, "
-                    f"bearerTokenSecret or oauth2, whose secrets are sealed (`{SEAL_COMMAND}`)")
+        check_headers(self.headers, seal=SEAL_COMMAND)
         if auth and auth != ["sigv4"] and self.url.startswith("http://"):
             raise ValueError(f"{auth[0]} over http:// sends the credential in clear text; use https://")
         if self.tls and not self.url.startswith("https://"):

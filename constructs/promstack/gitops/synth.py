@@ -19,7 +19,7 @@ from typing import Any
 import cdk8s
 
 from promstack.config.cluster import ClusterConfig, load_all, load_cluster
-from promstack.config.fleet import FleetConfig, load_fleet
+from promstack.config.fleet import FleetConfig, load_fleet, load_hub
 from promstack.config.inputs import load_inputs
 from promstack.config.model import ConfigError
 from promstack.content import catalog
@@ -94,7 +94,9 @@ def build_cluster(cluster: ClusterConfig, outdir: Path) -> tuple[list[Rendered],
     read here, checked; nothing is written."""
     folder = outdir / "clusters" / cluster.name
     app, apiservice_app = cdk8s.App(), cdk8s.App()
-    stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster), apiservice_scope=apiservice_app)
+    hub = load_hub(cluster.path.parent)  # the fleet's store, if any: Grafana's fleet datasource, agent mode
+    stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster, hub), apiservice_scope=apiservice_app,
+                            hub=hub)
     files = [*render(app.charts, folder, ordered=True),
              *render(apiservice_app.charts, folder / APISERVICE_DIR, ordered=True)]
     check_autoscaling(cluster, stack, [obj for _, objects in files for obj in objects])
