@@ -186,8 +186,8 @@ def selectors(expr: str) -> list[str]:
     ('sum by (job) (rate(x_total{a="b"}[$__rate_interval]))',
      'sum by (job) (rate(x_total{cluster=~"$cluster",a="b"}[$__rate_interval]))'),
     ('{__name__=~"go_.*"}', '{cluster=~"$cluster",__name__=~"go_.*"}'),
-    ("a / on (instance) group_left (nodename) b{}", 'a{cluster=~"$cluster"} / on (instance) group_left (nodename) '
-     'b{cluster=~"$cluster"}'),
+    ("a / on (instance) group_left (nodename) b{}", 'a{cluster=~"$cluster"} / on (cluster, instance) '
+     'group_left (nodename) b{cluster=~"$cluster"}'),
     ('count(x{label="up"})', 'count(x{cluster=~"$cluster",label="up"})'),  # a name inside a string stays
 ])
 def test_scoping_adds_the_matcher_to_every_selector_and_nothing_else(expr: str, scoped: str) -> None:

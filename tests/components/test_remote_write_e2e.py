@@ -141,7 +141,16 @@ def sender_config(rendered_text: str, *, sender_port: int, receiver_url: str, fi
 
 
 @pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Every server a test starts, terminated (then killed) when the test ends, however it ends."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        stop(process)
+
+
+@pytest.fixture
+def receiver(tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> Receiver:
     binary = prometheus_binary()
     folder = tmp_path / "receiver"
     folder.mkdir()
@@ -152,17 +161,16 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
         "basic_auth_users": {"prod-example": hashed}}))
     (folder / "prometheus.yml").write_text("global: {}\n")
     port = free_port()
-    process = start(binary, [f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={folder / 'web.yml'}",
-                             "--web.enable-remote-write-receiver"], folder / "log")
-    try:
-        yield Receiver(url=f"https://127.0.0.1:{port}", ca=ca)
-    finally:
-        stop(process)
+    processes.append(start(binary, [
+        f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={folder / 'web.yml'}",
+        "--web.enable-remote-write-receiver"], folder / "log"))
+    return Receiver(url=f"https://127.0.0.1:{port}", ca=ca)
 
 
 def test_samples_arrive_at_the_store_labelled_with_cluster_and_replica(
-        receiver: Receiver, rendered: list[Rendered], tmp_path: Path) -> None:
+        receiver: Receiver, rendered: list[Rendered], tmp_path: Path,
+        processes: list[subprocess.Popen[bytes]]) -> None:
     binary = prometheus_binary()
     rendered_text = find(rendered, "prod-example", "ConfigMap", "prometheus-config")["data"]["prometheus.yml"]
     folder = tmp_path / "sender"
@@ -177,24 +185,22 @@ def test_samples_arrive_at_the_store_labelled_with_cluster_and_replica(
     process = start(binary, [f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'tsdb'}",
                              f"--web.listen-address=127.0.0.1:{port}", "--enable-feature=expand-external-labels"],
                     folder / "log", env={"POD_NAME": REPLICA, "PATH": "/usr/bin:/bin"})
-    try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        wanted = f'up{{cluster="prod-example", region="eu-west-1", __replica__="{REPLICA}", job="prometheus"}}'
-        arrived: list[dict[str, Any]] = []
-        while time.monotonic() < deadline and not arrived:
-            assert process.poll() is None, (folder / "log").read_text()[-3000:]
-            try:
-                arrived = receiver.query(wanted) and receiver.query('go_goroutines{cluster="prod-example"}')
-            except OSError:
-                arrived = []  # the receiver is still starting
-            if not arrived:
-                time.sleep(0.5)
-        assert arrived, (f"nothing matching {wanted} and go_goroutines reached the receiver within "
-                         f"{DEADLINE_SECONDS}s; sender log:\n{(folder / 'log').read_text()[-3000:]}")
-        # prod-example's writeRelabelConfigs keep the Go runtime's GC and memstats series in the cluster.
-        assert receiver.query('{__name__=~"go_(gc|memstats)_.*"}') == []
-    finally:
-        stop(process)
+    processes.append(process)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    wanted = f'up{{cluster="prod-example", region="eu-west-1", __replica__="{REPLICA}", job="prometheus"}}'
+    arrived: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not arrived:
+        assert process.poll() is None, (folder / "log").read_text()[-3000:]
+        try:
+            arrived = receiver.query(wanted) and receiver.query('go_goroutines{cluster="prod-example"}')
+        except OSError:
+            arrived = []  # the receiver is still starting
+        if not arrived:
+            time.sleep(0.5)
+    assert arrived, (f"nothing matching {wanted} and go_goroutines reached the receiver within "
+                     f"{DEADLINE_SECONDS}s; sender log:\n{(folder / 'log').read_text()[-3000:]}")
+    # prod-example's writeRelabelConfigs keep the Go runtime's GC and memstats series in the cluster.
+    assert receiver.query('{__name__=~"go_(gc|memstats)_.*"}') == []
 
 
 def test_what_only_v3_does_with_the_replica_label_is_wired(rendered: list[Rendered]) -> None:

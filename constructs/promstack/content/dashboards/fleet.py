@@ -46,7 +46,9 @@ def _all_scoped(expr: str, label: str) -> bool:
 
 def scope(expr: str, label: str, variable: str) -> str:
     """``expr`` with ``label=~"$variable"`` added to every vector selector (ValueError if some
-    selector could not be reached, so a dashboard never silently mixes clusters)."""
+    selector could not be reached, so a dashboard never silently mixes clusters), and ``label``
+    to every ``on (...)`` join: two clusters may reuse an instance address. Both sides of a join
+    must keep ``label`` (no aggregation without ``by (..., label)`` under one)."""
     matcher = f'{label}=~"${variable}"'
     names = _selector_names(expr)
     out, i = [], 0
@@ -67,6 +69,11 @@ def scope(expr: str, label: str, variable: str) -> str:
             rest = expr[i:].lstrip()
             if word.group() in names and not rest.startswith(("(", "{")):
                 out.append("{" + matcher + "}")
+            elif word.group() == "on" and rest.startswith("("):
+                # A join matches within one cluster: two clusters may reuse an instance address.
+                gap = len(expr[i:]) - len(rest)
+                out.append(expr[i:i + gap] + "(" + label + ", ")
+                i += gap + 1
             continue
         if word:
             out.append(word.group())
