@@ -368,9 +368,9 @@ class Prometheus(Component):
             self, "config", metadata=self.meta(self.name("config")),
             data={"prometheus.yml": self.config_text},
         )
-        self.rules_config_map = None if settings.mode == "agent" else k8s.KubeConfigMap(
-            self, "rules", metadata=self.meta(self.name("rules")), data=rules_data)
         agent = settings.mode == "agent"
+        self.rules_config_map = None if agent else k8s.KubeConfigMap(
+            self, "rules", metadata=self.meta(self.name("rules")), data=rules_data)
         volumes = [config_map_volume("config", self.name("config"))]
         mounts = [mount("config", CONFIG_DIR)]
         if not agent:
