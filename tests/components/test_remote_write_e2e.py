@@ -15,6 +15,8 @@ loopback, each with its TSDB in the test's tmp_path:
 What 2.42 cannot check and v3.14 does: v3 always expands ``${VAR}`` in external label values (2.42
 only with ``--enable-feature=expand-external-labels``, which the sender gets here), and the
 StatefulSet must give each pod ``POD_NAME`` from its own name; both are checked in Python below.
+An agent (``mode: agent``) is run from the construct's rendering the same way, as 2.42 spells
+agent mode (``--enable-feature=agent``; v3 has ``--agent``, which the rendered args are checked for).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+import cdk8s
 import pytest
 import yaml
 from cryptography import x509
@@ -44,6 +47,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import Rendered, find
+from promstack.components.prometheus import Prometheus
+from promstack.config.cluster import PrometheusConfig
 
 DEADLINE_SECONDS = 60
 PASSWORD = "e2e-remote-write-password"
@@ -186,21 +191,56 @@ def test_samples_arrive_at_the_store_labelled_with_cluster_and_replica(
                              f"--web.listen-address=127.0.0.1:{port}", "--enable-feature=expand-external-labels"],
                     folder / "log", env={"POD_NAME": REPLICA, "PATH": "/usr/bin:/bin"})
     processes.append(process)
-    deadline = time.monotonic() + DEADLINE_SECONDS
     wanted = f'up{{cluster="prod-example", region="eu-west-1", __replica__="{REPLICA}", job="prometheus"}}'
-    arrived: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not arrived:
-        assert process.poll() is None, (folder / "log").read_text()[-3000:]
-        try:
-            arrived = receiver.query(wanted) and receiver.query('go_goroutines{cluster="prod-example"}')
-        except OSError:
-            arrived = []  # the receiver is still starting
-        if not arrived:
-            time.sleep(0.5)
-    assert arrived, (f"nothing matching {wanted} and go_goroutines reached the receiver within "
-                     f"{DEADLINE_SECONDS}s; sender log:\n{(folder / 'log').read_text()[-3000:]}")
+    assert wait_for(receiver, wanted, process, folder / "log")
+    assert wait_for(receiver, 'go_goroutines{cluster="prod-example"}', process, folder / "log")
     # prod-example's writeRelabelConfigs keep the Go runtime's GC and memstats series in the cluster.
     assert receiver.query('{__name__=~"go_(gc|memstats)_.*"}') == []
+
+
+def wait_for(receiver: Receiver, promql: str, process: subprocess.Popen[bytes], log: Path) -> list[dict[str, Any]]:
+    """The receiver's answer to ``promql`` once it is not empty, polling until the deadline."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            if found := receiver.query(promql):
+                return found
+        except OSError:
+            pass  # the receiver is still starting
+        time.sleep(0.5)
+    pytest.fail(f"nothing matching {promql} reached the receiver within {DEADLINE_SECONDS}s; sender log:\n"
+                f"{log.read_text()[-3000:]}")
+
+
+def test_an_agent_forwards_what_it_scrapes(receiver: Receiver, tmp_path: Path,
+                                           processes: list[subprocess.Popen[bytes]]) -> None:
+    """mode: agent, rendered by the construct, run as an agent (2.42: --enable-feature=agent, v3: --agent)."""
+    settings = PrometheusConfig.model_validate({"mode": "agent", "remoteWrite": [{
+        "name": "store", "url": "https://store.example.com/api/v1/push",
+        "basicAuth": {"username": "prod-example", "passwordSecret": "store-password"},
+        "tls": {"caFile": "store-ca.crt"}}]})
+    sealed = {"metadata": {"name": "prometheus-remote-write", "namespace": "monitoring"},
+              "spec": {"encryptedData": {"store-password": "AgB..."}}}
+    chart = cdk8s.Chart(cdk8s.App(), "agent")
+    prometheus = Prometheus(chart, settings=settings, remote_write_secret=sealed,
+                            remote_write_cas={"store-ca.crt": receiver.ca.read_text()})
+    args = prometheus.stateful_set.to_json()["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "--agent"
+    folder = tmp_path / "agent"
+    folder.mkdir()
+    password = folder / "store-password"
+    password.write_text(PASSWORD)
+    files = {"/etc/prometheus/remote-write/store-password": password,
+             "/etc/prometheus/remote-write-ca/store-ca.crt": receiver.ca}
+    port = free_port()
+    (folder / "prometheus.yml").write_text(
+        sender_config(prometheus.config_text, sender_port=port, receiver_url=receiver.url, files=files))
+    process = start(prometheus_binary(), [
+        f"--config.file={folder / 'prometheus.yml'}", "--enable-feature=agent",
+        f"--storage.agent.path={folder / 'wal'}", f"--web.listen-address=127.0.0.1:{port}"], folder / "log")
+    processes.append(process)
+    assert wait_for(receiver, 'up{cluster="promstack", job="prometheus"}', process, folder / "log")
 
 
 def test_what_only_v3_does_with_the_replica_label_is_wired(rendered: list[Rendered]) -> None:
