@@ -60,6 +60,10 @@ def relabel(labels: Mapping[str, str], configs: Sequence[Mapping[str, Any]]) -> 
                 result[target] = replaced
             else:
                 result.pop(target, None)
+        elif action in ("labeldrop", "labelkeep"):
+            # Matched against each label name; source_labels play no part.
+            result = {name: value for name, value in result.items()
+                      if (regex.match(name) is not None) == (action == "labelkeep")}
         else:
             raise NotImplementedError(f"relabel action {action!r}: teach the evaluator before using it")
     return result

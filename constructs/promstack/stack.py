@@ -11,6 +11,7 @@ from promstack.components.autoscaling import Autoscaling, query_rules
 from promstack.components.base import StackContext
 from promstack.components.example_app import ExampleApp
 from promstack.components.grafana import Grafana
+from promstack.components.hub import FleetHub
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.namespace import Namespace
 from promstack.components.node_exporter import NodeExporter
@@ -20,6 +21,7 @@ from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.components.prometheus_adapter.tls import AdapterTls, CertManagerTls, SealedTls, SelfSignedTls
 from promstack.config import names, versions
 from promstack.config.cluster import ClusterConfig
+from promstack.config.hub import HubConfig
 from promstack.config.images import ImageOverride
 from promstack.config.inputs import ClusterInputs
 from promstack.config.versions import Image
@@ -55,7 +57,8 @@ class MonitoringStack:
     the fleet's (fleet.yaml ``registryMirror``); the cluster's ``images.registryMirror`` wins."""
 
     def __init__(self, scope: Construct, *, cluster: ClusterConfig, inputs: ClusterInputs,
-                 apiservice_scope: Construct | None = None, registry_mirror: str | None = None) -> None:
+                 apiservice_scope: Construct | None = None, registry_mirror: str | None = None,
+                 hub: HubConfig | None = None) -> None:
         spec = cluster.spec
         images = spec.images
 
@@ -83,8 +86,18 @@ class MonitoringStack:
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
                                      kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager,
                                      scrape_secret=inputs.prometheus_scrape_secrets,
+                                     remote_write_secret=inputs.prometheus_remote_write,
+                                     remote_write_cas=inputs.remote_write_cas,
                                      extra_rule_files=inputs.team_rule_files,
                                      image=image(images.prometheus, versions.PROMETHEUS))
+        cluster_label = spec.prometheus.cluster_label
+        # The hub's sealed credentials render beside Grafana, which uses the hub whenever there is one.
+        grafana_chart = chart(names.GRAFANA)
+        self.hub = (FleetHub(grafana_chart, settings=hub, context=context, secret=inputs.fleet_hub,
+                             cluster_label=(cluster_label.name, cluster_label.value or cluster.name))
+                    if hub else None)
+        # An agent keeps nothing to query: Grafana and the adapter read this cluster's series from the hub.
+        agent = spec.prometheus.mode == "agent"
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context,
                                        image=image(images.example_app, versions.PODINFO))
                             if spec.example_app.enabled else None)
@@ -97,6 +110,7 @@ class MonitoringStack:
             apiservice_scope=chart(names.PROMETHEUS_ADAPTER, apiservice_scope or Construct(scope, "apiservice")),
             extra_rules=self.adapter_rules[len(spec.adapter.all_rules):],
             image=image(images.prometheus_adapter, versions.PROMETHEUS_ADAPTER),
+            hub=self.hub if agent else None,
         ) if spec.autoscaling.renders_adapter else None
         targets = [self.example_app.scaling_target] if self.example_app else []
         # autoscaling.yaml only when something scales: an empty file would be noise in every review.
@@ -104,7 +118,7 @@ class MonitoringStack:
             chart(autoscaling.NAME), settings=spec.autoscaling, context=context, prometheus=self.prometheus,
             rules=self.adapter_rules, extra_targets=targets,
         ) if targets or spec.autoscaling.targets else None
-        self.grafana = Grafana(chart(names.GRAFANA), prometheus=self.prometheus, settings=spec.grafana,
+        self.grafana = Grafana(grafana_chart, prometheus=self.prometheus, settings=spec.grafana,
                                context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager,
-                               extra_dashboards=inputs.team_dashboards,
+                               extra_dashboards=inputs.team_dashboards, hub=self.hub, hub_only=agent,
                                image=image(images.grafana, versions.GRAFANA))

@@ -133,7 +133,8 @@ def test_node_exporter_runs_on_every_node_with_host_access(rendered: list[Render
 def test_grafana_datasources_are_the_prometheus_and_alertmanager_services(rendered: list[Rendered]) -> None:
     config_map = find(rendered, "demo", "ConfigMap", "grafana-datasources")
     datasources = yaml.safe_load(config_map["data"]["datasources.yaml"])
-    by_type = {source["type"]: source for source in datasources["datasources"]}
+    # The fleet's hub (clusters/fleet.yaml) is a second prometheus datasource: key by uid.
+    by_type = {source["uid"].removeprefix("promstack-"): source for source in datasources["datasources"]}
     assert by_type["prometheus"]["url"] == "http://prometheus.monitoring.svc:9090"
     assert by_type["prometheus"]["isDefault"] is True
     alertmanager = find(rendered, "demo", "Service", "alertmanager")

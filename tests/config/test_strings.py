@@ -43,6 +43,11 @@ CLUSTER_BASE["prometheus"]["extraScrapeConfigs"] = [{
     "jobName": "team", "role": "pod", "namespaces": ["team"],
     "relabelings": [{"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod"}],
 }]
+CLUSTER_BASE["prometheus"]["remoteWrite"] = [{
+    "name": "store", "url": "https://store.example.com/api/v1/write", "headers": {"X-Scope-OrgID": "tenant"},
+    "writeRelabelConfigs": [{"sourceLabels": ["__name__"], "targetLabel": "metric"}],
+}]
+CLUSTER_BASE["prometheus"]["externalLabels"] = {"region": "eu"}
 CLUSTER_BASE["alertmanager"] = {
     "resources": copy.deepcopy(RESOURCES),
     "receivers": [{"name": "r", "slack": [{"apiUrlSecret": "slack-url"}], "pagerduty": [{"routingKeySecret": "pd"}],
@@ -55,7 +60,9 @@ CLUSTER_BASE["autoscaling"] = {"targets": [{
     "workload": {"name": "web", "namespace": "shop"}, "maxReplicas": 3,
     "metrics": [{"podMetric": "http_requests_per_second", "targetAverageValue": "10"}],
 }]}
-FLEET_BASE: dict[str, Any] = {"repoURL": "https://git.example.com/platform/promstack.git"}
+FLEET_BASE: dict[str, Any] = {"repoURL": "https://git.example.com/platform/promstack.git",
+                               "hub": {"queryUrl": "https://hub.example.com/prometheus",
+                                       "headers": {"X-Scope-OrgID": "tenant"}}}
 
 # A valid value for each string field that has no string default (or an empty one).
 SAMPLES = {
@@ -84,6 +91,38 @@ SAMPLES = {
     "prometheus.extraScrapeConfigs[0].relabelings[0].regex": "(.*)",
     "prometheus.extraScrapeConfigs[0].relabelings[0].targetLabel": "pod",
     "prometheus.extraScrapeConfigs[0].relabelings[0].replacement": "$1",
+    "prometheus.remoteWrite[0].name": "store",
+    "prometheus.remoteWrite[0].url": "https://store.example.com/api/v1/write",
+    "prometheus.remoteWrite[0].basicAuth.username": "writer",
+    "prometheus.remoteWrite[0].basicAuth.passwordSecret": "store-password",
+    "prometheus.remoteWrite[0].bearerTokenSecret": "store-token",
+    "prometheus.remoteWrite[0].oauth2.clientId": "promstack",
+    "prometheus.remoteWrite[0].oauth2.clientSecretSecret": "store-client-secret",
+    "prometheus.remoteWrite[0].oauth2.tokenUrl": "https://idp.example.com/token",
+    "prometheus.remoteWrite[0].oauth2.scopes[0]": "metrics.write",
+    "prometheus.remoteWrite[0].oauth2.endpointParams": "audience",
+    "prometheus.remoteWrite[0].oauth2.endpointParams.k": "metrics",
+    "prometheus.remoteWrite[0].sigv4.region": "eu-west-1",
+    "prometheus.remoteWrite[0].sigv4.roleArn": "arn:aws:iam::123456789012:role/writer",
+    "prometheus.remoteWrite[0].tls.caFile": "store-ca.crt",
+    "prometheus.remoteWrite[0].tls.caSecret": "ca.crt",
+    "prometheus.remoteWrite[0].tls.certSecret": "tls.crt",
+    "prometheus.remoteWrite[0].tls.keySecret": "tls.key",
+    "prometheus.remoteWrite[0].tls.serverName": "store.example.com",
+    "prometheus.remoteWrite[0].headers": "X-Scope-OrgID",
+    "prometheus.remoteWrite[0].headers.k": "tenant",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].sourceLabels[0]": "__name__",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].separator": ";",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].regex": "(.*)",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].targetLabel": "metric",
+    "prometheus.remoteWrite[0].writeRelabelConfigs[0].replacement": "$1",
+    "prometheus.remoteWrite[0].queueConfig.batchSendDeadline": "5s",
+    "prometheus.remoteWrite[0].queueConfig.minBackoff": "30ms",
+    "prometheus.remoteWrite[0].queueConfig.maxBackoff": "5s",
+    "prometheus.remoteWrite[0].remoteTimeout": "30s",
+    "prometheus.clusterLabel.value": "prod",
+    "prometheus.externalLabels": "region",
+    "prometheus.externalLabels.k": "eu",
     "alertmanager.storage.storageClass": "fast-ssd",
     "alertmanager.receivers[0].slack[0].channel": "#alerts",
     "alertmanager.receivers[0].webhook[0].credentialsSecret": "hook-token",
@@ -100,7 +139,14 @@ SAMPLES = {
     "autoscaling.targets[0].metrics[0].query": "sum(rate(http_requests_total[2m]))",
     "autoscaling.targets[0].metrics[0].threshold": "50",
     "autoscaling.targets[0].metrics[0].activationThreshold": "5",
+    "autoscaling.targets[0].declaredMetrics[0]": "checkout_orders_total",
     "repoURL": FLEET_BASE["repoURL"],
+    "hub.queryUrl": "https://hub.example.com/prometheus",
+    "hub.headers": "X-Scope-OrgID",
+    "hub.headers.k": "tenant",
+    "hub.bearerTokenSecret": "hub-token",
+    "hub.basicAuth.username": "reader",
+    "hub.basicAuth.passwordSecret": "hub-password",
     "argocd.destinationName": "{cluster}",
     "flux.kubeConfigSecret": "{cluster}-kubeconfig",
     "registryMirror": "mirror.internal.example/proxy",
@@ -175,6 +221,21 @@ def _extra_job(doc: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+def _remote_write(doc: dict[str, Any]) -> dict[str, Any]:
+    endpoint: dict[str, Any] = doc["prometheus"]["remoteWrite"][0]
+    return endpoint
+
+
+_OAUTH2 = {"clientId": "promstack", "clientSecretSecret": "store-client-secret",
+           "tokenUrl": "https://idp.example.com/token", "endpointParams": {"audience": "metrics"}}
+
+
+def _oauth2_without(field: str) -> Callable[[dict[str, Any]], object]:
+    """Every required oauth2 field but ``field`` (endpointParams stays: its key or value is what varies)."""
+    return lambda doc: _remote_write(doc).update(
+        oauth2={k: v for k, v in _OAUTH2.items() if k != field or k == "endpointParams"})
+
+
 # Fields that exclude or need a sibling: the walk varies one field, so it makes room for it first.
 MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
     "prometheus.extraScrapeConfigs[0].staticTargets[0]":
@@ -183,6 +244,17 @@ MAKE_ROOM: dict[str, Callable[[dict[str, Any]], object]] = {
         lambda doc: _extra_job(doc).update(basicAuth={"passwordSecret": "team-password"}),
     "prometheus.extraScrapeConfigs[0].basicAuth.passwordSecret":
         lambda doc: _extra_job(doc).update(basicAuth={"username": "scraper"}),
+    "prometheus.remoteWrite[0].basicAuth.username":
+        lambda doc: _remote_write(doc).update(basicAuth={"passwordSecret": "store-password"}),
+    "prometheus.remoteWrite[0].basicAuth.passwordSecret":
+        lambda doc: _remote_write(doc).update(basicAuth={"username": "writer"}),
+    **{f"prometheus.remoteWrite[0].oauth2.{field}": _oauth2_without(field)
+       for field in ("clientId", "clientSecretSecret", "tokenUrl", "scopes[0]", "endpointParams", "endpointParams.k")},
+    "hub.basicAuth.username": lambda doc: doc["hub"].update(basicAuth={"passwordSecret": "hub-password"}),
+    "hub.basicAuth.passwordSecret": lambda doc: doc["hub"].update(basicAuth={"username": "reader"}),
+    "prometheus.remoteWrite[0].sigv4.roleArn": lambda doc: _remote_write(doc).update(sigv4={"region": "eu-west-1"}),
+    "prometheus.remoteWrite[0].tls.certSecret": lambda doc: _remote_write(doc).update(tls={"keySecret": "tls.key"}),
+    "prometheus.remoteWrite[0].tls.keySecret": lambda doc: _remote_write(doc).update(tls={"certSecret": "tls.crt"}),
 }
 
 

@@ -21,6 +21,7 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
+from promstack.components.hub import FleetHub
 from promstack.components.prometheus import Prometheus
 from promstack.config import names, versions, yamlio
 from promstack.config.cluster import GrafanaConfig
@@ -44,9 +45,19 @@ EXTRA_DASHBOARD_FOLDER = "team"
 ALERTMANAGER_DATASOURCE_UID = "promstack-alertmanager"
 
 
-def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str:
-    sources: list[dict[str, Any]] = [
-        {
+#: The uid of the fleet's central store as a datasource (when clusters/fleet.yaml names a hub).
+FLEET_DATASOURCE_UID = "fleet"
+
+
+def datasources(prometheus_url: str, alertmanager_url: str | None = None, *, hub: FleetHub | None = None,
+                hub_only: bool = False) -> str:
+    """Prometheus (the default), Alertmanager and, with a ``hub``, the fleet's store. ``hub_only``
+    (Prometheus in agent mode has no query API) makes the default datasource the hub itself."""
+    sources: list[dict[str, Any]]
+    if hub_only and hub is not None:
+        sources = [hub.grafana_datasource(name="Prometheus", uid=DATASOURCE_UID, default=True)]
+    else:
+        sources = [{
             "name": "Prometheus",
             "uid": DATASOURCE_UID,
             "type": "prometheus",
@@ -55,8 +66,9 @@ def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str
             "isDefault": True,
             "editable": False,
             "jsonData": {"httpMethod": "POST", "timeInterval": "30s"},
-        }
-    ]
+        }]
+        if hub is not None:
+            sources.append(hub.grafana_datasource(name="Fleet", uid=FLEET_DATASOURCE_UID, default=False))
     if alertmanager_url:
         # Grafana shows the alerts and silences of this Alertmanager; it manages no rules of its own.
         sources.append({
@@ -111,12 +123,17 @@ class Grafana(Component):
     def __init__(self, scope: Construct, id_: str = names.GRAFANA, *, prometheus: Prometheus,
                  settings: GrafanaConfig = GrafanaConfig(), context: StackContext = StackContext(),
                  admin_secret: dict[str, Any] | None = None, alertmanager: Alertmanager | None = None,
-                 image: Image = versions.GRAFANA, extra_dashboards: Mapping[str, str] | None = None) -> None:
+                 image: Image = versions.GRAFANA, extra_dashboards: Mapping[str, str] | None = None,
+                 hub: FleetHub | None = None, hub_only: bool = False) -> None:
         super().__init__(scope, id_, context=context, component="dashboards", image=image)
         config = settings
-        self.datasources_text = datasources(prometheus.service_url, alertmanager.url if alertmanager else None)
+        self.datasources_text = datasources(prometheus.service_url, alertmanager.url if alertmanager else None,
+                                            hub=hub, hub_only=hub_only)
         self.service_account(automount=False)
-        self.dashboards = dashboards()
+        # With a hub the dashboards get a cluster variable: All locally, this cluster when the
+        # default datasource is the hub itself (agent mode).
+        self.dashboards = dashboards(cluster_label=hub.cluster_label[0] if hub else None,
+                                     cluster=hub.cluster_label[1] if hub and hub_only else None)
         self.extra_dashboards = dict(sorted((extra_dashboards or {}).items()))
         providers = dashboard_providers(extra=bool(self.extra_dashboards))
         provisioning = {"datasources": {"datasources.yaml": self.datasources_text},
@@ -151,6 +168,7 @@ class Grafana(Component):
                 *(mount(volume, path) for volume, path in mounts),
                 mount("data", "/var/lib/grafana", read_only=False),
                 mount("tmp", "/tmp", read_only=False),
+                *(hub.mounts() if hub else []),
             ],
             readiness=http_probe("/api/health", "http", initial_delay=10),
             liveness=http_probe("/api/health", "http", initial_delay=60),
@@ -166,7 +184,7 @@ class Grafana(Component):
                 template=self.pod_template(
                     containers=[container],
                     volumes=[*(config_map_volume(suffix, self.name(suffix)) for suffix in provisioning),
-                             self._data_volume(config), empty_dir("tmp")],
+                             self._data_volume(config), empty_dir("tmp"), *(hub.volumes() if hub else [])],
                     # Any provisioning change (datasource, provider, dashboard) rolls the pod.
                     annotations={"checksum/provisioning": checksum(
                         *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items())))},

@@ -17,13 +17,19 @@ from promstack.components.base import (
     check_config_map_size,
     cluster_role_binding,
     config_map_volume,
+    empty_dir,
     hardened_container,
     http_probe,
     mount,
+    port,
 )
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
+from promstack.components.remote_write import CA_DIR, POD_NAME_ENV, remote_write
+from promstack.components.remote_write import SECRETS_DIR as REMOTE_WRITE_DIR
+from promstack.components.remote_write import external_labels as rendered_external_labels
 from promstack.config import names, versions, yamlio
+from promstack.config import remote_write as remote_write_config
 from promstack.config.cluster import PrometheusConfig
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig, secret_keys
 from promstack.config.versions import Image
@@ -42,6 +48,8 @@ TOKEN_REASON = ("Prometheus discovers its targets through the Kubernetes API and
 SECRETS_DIR = "/etc/prometheus/secrets"
 #: How often Prometheus checks prometheus.yml and the rule files it references for changes.
 CONFIG_RELOAD_INTERVAL = "30s"
+#: The agent's WAL volume (an emptyDir): samples wait there only until remote_write sends them.
+AGENT_WAL_SIZE_LIMIT = "2Gi"
 
 
 
@@ -241,11 +249,14 @@ def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
     return rules
 
 
-def alerting(alertmanager: Alertmanager) -> dict[str, Any]:
+def alerting(alertmanager: Alertmanager, *, drop_label: str | None = None) -> dict[str, Any]:
     """Every Alertmanager replica, discovered through the headless Service: Prometheus must send
-    each alert to each replica (the replicas deduplicate), never through a load-balanced Service."""
+    each alert to each replica (the replicas deduplicate), never through a load-balanced Service.
+    ``drop_label`` (an HA pair's replica label) is removed from alerts, so the two replicas' copies
+    of one alert are one alert to Alertmanager."""
     service = alertmanager.headless_service
-    return {"alertmanagers": [{
+    relabel = {"alert_relabel_configs": [{"action": "labeldrop", "regex": drop_label}]} if drop_label else {}
+    return {**relabel, "alertmanagers": [{
         "api_version": "v2",
         "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [service.metadata.namespace]}}],
         "relabel_configs": [_keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
@@ -255,17 +266,24 @@ def alerting(alertmanager: Alertmanager) -> dict[str, Any]:
 
 def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str], scrape: list[dict[str, Any]],
                   alertmanager: Alertmanager | None = None) -> str:
+    """prometheus.yml. ``external_labels`` are values as written (``$`` is escaped here); with two or
+    more replicas each also carries ``settings.replicaLabel: <its pod name>``."""
+    replica_label = settings.replica_label if settings.replicas > 1 else None
     config: dict[str, Any] = {
         "global": {
             "scrape_interval": settings.scrape_interval,
             "evaluation_interval": settings.scrape_interval,
-            "external_labels": dict(external_labels),
+            "external_labels": rendered_external_labels(external_labels, replica_label=replica_label),
         },
     }
-    if alertmanager is not None:
-        config["alerting"] = alerting(alertmanager)
-    config["rule_files"] = [RULE_FILES_GLOB]
+    # An agent evaluates no rules and sends no alerts: the central store's ruler does.
+    if alertmanager is not None and settings.mode == "server":
+        config["alerting"] = alerting(alertmanager, drop_label=replica_label)
+    if settings.mode == "server":
+        config["rule_files"] = [RULE_FILES_GLOB]
     config["scrape_configs"] = scrape
+    if settings.remote_write:
+        config["remote_write"] = [remote_write(endpoint) for endpoint in settings.remote_write]
     return yamlio.dump(config)
 
 
@@ -276,7 +294,12 @@ class Prometheus(Component):
     ``kube_state_metrics`` and ``alertmanager`` given (each optional; alerts go to every replica of
     the ``alertmanager``), anything added with ``add_scrape_job`` (the adapter
     adds itself) and every Service or pod annotated ``prometheus.io/scrape``. ``external_labels``
-    default to ``{"cluster": context.instance}``.
+    default to ``settings.clusterLabel`` (``cluster: <context.instance>``) plus
+    ``settings.externalLabels``. ``settings.remoteWrite`` endpoints read their credentials from
+    ``remote_write_secret`` (the sealed prometheus-remote-write manifest, mounted) and their CA
+    files from ``remote_write_cas`` (file name -> PEM, a ConfigMap). ``settings.replicas`` above 1
+    runs an HA set (see ``promstack.config.remote_write``); ``settings.mode`` ``agent`` runs
+    ``--agent``: no rules, no alerting, a WAL on an emptyDir instead of a claim.
 
     ``service_url`` is the in-cluster URL other components use; ``scrape_jobs`` the job names;
     ``rule_files`` the recording and alerting rules (thresholds from ``alerts``), mounted under
@@ -297,18 +320,27 @@ class Prometheus(Component):
                  alerts: AlertsConfig = AlertsConfig(), external_labels: Mapping[str, str] | None = None,
                  node_exporter: NodeExporter | None = None, kube_state_metrics: KubeStateMetrics | None = None,
                  alertmanager: Alertmanager | None = None, scrape_secret: dict[str, Any] | None = None,
-                 image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None) -> None:
+                 image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None,
+                 remote_write_secret: dict[str, Any] | None = None,
+                 remote_write_cas: Mapping[str, str] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="server", image=image)
-        missing = sorted(set(secret_keys(settings.extra_scrape_configs)) - set(
-            (scrape_secret or {}).get("spec", {}).get("encryptedData", {})))
+        for given, wanted, arg, what in (
+                (scrape_secret, secret_keys(settings.extra_scrape_configs), "scrape_secret", "extraScrapeConfigs"),
+                (remote_write_secret, remote_write_config.secret_keys(settings.remote_write), "remote_write_secret",
+                 "remoteWrite")):
+            missing = sorted(set(wanted) - set((given or {}).get("spec", {}).get("encryptedData", {})))
+            if missing:
+                raise ValueError(f"Prometheus {id_!r}: {arg} lacks the keys {', '.join(missing)} that {what} name")
+        missing = sorted(set(remote_write_config.ca_files(settings.remote_write)) - set(remote_write_cas or {}))
         if missing:
-            raise ValueError(f"Prometheus {id_!r}: scrape_secret lacks the keys {', '.join(missing)} that "
-                             "extraScrapeConfigs name")
+            raise ValueError(f"Prometheus {id_!r}: remote_write_cas lacks the CA files {', '.join(missing)} that "
+                             "remoteWrite names")
         config = settings
         self.port = PORT
         self.service_url = f"http://{self.app_name}.{self.stack_namespace}.svc:{PORT}"
         self._settings = settings
-        self._external_labels = dict(external_labels or {"cluster": context.instance})
+        self._external_labels = dict(external_labels or {settings.cluster_label.name: settings.cluster_label.value
+                                                         or context.instance, **settings.external_labels})
         self._core_jobs = [*core_jobs(kubelet_tls_verify=settings.kubelet_tls_verify),
                            *control_plane_jobs(settings.control_plane)]
         self._component_jobs: list[dict[str, Any]] = []
@@ -339,33 +371,59 @@ class Prometheus(Component):
             self, "config", metadata=self.meta(self.name("config")),
             data={"prometheus.yml": self.config_text},
         )
-        self.rules_config_map = k8s.KubeConfigMap(self, "rules", metadata=self.meta(self.name("rules")),
-                                                  data=rules_data)
-        volumes = [config_map_volume("config", self.name("config")), config_map_volume("rules", self.name("rules"))]
-        mounts = [mount("config", CONFIG_DIR), mount("rules", RULES_DIR), mount("data", DATA_DIR, read_only=False)]
+        agent = settings.mode == "agent"
+        self.rules_config_map = None if agent else k8s.KubeConfigMap(
+            self, "rules", metadata=self.meta(self.name("rules")), data=rules_data)
+        volumes = [config_map_volume("config", self.name("config"))]
+        mounts = [mount("config", CONFIG_DIR)]
+        if not agent:
+            volumes.append(config_map_volume("rules", self.name("rules")))
+            mounts.append(mount("rules", RULES_DIR))
+        else:
+            # The agent's WAL only holds what is not yet sent: no claim, a bounded scratch volume.
+            volumes.append(empty_dir("data", AGENT_WAL_SIZE_LIMIT))
+        mounts.append(mount("data", DATA_DIR, read_only=False))
         if scrape_secret is not None:
             add_sealed_secret(self, "scrape-secrets", scrape_secret)
             volumes.append(k8s.Volume(name="scrape-secrets", secret=k8s.SecretVolumeSource(
                 secret_name=scrape_secret["metadata"]["name"], default_mode=0o440)))
             mounts.append(mount("scrape-secrets", SECRETS_DIR))
+        if remote_write_secret is not None:
+            add_sealed_secret(self, "remote-write-secrets", remote_write_secret)
+            volumes.append(k8s.Volume(name="remote-write-secrets", secret=k8s.SecretVolumeSource(
+                secret_name=remote_write_secret["metadata"]["name"], default_mode=0o440)))
+            mounts.append(mount("remote-write-secrets", REMOTE_WRITE_DIR))
+        if remote_write_cas:
+            cas = dict(sorted(remote_write_cas.items()))
+            check_config_map_size(f"Prometheus {self.app_name!r}", self.name("remote-write-ca"), cas)
+            k8s.KubeConfigMap(self, "remote-write-ca", metadata=self.meta(self.name("remote-write-ca")), data=cas)
+            volumes.append(config_map_volume("remote-write-ca", self.name("remote-write-ca")))
+            mounts.append(mount("remote-write-ca", CA_DIR))
+        replicas = settings.replicas
 
         container = hardened_container(
             name="prometheus",
             image=image,
             resources=config.resources,
             args=[
+                *(["--agent"] if agent else []),
                 f"--config.file={CONFIG_DIR}/prometheus.yml",
                 # Reload prometheus.yml and every rule file it references when their checksum changes.
                 "--enable-feature=auto-reload-config",
                 f"--config.auto-reload-interval={CONFIG_RELOAD_INTERVAL}",
-                f"--storage.tsdb.path={DATA_DIR}",
-                f"--storage.tsdb.retention.time={config.retention}",
-                # Whichever limit is reached first deletes the oldest blocks.
-                f"--storage.tsdb.retention.size={config.effective_retention_size}",
+                *([f"--storage.agent.path={DATA_DIR}"] if agent else [
+                    f"--storage.tsdb.path={DATA_DIR}",
+                    f"--storage.tsdb.retention.time={config.retention}",
+                    # Whichever limit is reached first deletes the oldest blocks.
+                    f"--storage.tsdb.retention.size={config.effective_retention_size}",
+                ]),
                 f"--web.listen-address=:{PORT}",
             ],
             ports=[k8s.ContainerPort(name="web", container_port=PORT, protocol="TCP")],
             volume_mounts=mounts,
+            # Prometheus v3 expands ${POD_NAME} in external label values: an HA pair's replica label.
+            env=[k8s.EnvVar(name=POD_NAME_ENV, value_from=k8s.EnvVarSource(
+                field_ref=k8s.ObjectFieldSelector(field_path="metadata.name")))] if replicas > 1 else (),
             readiness=http_probe("/-/ready", "web", initial_delay=10),
             # WAL replay after a restart can take minutes on a large TSDB.
             liveness=http_probe("/-/healthy", "web", initial_delay=60, failures=6),
@@ -376,7 +434,7 @@ class Prometheus(Component):
             metadata=self.meta(),
             spec=k8s.StatefulSetSpec(
                 service_name=self.name("headless"),
-                replicas=1,
+                replicas=replicas,
                 selector=self.label_selector(),
                 template=self.pod_template(
                     containers=[container],
@@ -385,8 +443,9 @@ class Prometheus(Component):
                     exceptions={"serviceAccountToken": TOKEN_REASON},
                     fs_group=65534,
                     termination_grace_period_seconds=300,
+                    affinity=self._spread() if replicas > 1 else None,
                 ),
-                volume_claim_templates=[
+                volume_claim_templates=None if agent else [
                     k8s.KubePersistentVolumeClaimProps(
                         # Claims the StatefulSet creates are never pruned by a sync: they hold the metrics.
                         # volumeClaimTemplates are immutable: no version label, or every upgrade fails.
@@ -402,14 +461,29 @@ class Prometheus(Component):
                     )
                 ],
                 # Keep stored metrics when the StatefulSet is deleted or scaled down.
-                persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
-                    when_deleted="Retain", when_scaled="Retain"
-                ),
+                persistent_volume_claim_retention_policy=None if agent else
+                k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(when_deleted="Retain", when_scaled="Retain"),
             ),
         )
+        if replicas > 1:
+            k8s.KubePodDisruptionBudget(
+                self, "pod-disruption-budget", metadata=self.meta(),
+                spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector()))
         self.headless_service = self.add_service({"web": PORT}, id_="headless-service", name=self.name("headless"),
                                                  headless=True)
         self.service = self.add_service({"web": PORT}, node_ports={"web": config.node_port})
+        if replicas > 1:
+            # The replicas scrape alike but not at the same instants: a client (Grafana, the adapter)
+            # stays on one replica, so a dashboard or an HPA never flips between their answers.
+            self.service.add_json_patch(JsonPatch.add("/spec/sessionAffinity", "ClientIP"))
+
+    def _spread(self) -> k8s.Affinity:
+        """Replicas on different nodes where the scheduler can: one node's loss leaves one replica."""
+        return k8s.Affinity(pod_anti_affinity=k8s.PodAntiAffinity(
+            preferred_during_scheduling_ignored_during_execution=[k8s.WeightedPodAffinityTerm(
+                weight=100,
+                pod_affinity_term=k8s.PodAffinityTerm(topology_key="kubernetes.io/hostname",
+                                                      label_selector=self.label_selector()))]))
 
     def _rbac(self) -> None:
         read = ["get", "list", "watch"]

@@ -22,16 +22,25 @@ from promstack.config.model import (
     ConfigError,
     DnsLabel,
     GoDuration,
+    LabelName,
     Model,
     PositiveDuration,
     Quantity,
     dns_subdomain,
     duration_ms,
+    free_text,
     is_dns_label,
     quantity_value,
     show,
     show_path,
     validate_model,
+)
+from promstack.config.remote_write import (
+    REPLICA_LABEL,
+    ClusterLabel,
+    Mode,
+    RemoteWriteConfig,
+    check_prometheus_fleet_settings,
 )
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig
 from promstack.config.yamlio import read_yaml
@@ -179,6 +188,12 @@ class PrometheusConfig(Model):
     ``controlPlane`` opts into scraping kube-scheduler, kube-controller-manager, etcd and CoreDNS;
     ``extraScrapeConfigs`` adds a team's own jobs (see ``promstack.config.scraping``).
 
+    Past one Prometheus (see ``promstack.config.remote_write``): ``remoteWrite`` endpoints (none by
+    default), the external label ``clusterLabel`` (default ``cluster: <cluster name>``) plus
+    ``externalLabels``; ``replicas`` 2 or 3 run an HA set, each replica labelled
+    ``replicaLabel: <pod name>`` (default ``__replica__``); ``mode: agent`` scrapes and forwards
+    only (default ``server``).
+
     ``retentionSize`` caps the TSDB by size as well as by age, so a busy cluster deletes its oldest
     blocks instead of filling the claim and stopping: default 85% of ``storage.size`` (``8704MB``
     for 10Gi), an explicit value in Prometheus' units (B, KB, MB, GB, TB, PB, EB; 1KB = 1024B) no
@@ -198,6 +213,17 @@ class PrometheusConfig(Model):
     resources: Annotated[Resources, BeforeValidator(PROMETHEUS_RESOURCES.complete)] = PROMETHEUS_RESOURCES
     control_plane: ControlPlaneConfig = ControlPlaneConfig()
     extra_scrape_configs: tuple[ExtraScrapeConfig, ...] = Field(default=(), strict=False)
+    remote_write: tuple[RemoteWriteConfig, ...] = Field(default=(), strict=False, max_length=20)
+    cluster_label: ClusterLabel = ClusterLabel()
+    external_labels: dict[LabelName, Annotated[str, free_text(1024)]] = Field(default_factory=dict, max_length=30)
+    replicas: int = Field(default=1, ge=1, le=3)
+    replica_label: LabelName = REPLICA_LABEL
+    mode: Mode = "server"
+
+    @model_validator(mode="after")
+    def _past_one_prometheus(self) -> PrometheusConfig:
+        check_prometheus_fleet_settings(self)
+        return self
 
     @model_validator(mode="after")
     def _job_names_are_unique(self) -> PrometheusConfig:

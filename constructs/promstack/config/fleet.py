@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from promstack.config.hub import HubConfig
 from promstack.config.images import RegistryMirror
 from promstack.config.model import (
     ConfigError,
@@ -150,6 +151,7 @@ class FleetConfig(Model):
     argocd: ArgoCdConfig = ArgoCdConfig()
     flux: FluxConfig = FluxConfig()
     registry_mirror: RegistryMirror | None = None
+    hub: HubConfig | None = None
 
     def cluster_path(self, cluster: str) -> str:
         """The repository folder holding ``cluster``'s rendered manifests."""
@@ -175,3 +177,11 @@ def load_fleet(clusters_dir: Path) -> FleetConfig:
     file = Path(clusters_dir) / FLEET_FILE
     data = read_yaml(file, if_missing="create it with at least repoURL: <git URL of this repository>")
     return parse_fleet(data, show_path(file))
+
+
+def load_hub(clusters_dir: Path) -> HubConfig | None:
+    """The fleet's hub from ``<clusters_dir>/fleet.yaml``; None without a hub, or without the file
+    (a cluster rendered on its own: ``load_fleet`` is where a missing fleet.yaml is an error)."""
+    if not (Path(clusters_dir) / FLEET_FILE).exists():
+        return None
+    return load_fleet(clusters_dir).hub

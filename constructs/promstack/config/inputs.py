@@ -16,8 +16,9 @@ from cryptography import x509
 from promstack.certs import CertError
 from promstack.certs.sealing import read_sealed_secret
 from promstack.components.base import MAX_CONFIG_MAP_BYTES, config_map_bytes
-from promstack.config import alerting, names, scraping
+from promstack.config import alerting, names, remote_write, scraping
 from promstack.config.cluster import SHARED_DIR, ClusterConfig
+from promstack.config.hub import HUB_SECRET, HubConfig
 from promstack.config.model import ConfigError, show_path
 from promstack.config.yamlio import read_text
 from promstack.content import team
@@ -44,6 +45,11 @@ class ClusterInputs:
     grafana_admin: dict[str, Any] | None = None
     alertmanager_receivers: dict[str, Any] | None = None
     prometheus_scrape_secrets: dict[str, Any] | None = None
+    prometheus_remote_write: dict[str, Any] | None = None
+    #: CA certificates of the cluster folder that remoteWrite endpoints trust: file name -> PEM.
+    remote_write_cas: Mapping[str, str] = field(default_factory=dict)
+    #: The cluster's sealed credentials for the fleet's hub (clusters/fleet.yaml ``hub:``).
+    fleet_hub: dict[str, Any] | None = None
     #: The team's rule files and dashboards, file name -> text, checked (see load_team_content).
     team_rule_files: Mapping[str, str] = field(default_factory=dict)
     team_dashboards: Mapping[str, str] = field(default_factory=dict)
@@ -101,7 +107,8 @@ def load_grafana_admin(cluster: ClusterConfig) -> dict[str, Any] | None:
                              required_keys=("admin-password",), fix=fix)
 
 
-def load_sealed_keys(cluster: ClusterConfig, *, secret: str, keys: list[str], named_by: str) -> dict[str, Any] | None:
+def load_sealed_keys(cluster: ClusterConfig, *, secret: str, keys: list[str], named_by: str,
+                     named_in: str = "cluster.yaml") -> dict[str, Any] | None:
     """The cluster folder's ``<secret>.sealedsecret.yaml``, holding every key in ``keys`` (the keys
     ``named_by`` names); None when there is no such file and no key is needed."""
     sealed_file = cluster.path / f"{secret}.sealedsecret.yaml"
@@ -109,7 +116,7 @@ def load_sealed_keys(cluster: ClusterConfig, *, secret: str, keys: list[str], na
             + " ".join(f"--from-file {key}=<file>" for key in keys or ["<key>"]))
     if not sealed_file.exists():
         if keys:
-            raise ConfigError([f"{sealed_file}: (file): missing; {named_by} in cluster.yaml name the sealed "
+            raise ConfigError([f"{sealed_file}: (file): missing; {named_by} in {named_in} name the sealed "
                                f"keys {', '.join(keys)}; run `{seal}`"])
         return None
     return load_sealed_input(sealed_file, name=secret, namespace=cluster.namespace, required_keys=keys,
@@ -127,6 +134,48 @@ def load_scrape_secrets(cluster: ClusterConfig) -> dict[str, Any] | None:
     return load_sealed_keys(cluster, secret=scraping.SCRAPE_SECRET,
                             keys=scraping.secret_keys(cluster.spec.prometheus.extra_scrape_configs),
                             named_by="prometheus.extraScrapeConfigs")
+
+
+def load_remote_write_secrets(cluster: ClusterConfig) -> dict[str, Any] | None:
+    """The sealed remote-write credentials, holding every key the endpoints name."""
+    return load_sealed_keys(cluster, secret=remote_write.REMOTE_WRITE_SECRET,
+                            keys=remote_write.secret_keys(cluster.spec.prometheus.remote_write),
+                            named_by="prometheus.remoteWrite")
+
+
+#: Largest CA file read, in bytes (a bundle of a few dozen certificates).
+MAX_CA_FILE_BYTES = 64 * 1024
+
+
+def load_remote_write_cas(cluster: ClusterConfig) -> dict[str, str]:
+    """The CA files of the cluster folder that remoteWrite endpoints name (``tls.caFile``), each
+    one or more PEM certificates."""
+    cas, problems = {}, []
+    for i, endpoint in enumerate(cluster.spec.prometheus.remote_write):
+        name = endpoint.tls.ca_file if endpoint.tls else None
+        if not name or name in cas:
+            continue
+        path = cluster.path / name
+        where = f"{show_path(cluster.file)}: prometheus.remoteWrite[{i}].tls.caFile"
+        if not path.exists():
+            problems.append(f"{where}: {show_path(path)} does not exist; put the CA certificate (PEM) of "
+                            f"{endpoint.url} there, beside cluster.yaml")
+            continue
+        try:
+            text = read_text(path, if_missing="restore it", max_bytes=MAX_CA_FILE_BYTES)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        try:
+            x509.load_pem_x509_certificates(text.encode())
+        except ValueError as exc:
+            problems.append(f"{where}: {show_path(path)} is not PEM certificates ({exc}); save the CA "
+                            "certificate in PEM (-----BEGIN CERTIFICATE-----)")
+            continue
+        cas[name] = text
+    if problems:
+        raise ConfigError(problems)
+    return cas
 
 
 #: The folders, in a cluster folder and in clusters/_shared/, a team puts its own files in.
@@ -260,8 +309,39 @@ def load_team_dashboards(cluster: ClusterConfig) -> dict[str, str]:
     return dashboards
 
 
-def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
-    """Every input the cluster's settings call for, or a ConfigError naming each missing or bad file."""
+def check_agent_mode(cluster: ClusterConfig, hub: HubConfig | None, fleet_file: str = "clusters/fleet.yaml") -> None:
+    """An agent keeps no TSDB to query: prometheus-adapter then needs the fleet's hub, with a token."""
+    if cluster.spec.prometheus.mode != "agent":
+        return
+    if cluster.spec.autoscaling.provider == "keda":
+        # ScaledObjects query the stack's Prometheus; pointing them at the hub would need every
+        # query scoped to this cluster's series, which promstack does not rewrite (yet).
+        raise ConfigError([f"{show_path(cluster.file)}: prometheus.mode: agent keeps no TSDB to query, and KEDA's "
+                           "ScaledObjects query this stack's Prometheus; use mode server with provider keda, or "
+                           "provider prometheus-adapter, which queries the fleet's hub"])
+    if not cluster.spec.autoscaling.renders_adapter:
+        return
+    if hub is None:
+        raise ConfigError([f"{show_path(cluster.file)}: prometheus.mode: agent keeps no TSDB to query, and "
+                           f"prometheus-adapter needs one; name the fleet's store in {fleet_file} (hub.queryUrl), or "
+                           "use mode server"])
+    if hub.basic_auth is not None:
+        raise ConfigError([f"{fleet_file}: hub.basicAuth: prometheus-adapter of cluster {cluster.name} (agent mode) "
+                           "queries the hub and authenticates with a bearer token only; give hub.bearerTokenSecret"])
+
+
+def load_hub_secret(cluster: ClusterConfig, hub: HubConfig | None) -> dict[str, Any] | None:
+    """The cluster's sealed hub credentials, holding every key clusters/fleet.yaml's hub names."""
+    if hub is None:
+        return None
+    return load_sealed_keys(cluster, secret=HUB_SECRET, keys=hub.secret_keys(), named_by="hub",
+                            named_in="clusters/fleet.yaml")
+
+
+def load_inputs(cluster: ClusterConfig, hub: HubConfig | None = None) -> ClusterInputs:
+    """Every input the cluster's settings (and the fleet's ``hub``) call for, or a ConfigError
+    naming each missing or bad file."""
+    check_agent_mode(cluster, hub)
     # Under KEDA (without keepAdapter) no adapter is rendered, so it needs no serving certificate.
     serving = (load_serving_cert(cluster)
                if cluster.spec.adapter.tls.mode == "sealed" and cluster.spec.autoscaling.renders_adapter else None)
@@ -277,4 +357,7 @@ def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
     return ClusterInputs(adapter_serving_cert=serving, grafana_admin=load_grafana_admin(cluster),
                          alertmanager_receivers=load_alertmanager_receivers(cluster),
                          prometheus_scrape_secrets=load_scrape_secrets(cluster),
+                         prometheus_remote_write=load_remote_write_secrets(cluster),
+                         remote_write_cas=load_remote_write_cas(cluster),
+                         fleet_hub=load_hub_secret(cluster, hub),
                          team_rule_files=team_content[0], team_dashboards=team_content[1])

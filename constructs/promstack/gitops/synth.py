@@ -21,7 +21,7 @@ import cdk8s
 from promstack.components import example_app
 from promstack.config import hardening
 from promstack.config.cluster import ClusterConfig, load_all, load_cluster
-from promstack.config.fleet import FleetConfig, load_fleet
+from promstack.config.fleet import FleetConfig, load_fleet, load_hub
 from promstack.config.inputs import load_inputs
 from promstack.config.model import ConfigError, show_path
 from promstack.content import catalog
@@ -133,8 +133,9 @@ def build_cluster(cluster: ClusterConfig, outdir: Path,
     folder = outdir / "clusters" / cluster.name
     check_targets(cluster)
     app, apiservice_app = cdk8s.App(), cdk8s.App()
-    stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster), apiservice_scope=apiservice_app,
-                            registry_mirror=registry_mirror)
+    hub = load_hub(cluster.path.parent)  # the fleet's store, if any: Grafana's fleet datasource, agent mode
+    stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster, hub), apiservice_scope=apiservice_app,
+                            registry_mirror=registry_mirror, hub=hub)
     files = [*render(app.charts, folder, ordered=True),
              *render(apiservice_app.charts, folder / APISERVICE_DIR, ordered=True)]
     check_autoscaling(cluster, stack, [obj for _, objects in files for obj in objects])

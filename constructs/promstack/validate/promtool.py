@@ -10,8 +10,9 @@ under a temporary root (ConfigMap keys as they are, Secret and SealedSecret keys
 placeholders, the service-account token unless automount is off), and every absolute file path
 in the configuration (``rule_files``, ``*_file``, file_sd ``files``) is moved under that root,
 keeping line numbers. A ``rule_files`` pattern that matches no mounted file, or a
-``--config.file`` that is not mounted, is a finding. Rule files are checked on their own (with
-``--lint-fatal``), so ``rule_files`` is removed before ``check config``.
+``--config.file`` that is not mounted, is a finding. A container started with ``--agent`` is
+checked as an agent (``promtool check config --agent``: no rules, no alerting). Rule files are
+checked on their own (with ``--lint-fatal``), so ``rule_files`` is removed before ``check config``.
 
 Debian builds promtool without Kubernetes service discovery. When the promtool in use does not
 know ``kubernetes_sd_configs``, those blocks are checked here (role, known fields) and blanked
@@ -476,7 +477,10 @@ def _check_config(
         target = mounts.host(config_path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(rewritten.text, encoding="utf-8")
-        args = ["check", "config", "--lint=none", *(["--syntax-only"] if syntax_only else []), str(target)]
+        # A Prometheus started with --agent refuses rule_files and alerting: check it as one.
+        agent = mounting is not None and "--agent" in map(str, as_list(mounting[1].get("args")))
+        args = ["check", "config", "--lint=none", *(["--syntax-only"] if syntax_only else []),
+                *(["--agent"] if agent else []), str(target)]
         rc, out = _run(binary, *args)
         if rc != 0:
             message = _failures(out, {str(target): key, str(root): ""})

@@ -20,6 +20,7 @@ from promstack.components.base import (
     mount,
     port,
 )
+from promstack.components.hub import FleetHub
 from promstack.components.prometheus import Prometheus, service_job
 from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
@@ -59,12 +60,16 @@ class PrometheusAdapter(Component):
     def __init__(self, scope: Construct, id_: str = names.PROMETHEUS_ADAPTER, *, prometheus: Prometheus,
                  settings: PrometheusAdapterConfig = PrometheusAdapterConfig(), context: StackContext = StackContext(),
                  tls: AdapterTls = SelfSignedTls(), apiservice_scope: Construct | None = None,
-                 extra_rules: Sequence[AdapterRule] = (), image: Image = versions.PROMETHEUS_ADAPTER) -> None:
+                 extra_rules: Sequence[AdapterRule] = (), image: Image = versions.PROMETHEUS_ADAPTER,
+                 hub: FleetHub | None = None) -> None:
         super().__init__(scope, id_, context=context, component="metrics-adapter", image=image)
         config = settings
         self.rules = (*config.all_rules, *extra_rules)
-        self.prometheus_url = prometheus.service_url + "/"
-        self.config_text = yamlio.dump({"rules": [rule.to_adapter() for rule in self.rules]})
+        # With a hub (Prometheus in agent mode keeps nothing to query), every rule is limited to this
+        # cluster's series there.
+        self.prometheus_url = hub.url.rstrip("/") + "/" if hub else prometheus.service_url + "/"
+        rules = [rule.to_adapter() for rule in self.rules]
+        self.config_text = yamlio.dump({"rules": [hub.scope_rule(rule) for rule in rules] if hub else rules})
         serving = tls.apply(self)
 
         self.service_account(automount=True)
@@ -82,10 +87,12 @@ class PrometheusAdapter(Component):
                 f"--prometheus-url={self.prometheus_url}",
                 f"--config={CONFIG_DIR}/config.yaml",
                 f"--metrics-relist-interval={config.metrics_relist_interval}",
+                *(hub.adapter_args() if hub else []),
                 *serving.args,
             ],
             ports=[k8s.ContainerPort(name="https", container_port=PORT, protocol="TCP")],
-            volume_mounts=[mount("config", CONFIG_DIR), mount("tmp", "/tmp", read_only=False), *serving.mounts],
+            volume_mounts=[mount("config", CONFIG_DIR), mount("tmp", "/tmp", read_only=False), *serving.mounts,
+                           *(hub.mounts() if hub else [])],
             readiness=http_probe("/readyz", "https", scheme="HTTPS", initial_delay=10),
             liveness=http_probe("/livez", "https", scheme="HTTPS", initial_delay=30),
         )
@@ -101,7 +108,8 @@ class PrometheusAdapter(Component):
                 ),
                 template=self.pod_template(
                     containers=[container],
-                    volumes=[config_map_volume("config", config_map_name), empty_dir("tmp"), *serving.volumes],
+                    volumes=[config_map_volume("config", config_map_name), empty_dir("tmp"), *serving.volumes,
+                             *(hub.volumes() if hub else [])],
                     annotations={"checksum/config": checksum(self.config_text), **serving.pod_annotations},
                     automount_token=True,
                     exceptions={"serviceAccountToken": TOKEN_REASON},

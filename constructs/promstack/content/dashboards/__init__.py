@@ -21,6 +21,7 @@ from grafana_foundation_sdk.builders import dashboard as dashboard_builders
 
 from promstack.content.dashboards import custom_metrics, nodes, prometheus_health, workloads
 from promstack.content.dashboards._common import DATASOURCE_UID, render, to_json_text
+from promstack.content.dashboards.fleet import with_cluster_variable
 
 __all__ = [
     "DASHBOARDS",
@@ -55,9 +56,14 @@ def dashboard_models() -> dict[str, dict[str, Any]]:
     return copy.deepcopy(_models())
 
 
-def dashboards() -> dict[str, str]:
-    """``{"<uid>.json": json_text}`` for every dashboard, sorted by file name."""
-    return {f"{uid}.json": to_json_text(model) for uid, model in sorted(_models().items())}
+def dashboards(*, cluster_label: str | None = None, cluster: str | None = None) -> dict[str, str]:
+    """``{"<uid>.json": json_text}`` for every dashboard, sorted by file name. With a
+    ``cluster_label`` (a fleet with a hub) each gets a ``cluster`` variable over that label, default
+    All or ``cluster``, and every query is limited to it (see ``fleet.with_cluster_variable``)."""
+    models = _models()
+    if cluster_label:
+        models = {uid: with_cluster_variable(model, cluster_label, current=cluster) for uid, model in models.items()}
+    return {f"{uid}.json": to_json_text(model) for uid, model in sorted(models.items())}
 
 
 @dataclass(frozen=True)
