@@ -6,6 +6,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.components.base import Component, StackContext, empty_dir, hardened_container, http_probe, mount
+from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.rules import AdapterRule, ResourceOverride, RuleName, RuleResources
 from promstack.config import versions
 from promstack.config.cluster import ExampleAppConfig, resources
@@ -27,10 +28,12 @@ RULE = AdapterRule(
 class ExampleApp(Component):
     """podinfo in its own namespace (``settings.namespace``), scraped through pod annotations, with
     an autoscaling/v2 HPA on the Pods metric ``http_requests_per_second`` (served by ``RULE``).
+    ``prometheus``, when given, records that it scrapes podinfo (for NetworkPolicies).
     ``deployment`` and ``hpa`` are the L1 objects."""
 
     def __init__(self, scope: Construct, id_: str = NAME, *, settings: ExampleAppConfig = ExampleAppConfig(),
-                 context: StackContext = StackContext(), image: Image = versions.PODINFO) -> None:
+                 context: StackContext = StackContext(), image: Image = versions.PODINFO,
+                 prometheus: Prometheus | None = None) -> None:
         config = settings
         super().__init__(scope, id_, context=context, component="example", image=image, namespace=config.namespace)
         k8s.KubeNamespace(self, "namespace", metadata=k8s.ObjectMeta(
@@ -63,6 +66,8 @@ class ExampleApp(Component):
             ),
         )
         self.add_service({"http": 80})
+        if prometheus is not None:
+            prometheus.scrape_annotated(self, "http")
         self.hpa = k8s.KubeHorizontalPodAutoscalerV2(
             self, "hpa",
             metadata=self.meta(),

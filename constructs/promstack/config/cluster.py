@@ -31,6 +31,7 @@ from promstack.config.model import (
     show_path,
     validate_model,
 )
+from promstack.config.network import NetworkPolicyConfig
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig
 from promstack.config.yamlio import read_yaml
 from promstack.content.rules import CONTROL_PLANE_JOBS, JOBS, AlertsConfig
@@ -327,6 +328,7 @@ class ClusterSpec(Model):
     alerts: AlertsConfig = AlertsConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    network_policy: NetworkPolicyConfig = NetworkPolicyConfig()
 
     @model_validator(mode="after")
     def _unique_node_ports(self) -> ClusterSpec:

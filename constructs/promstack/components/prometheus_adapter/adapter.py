@@ -20,7 +20,7 @@ from promstack.components.base import (
     mount,
     port,
 )
-from promstack.components.prometheus import Prometheus, service_job
+from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
 from promstack.config import names, versions, yamlio
@@ -111,7 +111,8 @@ class PrometheusAdapter(Component):
                 spec=k8s.PodDisruptionBudgetSpec(min_available=port(1), selector=self.label_selector()),
             )
         self.service = self.add_service({"https": 443})
-        prometheus.add_scrape_job(service_job(JOBS["adapter"], self.service, "https", https=True))
+        prometheus.scrape(JOBS["adapter"], self, self.service, "https", https=True)
+        self.connect(prometheus, prometheus.web_port_name)
         self.api_services = AdapterApiServices(apiservice_scope or self, id_, context=context, tls=serving,
                                                service=self.service, image=image)
 
