@@ -166,3 +166,12 @@ def test_allow_from_names_a_port_the_pods_have() -> None:
     assert policy["spec"]["ingress"] == [{
         "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "tools"}}}],
         "ports": [{"port": "telemetry", "protocol": "TCP"}]}]
+
+
+def test_policies_sync_before_the_pods_they_protect(rendered: list[Rendered]) -> None:
+    def wave(r: Rendered) -> int:
+        return int(r.obj["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+
+    policy_waves = {wave(r) for r in rendered if r.kind == "NetworkPolicy"}
+    workload_waves = {wave(r) for r in rendered if r.kind in ("Deployment", "StatefulSet", "DaemonSet")}
+    assert policy_waves and max(policy_waves) < min(workload_waves)

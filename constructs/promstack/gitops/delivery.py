@@ -52,12 +52,13 @@ ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 
 #: Argo CD sync wave per kind; kinds not listed are in wave 0. Namespaces first, then
-#: identities, configuration and certificates, then workloads, the APIService last.
+#: identities, configuration, certificates and NetworkPolicies (pods never start unprotected),
+#: then workloads, the APIService last.
 SYNC_WAVES: dict[str, int] = {
     "Namespace": -10,
     **dict.fromkeys(
         ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap",
-         "Secret", "SealedSecret", "Issuer", "Certificate", "PersistentVolumeClaim"),
+         "Secret", "SealedSecret", "Issuer", "Certificate", "PersistentVolumeClaim", "NetworkPolicy"),
         -5,
     ),
     **dict.fromkeys(
