@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from promstack.config.cluster import load_cluster
+from promstack.config.cluster import load_cluster, parse_spec
 from promstack.config.model import ConfigError
 from promstack.config.network import NetworkPolicyConfig
 
@@ -65,3 +66,13 @@ def test_a_complete_egress_setting_loads(tmp_path: Path) -> None:
     spec = load_cluster(folder).spec.network_policy
     assert spec.egress.enabled and spec.node_cidrs == ("10.0.0.0/24",)
     assert spec.ui_peers.grafana is not None and spec.ui_peers.grafana[0].namespace == "ingress-nginx"
+
+
+def test_the_readmes_network_examples_load() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Network and access", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    for block in blocks:
+        spec = parse_spec(yaml.safe_load(block), "README.md")
+        assert spec.network_policy.enabled

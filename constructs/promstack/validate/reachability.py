@@ -615,7 +615,7 @@ def _hint(cluster: Cluster, flow: Flow, side: str, policies: Sequence[Document])
 # -- the check ------------------------------------------------------------------------------------
 
 def _names(policies: Sequence[Document]) -> str:
-    return ", ".join(f"{p.namespace}/{p.name}" for p in policies)
+    return ", ".join(sorted(f"{p.namespace}/{p.name}" for p in policies))
 
 
 def check_reachability(docs: Sequence[Document]) -> list[Finding]:
