@@ -20,6 +20,7 @@ from promstack.validate.reachability import (
     policy_types,
     selector_matches,
 )
+from promstack.validate.report import format_line
 
 FIX = Path(__file__).parent / "fixtures"
 BLOCKED = ("flow from Deployment/monitoring/prometheus to Deployment/apps/web port 8080/TCP (metrics) is blocked: "
@@ -33,10 +34,9 @@ def finding(name: str, message: str) -> Finding:
 
 @pytest.mark.parametrize(("name", "hint"), [
     ("reachability-missing-allow", ""),
-    ("reachability-port-name", "; NetworkPolicy apps/web names port 'metric', which no container of "
-                               "Deployment/apps/web has"),
-    ("reachability-namespace-selector", "; a namespaceSelector of NetworkPolicy apps/web matches no namespace "
-                                        "of this unit"),
+    ("reachability-port-name", "; a rule of apps/web names port 'metric', which no container of the "
+                               "destination has"),
+    ("reachability-namespace-selector", "; a namespaceSelector of apps/web matches no namespace of this unit"),
 ])
 def test_each_broken_policy_blocks_exactly_the_scrape(name: str, hint: str) -> None:
     assert validate_paths([FIX / name], run_promtool=False) == [finding(name, BLOCKED + hint)]
@@ -234,4 +234,21 @@ def test_validate_flows_lists_every_flow_with_its_verdict() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == (f"{FIX / 'reachability-port-name'}: flow from Deployment/monitoring/prometheus to "
                         "Deployment/apps/web port 8080/TCP (metrics): BLOCKED at ingress [scrape job web]")
-    assert lines[1].endswith("which no container of Deployment/apps/web has")
+    assert lines[1].endswith("which no container of the destination has")
+
+
+def test_a_finding_quotes_little_of_huge_names() -> None:
+    huge = "x" * 70_000
+
+    def edit(obj: dict[str, Any]) -> dict[str, Any] | None:
+        if obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"] == "web":
+            return {**obj, "metadata": {**obj["metadata"], "name": huge}, "spec": {**obj["spec"], "ingress": [
+                {**obj["spec"]["ingress"][0], "ports": [{"port": huge}]}]}}
+        if obj["kind"] == "ConfigMap":
+            text = obj["data"]["prometheus.yml"].replace("job_name: web", f"job_name: {huge}")
+            return {**obj, "data": {"prometheus.yml": text}}
+        return None
+
+    [blocked] = check_reachability(fixture_objects(edit))
+    assert len(format_line(blocked)) < 650 and "x" * 81 not in format_line(blocked)
+    assert all(len(line) < 700 for line in flow_report(fixture_objects(edit)))

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from promstack.validate import k8s, yamlsafe
-from promstack.validate.findings import REACHABILITY, Finding, PathPart
+from promstack.validate.findings import REACHABILITY, Finding, PathPart, clip
 from promstack.validate.k8s import as_dict, as_list, as_str
 from promstack.validate.loader import Document
 
@@ -171,7 +171,8 @@ class Flow:
         return f"{self.port}/{self.protocol}" + (f" ({named.name})" if named and named.name else "")
 
     def describe(self) -> str:
-        return f"flow from {self.source_name} to {self.target.ref} port {self.port_text}"
+        """One line quoting at most ``CLIP`` characters of each name the input gave."""
+        return f"flow from {clip(self.source_name)} to {clip(self.target.ref)} port {clip(self.port_text)}"
 
 
 def _service_port_targets(cluster: Cluster, service: Document, port: dict[str, Any]
@@ -599,23 +600,24 @@ def _hint(cluster: Cluster, flow: Flow, side: str, policies: Sequence[Document])
                 for entry in ports:
                     name = as_dict(entry).get("port")
                     if isinstance(name, str) and not any(p.name == name for p in flow.target.ports):
-                        return (f"; NetworkPolicy {policy.namespace}/{policy.name} names port {name!r}, which no "
-                                f"container of {flow.target.ref} has")
-                return f"; NetworkPolicy {policy.namespace}/{policy.name} admits it on other ports only"
+                        return (f"; a rule of {_names([policy])} names port {clip(repr(name), 40)}, which no "
+                                "container of the destination has")
+                return f"; a rule of {_names([policy])} admits it on other ports only"
             if ports_ok and not peers_ok:
                 for peer in peers:
                     selector = as_dict(peer).get("namespaceSelector")
                     if selector is not None and not any(
                             selector_matches(selector, cluster.labels_of_namespace(n)) for n in known):
-                        return (f"; a namespaceSelector of NetworkPolicy {policy.namespace}/{policy.name} matches no "
-                                "namespace of this unit")
+                        return (f"; a namespaceSelector of {_names([policy])} matches no namespace of "
+                                "this unit")
     return ""
 
 
 # -- the check ------------------------------------------------------------------------------------
 
-def _names(policies: Sequence[Document]) -> str:
-    return ", ".join(sorted(f"{p.namespace}/{p.name}" for p in policies))
+def _names(policies: Sequence[Document], shown: int = 3) -> str:
+    names = sorted(clip(f"{p.namespace}/{p.name}") for p in policies)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def check_reachability(docs: Sequence[Document]) -> list[Finding]:
@@ -630,7 +632,7 @@ def check_reachability(docs: Sequence[Document]) -> list[Finding]:
             continue
         side, policies = blocked
         message = (f"{flow.describe()} is blocked: no {side} rule of NetworkPolicy {_names(policies)} admits it "
-                   f"({flow.why}){_hint(cluster, flow, side, policies)}")
+                   f"({clip(flow.why, 60)}){_hint(cluster, flow, side, policies)}")
         if side == "ingress":
             port = flow.target.port(flow.port, flow.protocol)
             path = port.path if port else flow.target.template.path
@@ -653,5 +655,5 @@ def flow_report(docs: Sequence[Document]) -> list[str]:
             verdict = "allowed (host network: no ingress policy applies)"
         else:
             verdict = "allowed"
-        lines.append(f"{flow.describe()}: {verdict} [{flow.why}]")
+        lines.append(f"{flow.describe()}: {verdict} [{clip(flow.why, 200)}]")
     return lines
