@@ -106,7 +106,7 @@ class MonitoringStack:
         api_server = [Peer.block(cidr, description="the API server") for cidr in
                       config.api_server_cidrs or ANYWHERE]
         for peer in api_server:
-            self.adapter.allow_from(peer, "https")
+            self.adapter.allow_from(peer, self.adapter.serving_port_name)
         for ui, port_name, peers in ((self.prometheus, self.prometheus.web_port_name, config.ui_peers.prometheus),
                                      (self.grafana, self.grafana.http_port_name, config.ui_peers.grafana),
                                      (self.alertmanager, self.alertmanager.web_port_name,

@@ -270,22 +270,26 @@ class Component(Construct):
         if connection not in self.connections:
             self.connections.append(connection)
 
-    def _pod_spec(self) -> dict[str, Any] | None:
+    def rendered_pod_template(self) -> dict[str, Any]:
+        """The pod template of this component's workload as it renders ({} without one)."""
         for child in self.node.children:
             if isinstance(child, ApiObject) and child.kind in ("Deployment", "StatefulSet", "DaemonSet"):
-                spec: dict[str, Any] = child.to_json()["spec"]["template"]["spec"]
-                return spec
-        return None
+                template: dict[str, Any] = child.to_json()["spec"]["template"]
+                return template
+        return {}
+
+    def _pod_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = self.rendered_pod_template().get("spec", {})
+        return spec
 
     @property
     def host_network(self) -> bool:
         """Whether the pods join the node's network: NetworkPolicies do not apply to them."""
-        return bool((self._pod_spec() or {}).get("hostNetwork"))
+        return bool(self._pod_spec().get("hostNetwork"))
 
     def container_port(self, port_name: str) -> tuple[int, str]:
         """(number, protocol) of the container port ``port_name`` of this component's pods."""
-        spec = self._pod_spec() or {}
-        for container in spec.get("containers", []):
+        for container in self._pod_spec().get("containers", []):
             for item in container.get("ports", []):
                 if item.get("name") == port_name:
                     return int(item["containerPort"]), str(item.get("protocol", "TCP"))

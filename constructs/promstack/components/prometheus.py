@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cdk8s import ApiObject, JsonPatch
+from cdk8s import JsonPatch
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -485,17 +485,9 @@ class Prometheus(Component):
         """Record that the annotation-driven jobs scrape ``component``'s pods on ``port_name``: its
         pod template must carry ``prometheus.io/scrape: "true"`` and that port's number."""
         number, _ = component.container_port(port_name)
-        annotations = self._pod_annotations(component)
+        annotations = component.rendered_pod_template().get("metadata", {}).get("annotations", {})
         if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/port") != str(number):
             raise ValueError(f"Prometheus {self.app_name!r}: {component.app_name!r} is scraped through its pod "
                              f"annotations, which must say prometheus.io/scrape \"true\" and prometheus.io/port "
                              f"\"{number}\" (its port {port_name!r})")
         self.connect(component, port_name)
-
-    @staticmethod
-    def _pod_annotations(component: Component) -> dict[str, str]:
-        for child in component.node.children:
-            if isinstance(child, ApiObject) and child.kind in ("Deployment", "StatefulSet", "DaemonSet"):
-                metadata = child.to_json()["spec"]["template"].get("metadata", {})
-                return dict(metadata.get("annotations", {}))
-        return {}
