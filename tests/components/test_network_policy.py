@@ -175,3 +175,13 @@ def test_policies_sync_before_the_pods_they_protect(rendered: list[Rendered]) ->
     policy_waves = {wave(r) for r in rendered if r.kind == "NetworkPolicy"}
     workload_waves = {wave(r) for r in rendered if r.kind in ("Deployment", "StatefulSet", "DaemonSet")}
     assert policy_waves and max(policy_waves) < min(workload_waves)
+
+
+def test_an_annotation_scrape_needs_the_annotations_on_the_pods() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "test")
+    kube_state_metrics = KubeStateMetrics(chart)
+    prometheus = Prometheus(chart)
+    with pytest.raises(ValueError, match=r"'kube-state-metrics' is scraped through its pod annotations, which must "
+                                         r"say prometheus.io/scrape \"true\" and prometheus.io/port \"8080\""):
+        prometheus.scrape_annotated(kube_state_metrics, "http-metrics")
+    assert prometheus.connections == []
