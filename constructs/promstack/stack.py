@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdk8s import Chart
+from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.components import autoscaling, example_app
 from promstack.components.alertmanager import Alertmanager
 from promstack.components.autoscaling import Autoscaling, query_rules
-from promstack.components.base import StackContext
+from promstack.components.base import Component, StackContext
 from promstack.components.example_app import ExampleApp
 from promstack.components.grafana import Grafana
 from promstack.components.hub import FleetHub
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.namespace import Namespace
+from promstack.components.network import NAMESPACE_NAME_LABEL, Peer
 from promstack.components.node_exporter import NodeExporter
 from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.adapter import PrometheusAdapter
@@ -24,6 +28,7 @@ from promstack.config.cluster import ClusterConfig
 from promstack.config.hub import HubConfig
 from promstack.config.images import ImageOverride
 from promstack.config.inputs import ClusterInputs
+from promstack.config.network import ANYWHERE, NetworkPolicyConfig, PeerConfig
 from promstack.config.versions import Image
 
 
@@ -99,7 +104,7 @@ class MonitoringStack:
         # An agent keeps nothing to query: Grafana and the adapter read this cluster's series from the hub.
         agent = spec.prometheus.mode == "agent"
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context,
-                                       image=image(images.example_app, versions.PODINFO))
+                                       prometheus=self.prometheus, image=image(images.example_app, versions.PODINFO))
                             if spec.example_app.enabled else None)
         self.adapter_rules = adapter_rules(cluster)
         # keda: KEDA (a prerequisite) scales the targets; no adapter, no custom.metrics APIService,
@@ -122,3 +127,89 @@ class MonitoringStack:
                                context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager,
                                extra_dashboards=inputs.team_dashboards, hub=self.hub, hub_only=agent,
                                image=image(images.grafana, versions.GRAFANA))
+        if spec.network_policy.enabled:
+            self._network_policies(spec.network_policy)
+
+    @property
+    def components(self) -> list[Component]:
+        """Every component that runs pods."""
+        return [c for c in (self.node_exporter, self.kube_state_metrics, self.alertmanager, self.prometheus,
+                            self.example_app, self.adapter, self.grafana) if c is not None]
+
+    def _network_policies(self, config: NetworkPolicyConfig) -> None:
+        """Default deny in every namespace with pods; each connection the wiring recorded allowed at
+        its destination (and source, with egress); the API server to the adapter; the UIs' peers."""
+        egress = config.egress.enabled
+        self.namespace.deny_by_default(egress=egress)
+        if self.example_app:
+            self.example_app.deny_by_default(egress=egress)
+        nodes = [Peer.block(cidr, description="node addresses") for cidr in config.node_cidrs]
+        for component in self.components:
+            for connection in component.connections:
+                target, port_name = connection.target, connection.port_name
+                target.allow_from(component, port_name)
+                if egress:
+                    number, protocol = target.container_port(port_name)
+                    for peer in nodes if target.host_network else [target]:
+                        component.allow_to(peer, number, protocol)
+        api_server = [Peer.block(cidr, description="the API server") for cidr in
+                      config.api_server_cidrs or ANYWHERE]
+        if self.adapter:
+            for peer in api_server:
+                self.adapter.allow_from(peer, self.adapter.serving_port_name)
+        if self.autoscaling and self.autoscaling.scaled_objects:
+            # KEDA's operator (a prerequisite, in its own namespace) runs the ScaledObjects' queries.
+            for peer_config in config.keda_peers:
+                self.prometheus.allow_from(peer_from_config(peer_config), self.prometheus.web_port_name)
+        for ui, port_name, peers in ((self.prometheus, self.prometheus.web_port_name, config.ui_peers.prometheus),
+                                     (self.grafana, self.grafana.http_port_name, config.ui_peers.grafana),
+                                     (self.alertmanager, self.alertmanager.web_port_name,
+                                      config.ui_peers.alertmanager)):
+            for peer in ui_peers(ui.service, peers):
+                ui.allow_from(peer, port_name)
+        if egress:
+            self._egress(config, api_server, nodes)
+
+    def _egress(self, config: NetworkPolicyConfig, api_server: list[Peer], nodes: list[Peer]) -> None:
+        """What the pods reach beyond each other: the API server, the nodes, the annotated pods."""
+        for component in (self.prometheus, self.kube_state_metrics, self.adapter):
+            if component is None:
+                continue
+            for peer in api_server:
+                for number in API_SERVER_PORTS:
+                    component.allow_to(peer, number)
+        for peer in nodes:
+            for number in self.prometheus.node_ports:
+                self.prometheus.allow_to(peer, number)
+        for peer, any_port in self.prometheus.pod_targets_outside:
+            self.prometheus.allow_to(peer, any_port)
+        for peer_config in config.egress.prometheus_targets:
+            self.prometheus.allow_to(peer_from_config(peer_config), None)
+        for peer_config in config.egress.alertmanager_receivers:
+            self.alertmanager.allow_to(peer_from_config(peer_config), None)
+
+
+#: Where clients reach the API server: the ``kubernetes`` Service's port and the API server's own.
+API_SERVER_PORTS = (443, 6443)
+
+
+def peer_from_config(config: PeerConfig) -> Peer:
+    """A cluster.yaml peer as a ``Peer``."""
+    if config.cidr is not None:
+        return Peer.block(config.cidr, config.except_)
+    namespace_labels = ({NAMESPACE_NAME_LABEL: config.namespace} if config.namespace is not None
+                        else config.namespace_labels)
+    description = (f"namespace {config.namespace}" if config.namespace else
+                   "namespaces " + ",".join(f"{k}={v}" for k, v in (config.namespace_labels or {}).items())
+                   if config.namespace_labels else "pods")
+    return Peer(description, namespace_labels=namespace_labels, pod_labels=config.pod_labels)
+
+
+def ui_peers(service: k8s.KubeService, configured: Sequence[PeerConfig] | None) -> list[Peer]:
+    """The configured peers of a UI; unset: anywhere for a NodePort Service (read from the rendered
+    Service: clients outside the cluster arrive from node or client addresses), none otherwise."""
+    if configured is not None:
+        return [peer_from_config(p) for p in configured]
+    if service.to_json().get("spec", {}).get("type") in ("NodePort", "LoadBalancer"):
+        return [Peer.block(cidr, description="anywhere (NodePort)") for cidr in ANYWHERE]
+    return []

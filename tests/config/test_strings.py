@@ -157,6 +157,15 @@ SAMPLES = {
        for key, value in (("repository", "example.invalid/team/image"), ("tag", "v1.2.3"),
                           ("digest", "sha256:" + "ab" * 32))},
 }
+# networkPolicy: every peer list takes the same peer fields.
+PEER_LISTS = [f"networkPolicy.uiPeers.{ui}[0]" for ui in ("prometheus", "grafana", "alertmanager")] + [
+    "networkPolicy.egress.alertmanagerReceivers[0]", "networkPolicy.egress.prometheusTargets[0]",
+    "networkPolicy.kedaPeers[0]"]
+SAMPLES.update({"networkPolicy.apiServerCidrs[0]": "10.0.0.0/28", "networkPolicy.nodeCidrs[0]": "10.0.0.0/24"})
+for peer in PEER_LISTS:
+    SAMPLES.update({f"{peer}.namespace": "ingress-nginx", f"{peer}.namespaceLabels": "team",
+                    f"{peer}.namespaceLabels.k": "shop", f"{peer}.podLabels": "app", f"{peer}.podLabels.k": "web",
+                    f"{peer}.cidr": "10.0.0.0/8", f"{peer}.except[0]": "10.1.0.0/16"})
 # PromQL and Go templates: whitespace is part of the language (and of YAML block scalars).
 WHITESPACE_OK = {"adapter.rules[0].seriesQuery", "adapter.rules[0].metricsQuery",
                  "autoscaling.targets[0].metrics[0].query"}
@@ -265,6 +274,25 @@ def _query_metric(doc: dict[str, Any]) -> None:
 
 MAKE_ROOM.update(dict.fromkeys((f"autoscaling.targets[0].metrics[0].{key}"
                                 for key in ("query", "threshold", "activationThreshold", "metricType")), _query_metric))
+
+
+def _peer_room(peer: str, entry: dict[str, Any]) -> Callable[[dict[str, Any]], object]:
+    """Put a peer holding ``entry`` in place: ``except`` needs its cidr, a label key a value beside it."""
+    def make(doc: dict[str, Any]) -> object:
+        node: Any = doc
+        *parents, last = peer.removesuffix("[0]").split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = [copy.deepcopy(entry)]
+        return None
+
+    return make
+
+
+for _peer in PEER_LISTS:
+    MAKE_ROOM[f"{_peer}.except[0]"] = _peer_room(_peer, {"cidr": "10.0.0.0/8"})
+    MAKE_ROOM[f"{_peer}.namespaceLabels"] = _peer_room(_peer, {"namespaceLabels": {"team": "shop"}})
+    MAKE_ROOM[f"{_peer}.podLabels"] = _peer_room(_peer, {"podLabels": {"app": "web"}})
 
 
 def with_value(base: dict[str, Any], path: Path, value: str) -> dict[str, Any]:

@@ -231,6 +231,10 @@ class Alertmanager(Component):
         self.headless_service = self._headless_service(headless, mesh_ports)
         self.service = self.add_service({self.web_port_name: WEB_PORT})
         self.url = f"http://{self.app_name}.{self.stack_namespace}.svc:{WEB_PORT}"
+        if settings.replicas > 1:
+            # The gossip mesh between replicas (memberlist: TCP and UDP on the same port).
+            self.connect(self, "mesh-tcp")
+            self.connect(self, "mesh-udp")
 
     def _reloader(self, mounts: list[k8s.VolumeMount], *, image: Image) -> k8s.Container:
         """Reloads Alertmanager when the kubelet updates its configuration or receiver secrets, so a

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypedDict, Unpack
 
-from cdk8s import ApiObjectMetadata
+from cdk8s import ApiObject, ApiObjectMetadata
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 from sealedsecrets.com.bitnami import SealedSecret, SealedSecretSpec, SealedSecretSpecTemplate
 
 from promstack.components import labels as std_labels
+from promstack.components.network import NetworkPolicyBuilder, Peer, default_deny, pods_peer
 from promstack.config import hardening
 from promstack.config.cluster import Resources
 from promstack.config.versions import Image
@@ -158,6 +159,9 @@ class Component(Construct):
         self.app_name = id_
         self.component = component
         self.image = image
+        #: The connections this component's pods open to other components' pods (``connect``).
+        self.connections: list[Connection] = []
+        self._network_policy: NetworkPolicyBuilder | None = None
 
     @property
     def selector(self) -> dict[str, str]:
@@ -277,6 +281,85 @@ class Component(Construct):
 
     def label_selector(self) -> k8s.LabelSelector:
         return k8s.LabelSelector(match_labels=self.selector)
+
+    # -- network ----------------------------------------------------------------------------------
+
+    def connect(self, target: Component, port_name: str) -> None:
+        """Record that this component's pods open connections to the container port ``port_name``
+        of ``target``'s pods (a scrape, a datasource, a URL): the one statement NetworkPolicies
+        are made from (``allow_from`` on the target, ``allow_to`` here). Recorded once."""
+        connection = Connection(self, target, port_name)
+        if connection not in self.connections:
+            self.connections.append(connection)
+
+    def rendered_pod_template(self) -> dict[str, Any]:
+        """The pod template of this component's workload as it renders ({} without one)."""
+        for child in self.node.children:
+            if isinstance(child, ApiObject) and child.kind in ("Deployment", "StatefulSet", "DaemonSet"):
+                template: dict[str, Any] = child.to_json()["spec"]["template"]
+                return template
+        return {}
+
+    def _pod_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = self.rendered_pod_template().get("spec", {})
+        return spec
+
+    @property
+    def host_network(self) -> bool:
+        """Whether the pods join the node's network: NetworkPolicies do not apply to them."""
+        return bool(self._pod_spec().get("hostNetwork"))
+
+    def container_port(self, port_name: str) -> tuple[int, str]:
+        """(number, protocol) of the container port ``port_name`` of this component's pods."""
+        for container in self._pod_spec().get("containers", []):
+            for item in container.get("ports", []):
+                if item.get("name") == port_name:
+                    return int(item["containerPort"]), str(item.get("protocol", "TCP"))
+        raise ValueError(f"{type(self).__name__} {self.app_name!r} has no container port named {port_name!r}")
+
+    def _peer(self, peer: Component | Peer, own_namespace: str) -> dict[str, Any]:
+        if isinstance(peer, Component):
+            return pods_peer(peer.stack_namespace, peer.selector, own_namespace)
+        return peer.render(own_namespace)
+
+    @property
+    def network_policy(self) -> NetworkPolicyBuilder:
+        """The NetworkPolicy of this component's pods (rendered once it holds a rule; ``api_object``)."""
+        if self._network_policy is None:
+            self._network_policy = NetworkPolicyBuilder(self, name=self.name(), namespace=self.stack_namespace,
+                                                        labels=self.labels, selector=self.selector)
+        return self._network_policy
+
+    def allow_from(self, peer: Component | Peer, port_name: str) -> None:
+        """Admit ``peer`` (a component's pods, or a ``Peer``) to the container port ``port_name``.
+        Nothing for host-network pods, which no NetworkPolicy governs."""
+        _, protocol = self.container_port(port_name)
+        if self.host_network:
+            return
+        self.network_policy.ingress(self._peer(peer, self.stack_namespace), {"port": port_name, "protocol": protocol})
+
+    def allow_to(self, peer: Component | Peer, port: int | None, protocol: str = "TCP") -> None:
+        """Let this component's pods connect to ``peer`` on ``port`` (None: every port), which makes
+        its NetworkPolicy an egress policy too (everything else is then refused)."""
+        self.network_policy.egress(self._peer(peer, self.stack_namespace),
+                                   None if port is None else {"port": port, "protocol": protocol})
+
+    def deny_by_default(self, *, egress: bool = False) -> list[ApiObject]:
+        """``default-deny`` in this component's namespace: every pod there admits only what some
+        policy allows (and, with ``egress``, opens only what some policy allows, DNS always)."""
+        return default_deny(self, namespace=self.stack_namespace, labels=self.labels, egress=egress)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """``source``'s pods connect to the container port ``port_name`` of ``target``'s pods."""
+
+    source: Component
+    target: Component
+    port_name: str
+
+    def describe(self) -> str:
+        return f"{self.source.app_name} -> {self.target.app_name} port {self.port_name}"
 
 
 def empty_dir(name: str, size_limit: str = "64Mi") -> k8s.Volume:

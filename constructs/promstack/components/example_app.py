@@ -6,6 +6,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.components.base import Component, StackContext, empty_dir, hardened_container, http_probe, mount
+from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.rules import EXAMPLE_APP_METRIC, EXAMPLE_APP_RULE
 from promstack.config import names, versions
 from promstack.config.autoscaling import ScalingMetric, ScalingTarget, WorkloadRef
@@ -33,10 +34,12 @@ class ExampleApp(Component):
     """podinfo in its own namespace (``settings.namespace``), scraped through pod annotations, scaled
     on the per-pod metric ``http_requests_per_second`` (served by ``RULE``): ``scaling_target`` is
     the autoscaling target the stack renders as an HPA or a KEDA ScaledObject (components.autoscaling).
+    ``prometheus``, when given, records that it scrapes podinfo (for NetworkPolicies).
     ``deployment`` is the L1 object."""
 
     def __init__(self, scope: Construct, id_: str = NAME, *, settings: ExampleAppConfig = ExampleAppConfig(),
-                 context: StackContext = StackContext(), image: Image = versions.PODINFO) -> None:
+                 context: StackContext = StackContext(), image: Image = versions.PODINFO,
+                 prometheus: Prometheus | None = None) -> None:
         config = settings
         super().__init__(scope, id_, context=context, component="example", image=image, namespace=config.namespace)
         k8s.KubeNamespace(self, "namespace", metadata=k8s.ObjectMeta(
@@ -69,5 +72,7 @@ class ExampleApp(Component):
             ),
         )
         self.add_service({"http": 80})
+        if prometheus is not None:
+            prometheus.scrape_annotated(self, "http")
         #: What to scale and on which metric; the stack's Autoscaling renders it for the cluster's provider.
         self.scaling_target = scaling_target(config)

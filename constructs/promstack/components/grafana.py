@@ -194,7 +194,13 @@ class Grafana(Component):
                 ),
             ),
         )
-        self.service = self.add_service({"http": 80}, node_ports={"http": config.node_port})
+        self.service = self.add_service({self.http_port_name: 80}, node_ports={self.http_port_name: config.node_port})
+        # The datasources' URLs.
+        self.connect(prometheus, prometheus.web_port_name)
+        if alertmanager:
+            self.connect(alertmanager, alertmanager.web_port_name)
+
+    http_port_name = "http"
 
     def _admin_credentials(self, manifest: dict[str, Any] | None) -> list[k8s.EnvVar]:
         if manifest is None:

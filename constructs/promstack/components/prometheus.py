@@ -24,6 +24,7 @@ from promstack.components.base import (
     port,
 )
 from promstack.components.kube_state_metrics import KubeStateMetrics
+from promstack.components.network import ALL_PODS, Peer
 from promstack.components.node_exporter import NodeExporter
 from promstack.components.remote_write import CA_DIR, POD_NAME_ENV, remote_write
 from promstack.components.remote_write import SECRETS_DIR as REMOTE_WRITE_DIR
@@ -38,6 +39,8 @@ from promstack.content.team import RULE_FILE_SUFFIX
 from promstack.gitops.delivery import ordering_annotations
 
 PORT = 9090
+#: The kubelet's HTTPS port: its metrics and cAdvisor's (10255 and 4194 are gone).
+KUBELET_PORT = 10250
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -347,15 +350,19 @@ class Prometheus(Component):
         if node_exporter:
             self._component_jobs.append(
                 service_job(JOBS["node_exporter"], node_exporter.service, node_exporter.metrics_port_name))
+            self.connect(node_exporter, node_exporter.metrics_port_name)
         if kube_state_metrics:
             # kube-state-metrics' own namespace/pod labels describe the objects it reports on.
             self._component_jobs.append(
                 service_job(JOBS["kube_state_metrics"], kube_state_metrics.service,
                             kube_state_metrics.metrics_port_name, honor_labels=True, target_labels=False))
+            self.connect(kube_state_metrics, kube_state_metrics.metrics_port_name)
         self._alertmanager = alertmanager
         if alertmanager:
             self._component_jobs.append(
                 service_job(JOBS["alertmanager"], alertmanager.service, alertmanager.web_port_name))
+            # Scraped, and sent every alert (alerting), on the same port.
+            self.connect(alertmanager, alertmanager.web_port_name)
         self.rule_files = dict(sorted(rule_files(alerts).items()))
         self.extra_rule_files = dict(sorted((extra_rule_files or {}).items()))
         for name in self.extra_rule_files:
@@ -485,6 +492,25 @@ class Prometheus(Component):
                 pod_affinity_term=k8s.PodAffinityTerm(topology_key="kubernetes.io/hostname",
                                                       label_selector=self.label_selector()))]))
 
+    web_port_name = "web"
+
+    @property
+    def node_ports(self) -> list[int]:
+        """Ports Prometheus scrapes on node addresses, besides host-network components it connects
+        to: the kubelet (and cAdvisor in it) and the enabled control-plane components (host network)."""
+        ports = [KUBELET_PORT]
+        for key in CONTROL_PLANE_JOBS:
+            target = getattr(self._settings.control_plane, key)
+            if target.enabled and key != "core_dns" and target.port not in ports:
+                ports.append(target.port)
+        return ports
+
+    @property
+    def pod_targets_outside(self) -> list[tuple[Peer, int | None]]:
+        """Pods beyond the stack's that Prometheus scrapes: the annotation-driven jobs find pods in
+        every namespace on any port (CoreDNS and extra Kubernetes SD jobs' pods among them)."""
+        return [(ALL_PODS, None)]
+
     def _rbac(self) -> None:
         read = ["get", "list", "watch"]
         k8s.KubeClusterRole(
@@ -525,3 +551,21 @@ class Prometheus(Component):
             raise ValueError(f"Prometheus {self.app_name!r}: a scrape job named {job['job_name']!r} exists already")
         self._component_jobs.append(job)
         self.config_map.add_json_patch(JsonPatch.replace("/data/prometheus.yml", self.config_text))
+
+    def scrape(self, job_name: str, component: Component, service: k8s.KubeService, port_name: str,
+               **options: bool) -> None:
+        """Scrape ``component`` through its ``service`` on the port ``port_name`` (``service_job``
+        ``options``: https, honor_labels, target_labels) and record the connection."""
+        self.add_scrape_job(service_job(job_name, service, port_name, **options))
+        self.connect(component, port_name)
+
+    def scrape_annotated(self, component: Component, port_name: str) -> None:
+        """Record that the annotation-driven jobs scrape ``component``'s pods on ``port_name``: its
+        pod template must carry ``prometheus.io/scrape: "true"`` and that port's number."""
+        number, _ = component.container_port(port_name)
+        annotations = component.rendered_pod_template().get("metadata", {}).get("annotations", {})
+        if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/port") != str(number):
+            raise ValueError(f"Prometheus {self.app_name!r}: {component.app_name!r} is scraped through its pod "
+                             f"annotations, which must say prometheus.io/scrape \"true\" and prometheus.io/port "
+                             f"\"{number}\" (its port {port_name!r})")
+        self.connect(component, port_name)

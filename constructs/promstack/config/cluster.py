@@ -35,6 +35,7 @@ from promstack.config.model import (
     show_path,
     validate_model,
 )
+from promstack.config.network import NetworkPolicyConfig
 from promstack.config.remote_write import (
     REPLICA_LABEL,
     ClusterLabel,
@@ -363,6 +364,7 @@ class ClusterSpec(Model):
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     autoscaling: AutoscalingConfig = AutoscalingConfig()
     images: ImagesConfig = ImagesConfig()
+    network_policy: NetworkPolicyConfig = NetworkPolicyConfig()
 
     @model_validator(mode="after")
     def _unique_node_ports(self) -> ClusterSpec:

@@ -52,14 +52,16 @@ ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 
 #: Argo CD sync wave per kind; kinds not listed are in wave 0. Namespaces first, then
-#: identities, configuration and certificates, then workloads, KEDA's ScaledObjects once the
-#: workloads and Prometheus they read are healthy, the APIService last. Argo CD prunes in the
-#: reverse order (APIService first), so a removed adapter stops being registered before it goes.
+#: identities, configuration, certificates and NetworkPolicies (pods never start unprotected),
+#: then workloads, KEDA's ScaledObjects once the workloads and Prometheus they read are healthy,
+#: the APIService last. Argo CD prunes in the reverse order (APIService first), so a removed
+#: adapter stops being registered before it goes.
 SYNC_WAVES: dict[str, int] = {
     "Namespace": -10,
     **dict.fromkeys(
         ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap",
-         "Secret", "SealedSecret", "Issuer", "Certificate", "PersistentVolumeClaim", "TriggerAuthentication"),
+         "Secret", "SealedSecret", "Issuer", "Certificate", "PersistentVolumeClaim", "TriggerAuthentication",
+         "NetworkPolicy"),
         -5,
     ),
     **dict.fromkeys(

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from promstack.validate import schemas
+from promstack.validate import reachability, schemas
 from promstack.validate.findings import clip, printable
 from promstack.validate.gate import UsageError, run
 from promstack.validate.loader import InputError
@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-promtool", action="store_true",
                         help="do not run promtool and amtool (default: run them)")
     parser.add_argument("--promtool", default=None, metavar="PATH", help="promtool binary (default: promtool on PATH)")
+    parser.add_argument("--flows", action="store_true",
+                        help="also list, per unit, every connection the rendered objects need (scrapes, datasources, "
+                             "APIServices, Alertmanager peers) and whether its NetworkPolicies allow it")
     parser.add_argument("--base", default=None, metavar="REF",
                         help="also check that the change from the dist/ folder at git revision REF to it now "
                              "touches no field Kubernetes refuses to update (check 'upgrade'; PATH must then be "
@@ -74,7 +77,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="validate rendered manifests (schemas, wiring, policy, promtool)",
         description=(
             f"Validate rendered manifests: strict Kubernetes {versions[0]}-{versions[-1]} and CRD schemas, "
-            "wiring, hardening policy and promtool; with --base REF, also changes since REF that Kubernetes "
+            "wiring, hardening policy, NetworkPolicy reachability and promtool; with --base REF, also changes "
+            "since REF that Kubernetes "
             "refuses on update (immutable fields). Exit 0 clean, 1 findings, 2 usage or input error, "
             "3 internal error."
         ),
@@ -112,6 +116,12 @@ def run_validate(args: argparse.Namespace) -> int:
         )
         return 3
     out = format_json(result.findings) if args.format == "json" else format_text(result.findings)
+    if getattr(args, "flows", False):
+        # Beside JSON on stdout the list goes to stderr, so stdout stays one JSON document.
+        stream = sys.stderr if args.format == "json" else sys.stdout
+        for unit in result.units:
+            for line in reachability.flow_report(unit.objects):
+                print(printable(f"{unit.name}: {line}"), file=stream)
     sys.stdout.write(out)
     objects = sum(len(u.objects) for u in result.units)
     print(

@@ -13,6 +13,7 @@ WIRING = "wiring"
 POLICY = "policy"
 PROMTOOL = "promtool"
 UPGRADE = "upgrade"
+REACHABILITY = "reachability"
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: C0 and C1 control characters, DEL and the Unicode line separators: never printed raw.

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promstack.validate import amtool, policy, promtool, schemas, wiring
+from promstack.validate import amtool, policy, promtool, reachability, schemas, wiring
 from promstack.validate.findings import Finding
 from promstack.validate.loader import InputError, Unit, load_units
 from promstack.validate.report import ordered
@@ -73,6 +73,7 @@ def _unit_findings(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collectio
     findings = schemas.check_schemas(unit.documents, chosen, allowed_kinds=allowed_kinds, custom_kinds=custom)
     findings += wiring.check_wiring(unit.objects, custom)
     findings += policy.check_policy(unit.objects)
+    findings += reachability.check_reachability(unit.objects)
     if binary is not None:
         findings += promtool.check_prometheus(unit.objects, binary)
         findings += amtool.check_alertmanager(unit.objects, amtool.find_amtool())

@@ -136,9 +136,9 @@ def _scope(doc: Document, custom_scopes: Mapping[tuple[str, str], str]) -> Itera
     else:
         return  # an allowed kind of unknown scope
     if scope == "Cluster" and "namespace" in doc.metadata:
-        yield _w(doc, ("metadata", "namespace"), f"{doc.kind} is cluster-scoped: remove metadata.namespace")
+        yield _w(doc, ("metadata", "namespace"), f"{clip(doc.kind)} is cluster-scoped: remove metadata.namespace")
     elif scope == "Namespaced" and not doc.namespace:
-        yield _w(doc, ("metadata", "namespace"), f"{doc.kind} is namespaced: set metadata.namespace")
+        yield _w(doc, ("metadata", "namespace"), f"{clip(doc.kind)} is namespaced: set metadata.namespace")
 
 
 def _label_map(doc: Document, path: tuple[PathPart, ...], labels: Any, *, values: bool = True) -> Iterator[Finding]:
@@ -235,7 +235,7 @@ def _service(doc: Document, index: _Index) -> Iterator[Finding]:
         yield _w(
             doc,
             ("spec", "selector"),
-            f"selector {labels} matches no Deployment, StatefulSet or DaemonSet pod template "
+            f"selector {clip(labels)} matches no Deployment, StatefulSet or DaemonSet pod template "
             f"in namespace {clip(repr(doc.namespace))}",
         )
         return
@@ -249,8 +249,8 @@ def _service(doc: Document, index: _Index) -> Iterator[Finding]:
                 yield _w(
                     doc,
                     ("spec", "ports", i, "targetPort"),
-                    f"targetPort {target!r} ({protocol}) is not a {what} of any container of "
-                    f"{template.doc.kind}/{template.doc.namespace}/{template.doc.name}",
+                    f"targetPort {clip(repr(target))} ({clip(str(protocol))}) is not a {what} of any container of "
+                    f"{clip(template.doc.ref)}",
                 )
 
 
@@ -272,7 +272,8 @@ def _pod_refs(template: k8s.PodTemplate, index: _Index) -> Iterator[Finding]:
     sa = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount")
     if isinstance(sa, str) and sa != "default" and not index.has("", "ServiceAccount", ns, sa):
         field_name = "serviceAccountName" if "serviceAccountName" in template.spec else "serviceAccount"
-        yield _w(doc, template.at(field_name), f"ServiceAccount {sa!r} not found in namespace {ns!r}")
+        yield _w(doc, template.at(field_name), f"ServiceAccount {clip(repr(sa))}"
+            f" not found in namespace {clip(repr(ns))}")
     for i, volume in enumerate(as_list(template.spec.get("volumes"))):
         volume = as_dict(volume)
         if "configMap" in volume:
@@ -327,11 +328,13 @@ def _config_ref(
         return
     keys = index.configmaps.get((ns, name))
     if keys is None:
-        yield _w(doc, template.at(*path, name_field), f"ConfigMap {name!r} not found in namespace {ns!r}")
+        yield _w(doc, template.at(*path, name_field), f"ConfigMap {clip(repr(name))}"
+            f" not found in namespace {clip(repr(ns))}")
         return
     for key_path, key in _wanted_keys(ref):
         if key not in keys:
-            yield _w(doc, template.at(*path, *key_path), f"key {key!r} not found in ConfigMap {name!r}")
+            yield _w(doc, template.at(*path, *key_path), f"key {clip(repr(key))}"
+                f" not found in ConfigMap {clip(repr(name))}")
 
 
 def _secret_ref(
@@ -345,13 +348,14 @@ def _secret_ref(
         yield _w(
             doc,
             template.at(*path, name_field),
-            f"Secret {name!r} not found in namespace {ns!r} (no Secret or SealedSecret renders it)",
+            f"Secret {clip(repr(name))} not found in namespace {clip(repr(ns))} (no Secret or SealedSecret renders it)",
         )
         return
     for key_path, key in _wanted_keys(ref):
         if key not in secret.keys:
             yield _w(
-                doc, template.at(*path, *key_path), f"key {key!r} not found in Secret {name!r} ({secret.doc.kind})"
+                doc, template.at(*path, *key_path), f"key {clip(repr(key))}"
+                    f" not found in Secret {clip(repr(name))} ({clip(secret.doc.kind)})"
             )
 
 
@@ -363,10 +367,11 @@ def _binding(doc: Document, index: _Index) -> Iterator[Finding]:
             yield _w(doc, ("roleRef", "kind"), "a ClusterRoleBinding can only refer to a ClusterRole")
         elif not index.has(RBAC, "Role", doc.namespace, name) and (doc.namespace, name) not in BUILTIN_ROLES:
             yield _w(
-                doc, ("roleRef", "name"), f"Role {name!r} not found in namespace {doc.namespace!r} and not built in"
+                doc, ("roleRef", "name"), f"Role {clip(repr(name))}"
+                    f" not found in namespace {clip(repr(doc.namespace))} and not built in"
             )
     elif kind == "ClusterRole" and not index.has(RBAC, "ClusterRole", "", name) and name not in BUILTIN_CLUSTER_ROLES:
-        yield _w(doc, ("roleRef", "name"), f"ClusterRole {name!r} not found and not built in")
+        yield _w(doc, ("roleRef", "name"), f"ClusterRole {clip(repr(name))} not found and not built in")
     for i, subject in enumerate(as_list(doc.obj.get("subjects"))):
         subject = as_dict(subject)
         if subject.get("kind") != "ServiceAccount":
@@ -375,25 +380,27 @@ def _binding(doc: Document, index: _Index) -> Iterator[Finding]:
         sa = as_str(subject.get("name"))
         # Only namespaces this unit creates are known in full; others (kube-system) may hold it.
         if ns in index.namespaces and sa != "default" and not index.has("", "ServiceAccount", ns, sa):
-            yield _w(doc, ("subjects", i, "name"), f"ServiceAccount {sa!r} not found in namespace {ns!r}")
+            yield _w(doc, ("subjects", i, "name"), f"ServiceAccount {clip(repr(sa))}"
+                f" not found in namespace {clip(repr(ns))}")
 
 
 def _api_service(doc: Document, index: _Index) -> Iterator[Finding]:
     group, version = doc.spec.get("group"), doc.spec.get("version")
     if isinstance(group, str) and isinstance(version, str) and doc.name != f"{version}.{group}":
-        yield _w(doc, ("metadata", "name"), f"name must be {version}.{group} (spec.version.spec.group)")
+        yield _w(doc, ("metadata", "name"), f"name must be {clip(version)}.{clip(group)} (spec.version.spec.group)")
     service = doc.spec.get("service")
     if not isinstance(service, dict):
         return  # served locally by kube-apiserver
     ns, name, port = as_str(service.get("namespace")), as_str(service.get("name")), service.get("port", 443)
     target = index.objects.get(("", "Service", ns, name))
     if target is None:
-        yield _w(doc, ("spec", "service"), f"Service {ns}/{name} not found")
+        yield _w(doc, ("spec", "service"), f"Service {clip(ns)}/{clip(name)} not found")
         return
     ports = [as_dict(p).get("port") for p in as_list(target.spec.get("ports"))]
     if port not in ports:
         where = ("spec", "service", "port") if "port" in service else ("spec", "service")
-        yield _w(doc, where, f"Service {ns}/{name} exposes no port {port} (it has {ports})")
+        yield _w(doc, where, f"Service {clip(ns)}/{clip(name)}"
+            f" exposes no port {clip(repr(port))} (it has {clip(repr(ports))})")
 
 
 def _hpa(doc: Document, index: _Index) -> Iterator[Finding]:
@@ -407,7 +414,8 @@ def _hpa(doc: Document, index: _Index) -> Iterator[Finding]:
     kind, name = as_str(ref.get("kind") or "Deployment"), as_str(ref.get("name"))
     if not index.has(group, kind, doc.namespace, name):
         yield _w(
-            doc, ("spec", "scaleTargetRef"), f"scale target {kind}/{name} not found in namespace {doc.namespace!r}"
+            doc, ("spec", "scaleTargetRef"), f"scale target {clip(kind)}/{clip(name)}"
+                f" not found in namespace {clip(repr(doc.namespace))}"
         )
 
 

@@ -21,7 +21,7 @@ from promstack.components.base import (
     port,
 )
 from promstack.components.hub import FleetHub
-from promstack.components.prometheus import Prometheus, service_job
+from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
 from promstack.config import hardening, names, versions, yamlio
@@ -90,11 +90,11 @@ class PrometheusAdapter(Component):
                 *(hub.adapter_args() if hub else []),
                 *serving.args,
             ],
-            ports=[k8s.ContainerPort(name="https", container_port=PORT, protocol="TCP")],
+            ports=[k8s.ContainerPort(name=self.serving_port_name, container_port=PORT, protocol="TCP")],
             volume_mounts=[mount("config", CONFIG_DIR), mount("tmp", "/tmp", read_only=False), *serving.mounts,
                            *(hub.mounts() if hub else [])],
-            readiness=http_probe("/readyz", "https", scheme="HTTPS", initial_delay=10),
-            liveness=http_probe("/livez", "https", scheme="HTTPS", initial_delay=30),
+            readiness=http_probe("/readyz", self.serving_port_name, scheme="HTTPS", initial_delay=10),
+            liveness=http_probe("/livez", self.serving_port_name, scheme="HTTPS", initial_delay=30),
         )
         self.deployment = k8s.KubeDeployment(
             self, "deployment",
@@ -125,10 +125,14 @@ class PrometheusAdapter(Component):
                 metadata=self.meta(),
                 spec=k8s.PodDisruptionBudgetSpec(min_available=port(1), selector=self.label_selector()),
             )
-        self.service = self.add_service({"https": 443})
-        prometheus.add_scrape_job(service_job(JOBS["adapter"], self.service, "https", https=True))
+        self.service = self.add_service({self.serving_port_name: 443})
+        prometheus.scrape(JOBS["adapter"], self, self.service, self.serving_port_name, https=True)
+        self.connect(prometheus, prometheus.web_port_name)
         self.api_services = AdapterApiServices(apiservice_scope or self, id_, context=context, tls=serving,
                                                service=self.service, image=image)
+
+    #: The container and Service port the API server (through the APIService) and Prometheus reach.
+    serving_port_name = "https"
 
     def _rbac(self) -> None:
         sa = [(self.stack_namespace, self.app_name)]
