@@ -70,5 +70,6 @@ class MonitoringStack:
             extra_rules=[example_app.RULE] if self.example_app else [],
         )
         self.grafana = Grafana(chart(names.GRAFANA), prometheus=self.prometheus, settings=spec.grafana,
-                               context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager,
+                               context=context, admin_secret=inputs.grafana_admin or names.GRAFANA_ADMIN_SECRET,
+                               alertmanager=self.alertmanager,
                                extra_dashboards=inputs.team_dashboards)

@@ -74,7 +74,7 @@ def test_self_signed_mode_skips_verification_and_warns(rendered: list[Rendered],
 
 def test_cert_manager_mode_issues_a_certificate_and_injects_its_ca() -> None:
     objects = adapter_objects(CLUSTERS / "demo", adapter={"tls": {"mode": "cert-manager"}},
-                              exampleApp={"enabled": True})
+                              exampleApp={"enabled": True}, grafana={"adminSecret": "existing"})
     certificate = objects["Certificate/prometheus-adapter"]
     assert certificate["spec"]["secretName"] == "cm-adapter-serving-certs"
     assert certificate["spec"]["dnsNames"] == [

@@ -188,7 +188,7 @@ def test_adding_and_removing_a_cluster_the_readme_way_needs_no_other_step(tmp_pa
     promstack = str(project / ".venv" / "bin" / "promstack")
     (project / "clusters" / "edge").mkdir()
     (project / "clusters" / "edge" / "cluster.yaml").write_text(
-        "# yaml-language-server: $schema=../../schema/cluster.schema.json\n{}\n"
+        "# yaml-language-server: $schema=../../schema/cluster.schema.json\ngrafana: {adminSecret: existing}\n"
     )
     # README step 3, sealed for the example controller certificate committed beside prod-example.
     for step in (["certs", "issue", "--cluster", "edge", "--sealing-cert", "clusters/prod-example/sealing-cert.pem"],

@@ -35,6 +35,11 @@ DASHBOARD_FOLDER = "promstack"
 #: Where the extra (team) dashboards are mounted, and the Grafana folder they are provisioned into.
 EXTRA_DASHBOARDS_DIR = "/var/lib/grafana-dashboards-team"
 EXTRA_DASHBOARD_FOLDER = "team"
+#: Where the admin Secret's files are mounted, its keys, and the user when the Secret names none.
+ADMIN_DIR = "/etc/grafana/admin"
+ADMIN_USER_KEY = "admin-user"
+ADMIN_PASSWORD_KEY = "admin-password"
+DEFAULT_ADMIN_USER = "admin"
 
 
 #: The Alertmanager datasource's uid (stable, so links and alert views keep working).
@@ -96,10 +101,14 @@ class Grafana(Component):
     """Grafana on a NodePort Service (80 -> 3000), datasources from ``prometheus.service_url`` and,
     when given, ``alertmanager.url``.
 
-    Anonymous access, sign-up, update checks and usage reporting are off. ``admin_secret`` is the
-    sealed admin Secret (a SealedSecret manifest with keys admin-password and, optionally,
-    admin-user; promstack reads it from clusters/<name>/grafana-admin.sealedsecret.yaml); without
-    it Grafana starts with admin/admin and forces a new password at the first login.
+    Anonymous access, sign-up, update checks and usage reporting are off. The admin credentials are
+    files of a Secret mounted at /etc/grafana/admin (``GF_SECURITY_ADMIN_PASSWORD__FILE``, never an
+    environment variable), so there is no default login: ``admin_secret`` is either the sealed admin
+    Secret (a SealedSecret manifest with key admin-password and, optionally, admin-user, else the
+    user is ``admin``; promstack reads it from clusters/<name>/grafana-admin.sealedsecret.yaml),
+    rendered beside Grafana, or the name of a Secret created in the cluster by hand with keys
+    admin-user and admin-password (default ``grafana-admin``). Without that Secret the pod does not
+    start, rather than start with admin/admin.
     ``extra_dashboards`` (file name ``<name>.json`` -> dashboard JSON, e.g. a team's own, which
     promstack reads from clusters/<name>/dashboards/) go into a ConfigMap of their own, provisioned
     read-only into the folder ``team``. ``deployment`` and ``service`` are the L1 objects.
@@ -107,7 +116,8 @@ class Grafana(Component):
 
     def __init__(self, scope: Construct, id_: str = names.GRAFANA, *, prometheus: Prometheus,
                  settings: GrafanaConfig = GrafanaConfig(), context: StackContext = StackContext(),
-                 admin_secret: dict[str, Any] | None = None, alertmanager: Alertmanager | None = None,
+                 admin_secret: dict[str, Any] | str = names.GRAFANA_ADMIN_SECRET,
+                 alertmanager: Alertmanager | None = None,
                  image: Image = versions.GRAFANA, extra_dashboards: Mapping[str, str] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="dashboards", image=image)
         config = settings
@@ -128,8 +138,11 @@ class Grafana(Component):
             check_config_map_size(f"Grafana {self.app_name!r}", self.name(suffix), data)
             k8s.KubeConfigMap(self, suffix, metadata=self.meta(self.name(suffix)), data=data)
 
+        admin_volume, admin_environment = self._admin_credentials(admin_secret)
         environment = {
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            # Only the provisioned admin may create organisations; nobody signs up.
+            "GF_USERS_ALLOW_ORG_CREATE": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
             "GF_ANALYTICS_REPORTING_ENABLED": "false",
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
@@ -142,12 +155,13 @@ class Grafana(Component):
             image=image,
             resources=config.resources,
             run_as_user=GRAFANA_UID,
-            env=[k8s.EnvVar(name=k, value=v) for k, v in environment.items()] + self._admin_credentials(admin_secret),
+            env=[k8s.EnvVar(name=k, value=v) for k, v in {**environment, **admin_environment}.items()],
             ports=[k8s.ContainerPort(name="http", container_port=PORT, protocol="TCP")],
             volume_mounts=[
                 *(mount(volume, path) for volume, path in mounts),
                 mount("data", "/var/lib/grafana", read_only=False),
                 mount("tmp", "/tmp", read_only=False),
+                mount(admin_volume.name, ADMIN_DIR),
             ],
             readiness=http_probe("/api/health", "http", initial_delay=10),
             liveness=http_probe("/api/health", "http", initial_delay=60),
@@ -163,10 +177,11 @@ class Grafana(Component):
                 template=self.pod_template(
                     containers=[container],
                     volumes=[*(config_map_volume(suffix, self.name(suffix)) for suffix in provisioning),
-                             self._data_volume(config), empty_dir("tmp")],
+                             self._data_volume(config), empty_dir("tmp"), admin_volume],
                     # Any provisioning change (datasource, provider, dashboard) rolls the pod.
                     annotations={"checksum/provisioning": checksum(
-                        *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items())))},
+                        *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items()))),
+                        **({names.SECRETS_CREATED_IN_CLUSTER: admin_secret} if isinstance(admin_secret, str) else {})},
                     run_as_user=GRAFANA_UID,
                     fs_group=GRAFANA_UID,
                 ),
@@ -174,17 +189,22 @@ class Grafana(Component):
         )
         self.service = self.add_service({"http": 80}, node_ports={"http": config.node_port})
 
-    def _admin_credentials(self, manifest: dict[str, Any] | None) -> list[k8s.EnvVar]:
-        if manifest is None:
-            return []
-        add_sealed_secret(self, "admin-secret", manifest)
-
-        def from_secret(variable: str, key: str, *, optional: bool) -> k8s.EnvVar:
-            ref = k8s.SecretKeySelector(name=manifest["metadata"]["name"], key=key, optional=optional or None)
-            return k8s.EnvVar(name=variable, value_from=k8s.EnvVarSource(secret_key_ref=ref))
-
-        return [from_secret("GF_SECURITY_ADMIN_USER", "admin-user", optional=True),
-                from_secret("GF_SECURITY_ADMIN_PASSWORD", "admin-password", optional=False)]
+    def _admin_credentials(self, secret: dict[str, Any] | str) -> tuple[k8s.Volume, dict[str, str]]:
+        """The admin Secret's volume and the variables pointing Grafana at its files. A sealed
+        manifest is rendered beside Grafana; its optional admin-user key is known here, so the
+        user is read from a file only when the file will exist."""
+        if isinstance(secret, str):
+            name, keys = secret, {ADMIN_USER_KEY, ADMIN_PASSWORD_KEY}
+        else:
+            add_sealed_secret(self, "admin-secret", secret)
+            name, keys = secret["metadata"]["name"], set(secret["spec"]["encryptedData"])
+        environment = {"GF_SECURITY_ADMIN_PASSWORD__FILE": f"{ADMIN_DIR}/{ADMIN_PASSWORD_KEY}"}
+        if ADMIN_USER_KEY in keys:
+            environment["GF_SECURITY_ADMIN_USER__FILE"] = f"{ADMIN_DIR}/{ADMIN_USER_KEY}"
+        else:
+            environment["GF_SECURITY_ADMIN_USER"] = DEFAULT_ADMIN_USER
+        volume = k8s.Volume(name="admin", secret=k8s.SecretVolumeSource(secret_name=name, default_mode=0o440))
+        return volume, environment
 
     def _data_volume(self, config: GrafanaConfig) -> k8s.Volume:
         """/var/lib/grafana: a PersistentVolumeClaim when persistence is on, else an emptyDir."""

@@ -301,9 +301,18 @@ class GrafanaPersistenceConfig(Model):
 
 class GrafanaConfig(Model):
     """Grafana Deployment. Defaults: NodePort 30300, 100m/128Mi requested and 500m/512Mi limit,
-    no persistence."""
+    no persistence, the admin password sealed in the cluster folder.
+
+    ``adminSecret``: ``sealed`` (clusters/<name>/grafana-admin.sealedsecret.yaml, required) or
+    ``existing`` (a Secret grafana-admin with keys admin-user and admin-password, created once in
+    the cluster by hand, for clusters without a Sealed Secrets controller). Never a default login.
+    """
 
     node_port: NodePort = 30300
+    admin_secret: Literal["sealed", "existing"] = Field(
+        default="sealed", description="where Grafana's admin credentials come from: sealed "
+        "(grafana-admin.sealedsecret.yaml in the cluster folder) or existing (a Secret grafana-admin created in the "
+        "cluster by hand, keys admin-user and admin-password)")
     persistence: GrafanaPersistenceConfig = GrafanaPersistenceConfig()
     resources: Annotated[Resources, BeforeValidator(GRAFANA_RESOURCES.complete)] = GRAFANA_RESOURCES
 

@@ -90,15 +90,31 @@ def load_serving_cert(cluster: ClusterConfig) -> SealedServingCert:
     return SealedServingCert(manifest=manifest, ca_pem=ca_pem)
 
 
+#: The one command that makes the admin Secret of a cluster without Sealed Secrets (README, "Exposing a UI").
+EXISTING_ADMIN_COMMAND = ("kubectl -n {namespace} create secret generic " + names.GRAFANA_ADMIN_SECRET
+                          + " --from-literal=admin-user=admin"
+                          + " --from-literal=admin-password=\"$(openssl rand -base64 24)\"")
+
+
 def load_grafana_admin(cluster: ClusterConfig) -> dict[str, Any] | None:
-    """The sealed Grafana admin Secret, when the cluster folder has one."""
+    """The sealed Grafana admin Secret (``grafana.adminSecret: sealed``, the default: a missing file
+    is an error, never a fallback to Grafana's admin/admin), or None for ``existing``."""
     sealed_file = cluster.path / names.GRAFANA_ADMIN_SECRET_FILE
-    if not sealed_file.exists():
+    seal = (f"promstack seal --cluster {cluster.name} --name {names.GRAFANA_ADMIN_SECRET} "
+            "--from-file admin-password=<file>")
+    if cluster.spec.grafana.admin_secret == "existing":
+        if sealed_file.exists():
+            raise ConfigError([f"{show_path(sealed_file)}: (file): grafana.adminSecret is existing, so this sealed "
+                               "admin Secret would never be used; remove the file or set grafana.adminSecret: sealed"])
         return None
-    fix = (f"re-seal it with `promstack seal --cluster {cluster.name} --name {names.GRAFANA_ADMIN_SECRET} "
-           "--from-file admin-password=<file>`")
+    if not sealed_file.exists():
+        raise ConfigError([
+            f"{show_path(sealed_file)}: (file): missing; Grafana's admin password is a sealed input (there is no "
+            f"default login): run `{seal}`, or, on a cluster without a Sealed Secrets controller, set "
+            f"grafana.adminSecret: existing in cluster.yaml and create the Secret once with "
+            f"`{EXISTING_ADMIN_COMMAND.format(namespace=cluster.namespace)}`"])
     return load_sealed_input(sealed_file, name=names.GRAFANA_ADMIN_SECRET, namespace=cluster.namespace,
-                             required_keys=("admin-password",), fix=fix)
+                             required_keys=("admin-password",), fix=f"re-seal it with `{seal}`")
 
 
 def load_sealed_keys(cluster: ClusterConfig, *, secret: str, keys: list[str], named_by: str) -> dict[str, Any] | None:
@@ -270,9 +286,13 @@ def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
             team_content.append(load(cluster))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    try:
+        grafana_admin = load_grafana_admin(cluster)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
-    return ClusterInputs(adapter_serving_cert=serving, grafana_admin=load_grafana_admin(cluster),
+    return ClusterInputs(adapter_serving_cert=serving, grafana_admin=grafana_admin,
                          alertmanager_receivers=load_alertmanager_receivers(cluster),
                          prometheus_scrape_secrets=load_scrape_secrets(cluster),
                          team_rule_files=team_content[0], team_dashboards=team_content[1])

@@ -21,6 +21,9 @@ SEALING_CERT_FILE = "sealing-cert.pem"
 #: Grafana's admin credentials, sealed by `promstack seal --name grafana-admin --from-file admin-password=...`.
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_SECRET_FILE = "grafana-admin.sealedsecret.yaml"
+#: Pod template annotation naming (comma-separated) the Secrets a user creates in the cluster by hand
+#: (no Sealed Secrets controller): the gate accepts references to them although nothing renders them.
+SECRETS_CREATED_IN_CLUSTER = "secrets.promstack.io/created-in-cluster"
 #: The keys of the adapter's serving Secret in sealed mode (Opaque: kubernetes.io/tls would need tls.*).
 ADAPTER_SERVING_CERT_KEY = "serving.crt"
 ADAPTER_SERVING_KEY_KEY = "serving.key"
