@@ -55,12 +55,14 @@ class MonitoringStack:
         self.kube_state_metrics = KubeStateMetrics(chart(names.KUBE_STATE_METRICS),
                                                    settings=spec.kube_state_metrics, context=context)
         self.alertmanager = Alertmanager(chart(names.ALERTMANAGER), settings=spec.alertmanager, context=context,
-                                         receivers_secret=inputs.alertmanager_receivers)
+                                         receivers_secret=inputs.alertmanager_receivers,
+                                         exposure_tls=inputs.exposure_tls.get(names.ALERTMANAGER))
         self.prometheus = Prometheus(chart(names.PROMETHEUS), settings=spec.prometheus, context=context,
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
                                      kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager,
                                      scrape_secret=inputs.prometheus_scrape_secrets,
-                                     extra_rule_files=inputs.team_rule_files)
+                                     extra_rule_files=inputs.team_rule_files,
+                                     exposure_tls=inputs.exposure_tls.get(names.PROMETHEUS))
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context)
                             if spec.example_app.enabled else None)
         self.adapter = PrometheusAdapter(
@@ -72,4 +74,5 @@ class MonitoringStack:
         self.grafana = Grafana(chart(names.GRAFANA), prometheus=self.prometheus, settings=spec.grafana,
                                context=context, admin_secret=inputs.grafana_admin or names.GRAFANA_ADMIN_SECRET,
                                alertmanager=self.alertmanager,
-                               extra_dashboards=inputs.team_dashboards)
+                               extra_dashboards=inputs.team_dashboards,
+                               exposure_tls=inputs.exposure_tls.get(names.GRAFANA))

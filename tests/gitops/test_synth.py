@@ -46,8 +46,9 @@ def test_a_fleet_uses_every_core_and_a_few_clusters_one_process() -> None:
 # The synth commands (`cdk8s synth`, `make synth`, `promstack synth`) in a copy of the project.
 
 BOOTSTRAPPED = ("-o", ".venv/.installed", "-o", "node_modules/.installed")  # make: use the tools as they are
-BROKEN = "prometheus:\n  nodePort: 1\n"
-BROKEN_LINE = "promstack: error: clusters/broken/cluster.yaml: prometheus.nodePort: 1 is outside the NodePort range"
+BROKEN = "prometheus:\n  retention: 2 weeks\n"
+BROKEN_LINE = ("promstack: error: clusters/broken/cluster.yaml: prometheus.retention: '2 weeks' is not a Prometheus "
+               "duration")
 
 
 def copy_project(dest: Path, *files: str) -> Path:
@@ -231,7 +232,8 @@ def test_promstack_synth_swaps_in_process_and_exits_2_on_bad_input(tmp_path: Pat
     (tmp_path / "clusters" / "broken" / "cluster.yaml").write_text(BROKEN)
     capsys.readouterr()
     assert main(["synth", "--clusters-dir", str(tmp_path / "clusters")]) == 2
-    assert "broken/cluster.yaml: prometheus.nodePort: 1 is outside the NodePort range" in capsys.readouterr().err
+    assert ("broken/cluster.yaml: prometheus.retention: '2 weeks' is not a Prometheus duration"
+            in capsys.readouterr().err)
     assert read_tree(tmp_path / "dist") == read_tree(ROOT / "dist")
 
 

@@ -18,6 +18,7 @@ from promstack.components.base import (
     mount,
     port,
 )
+from promstack.components.exposure import expose, node_ports
 from promstack.config import names, versions, yamlio
 from promstack.config.alerting import NULL_RECEIVER, AlertmanagerConfig, Receiver, Route, RoutingConfig
 from promstack.config.cluster import resources
@@ -129,7 +130,8 @@ def render_config(settings: AlertmanagerConfig) -> str:
 class Alertmanager(Component):
     """Alertmanager as a StatefulSet of ``settings.replicas`` peers on a claim each.
 
-    ``service`` (ClusterIP, port ``web`` 9093) is the API and UI; ``headless_service`` publishes
+    ``service`` (port ``web`` 9093, exposed as ``settings.exposure`` says; ``exposure_tls``: the
+    sealed certificate for ``tls.sealed``) is the API and UI; ``headless_service`` publishes
     every replica (also before it is ready) for the gossip mesh on 9094 and for Prometheus, which
     must send every alert to every replica. ``receivers_secret`` is the sealed Secret of receiver
     secrets (a SealedSecret manifest named ``alertmanager-receivers``), mounted read-only at
@@ -143,7 +145,7 @@ class Alertmanager(Component):
     def __init__(self, scope: Construct, id_: str = names.ALERTMANAGER, *,
                  settings: AlertmanagerConfig = AlertmanagerConfig(), context: StackContext = StackContext(),
                  receivers_secret: dict[str, Any] | None = None, image: Image = versions.ALERTMANAGER,
-                 reloader_image: Image = versions.CONFIG_RELOADER) -> None:
+                 reloader_image: Image = versions.CONFIG_RELOADER, exposure_tls: dict[str, Any] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="alert-router", image=image)
         missing = sorted(set(settings.secret_keys()) - set(
             (receivers_secret or {}).get("spec", {}).get("encryptedData", {})))
@@ -229,7 +231,10 @@ class Alertmanager(Component):
                 spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector()))
         mesh_ports = {"mesh-tcp": MESH_PORT} if settings.replicas > 1 else {}
         self.headless_service = self._headless_service(headless, mesh_ports)
-        self.service = self.add_service({self.web_port_name: WEB_PORT})
+        self.service = self.add_service({self.web_port_name: WEB_PORT},
+                                        node_ports=node_ports(settings.exposure, "alertmanager", self.web_port_name))
+        self.route = expose(self, service=self.service, port_name=self.web_port_name, port=WEB_PORT,
+                            exposure=settings.exposure, tls_secret=exposure_tls)
         self.url = f"http://{self.app_name}.{self.stack_namespace}.svc:{WEB_PORT}"
 
     def _reloader(self, mounts: list[k8s.VolumeMount], *, image: Image) -> k8s.Container:

@@ -21,6 +21,7 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
+from promstack.components.exposure import expose, external_url, node_ports
 from promstack.components.prometheus import Prometheus
 from promstack.config import names, versions, yamlio
 from promstack.config.cluster import GrafanaConfig
@@ -98,7 +99,8 @@ def dashboard_providers(*, extra: bool = False) -> str:
 
 
 class Grafana(Component):
-    """Grafana on a NodePort Service (80 -> 3000), datasources from ``prometheus.service_url`` and,
+    """Grafana behind a Service (80 -> 3000) exposed as ``settings.exposure`` says (``exposure_tls``:
+    the sealed certificate for an Ingress with ``tls.sealed``), datasources from ``prometheus.service_url`` and,
     when given, ``alertmanager.url``.
 
     Anonymous access, sign-up, update checks and usage reporting are off. The admin credentials are
@@ -118,7 +120,8 @@ class Grafana(Component):
                  settings: GrafanaConfig = GrafanaConfig(), context: StackContext = StackContext(),
                  admin_secret: dict[str, Any] | str = names.GRAFANA_ADMIN_SECRET,
                  alertmanager: Alertmanager | None = None,
-                 image: Image = versions.GRAFANA, extra_dashboards: Mapping[str, str] | None = None) -> None:
+                 image: Image = versions.GRAFANA, extra_dashboards: Mapping[str, str] | None = None,
+                 exposure_tls: dict[str, Any] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="dashboards", image=image)
         config = settings
         self.datasources_text = datasources(prometheus.service_url, alertmanager.url if alertmanager else None)
@@ -150,6 +153,10 @@ class Grafana(Component):
             "GF_PATHS_PROVISIONING": PROVISIONING_DIR,
             "GF_SERVER_HTTP_PORT": str(PORT),
         }
+        url = external_url(config.exposure)
+        if url:
+            # Behind TLS: links and redirects use the public URL; the session cookie never travels in clear.
+            environment |= {"GF_SERVER_ROOT_URL": url, "GF_SECURITY_COOKIE_SECURE": "true"}
         container = hardened_container(
             name="grafana",
             image=image,
@@ -187,7 +194,9 @@ class Grafana(Component):
                 ),
             ),
         )
-        self.service = self.add_service({"http": 80}, node_ports={"http": config.node_port})
+        self.service = self.add_service({"http": 80}, node_ports=node_ports(config.exposure, "grafana", "http"))
+        self.route = expose(self, service=self.service, port_name="http", port=80, exposure=config.exposure,
+                            tls_secret=exposure_tls)
 
     def _admin_credentials(self, secret: dict[str, Any] | str) -> tuple[k8s.Volume, dict[str, str]]:
         """The admin Secret's volume and the variables pointing Grafana at its files. A sealed

@@ -21,6 +21,7 @@ from promstack.components.base import (
     http_probe,
     mount,
 )
+from promstack.components.exposure import expose, node_ports
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
 from promstack.config import names, versions, yamlio
@@ -267,7 +268,8 @@ def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str]
 
 
 class Prometheus(Component):
-    """Prometheus with a PersistentVolumeClaim, read-only cluster RBAC and a NodePort Service.
+    """Prometheus with a PersistentVolumeClaim, read-only cluster RBAC and a Service exposed as
+    ``settings.exposure`` says (``exposure_tls``: the sealed certificate for ``tls.sealed``).
 
     It scrapes itself, the API servers, kubelet and cAdvisor, the ``node_exporter``,
     ``kube_state_metrics`` and ``alertmanager`` given (each optional; alerts go to every replica of
@@ -294,7 +296,8 @@ class Prometheus(Component):
                  alerts: AlertsConfig = AlertsConfig(), external_labels: Mapping[str, str] | None = None,
                  node_exporter: NodeExporter | None = None, kube_state_metrics: KubeStateMetrics | None = None,
                  alertmanager: Alertmanager | None = None, scrape_secret: dict[str, Any] | None = None,
-                 image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None) -> None:
+                 image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None,
+                 exposure_tls: dict[str, Any] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="server", image=image)
         missing = sorted(set(secret_keys(settings.extra_scrape_configs)) - set(
             (scrape_secret or {}).get("spec", {}).get("encryptedData", {})))
@@ -405,7 +408,9 @@ class Prometheus(Component):
         )
         self.headless_service = self.add_service({"web": PORT}, id_="headless-service", name=self.name("headless"),
                                                  headless=True)
-        self.service = self.add_service({"web": PORT}, node_ports={"web": config.node_port})
+        self.service = self.add_service({"web": PORT}, node_ports=node_ports(config.exposure, "prometheus", "web"))
+        self.route = expose(self, service=self.service, port_name="web", port=PORT, exposure=config.exposure,
+                            tls_secret=exposure_tls)
 
     def _rbac(self) -> None:
         read = ["get", "list", "watch"]

@@ -17,6 +17,13 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Validat
 from promstack.components.prometheus_adapter.rules import AdapterRule, default_rules
 from promstack.config import sizes
 from promstack.config.autoscaling import AutoscalingConfig
+from promstack.config.exposure import (
+    DEFAULT_NODE_PORTS,
+    ApiExposure,
+    Exposure,
+    RemovedGrafanaNodePort,
+    RemovedPrometheusNodePort,
+)
 from promstack.config.model import (
     ConfigError,
     DnsLabel,
@@ -41,19 +48,6 @@ CLUSTER_FILE = "cluster.yaml"
 SHARED_DIR = "_shared"
 #: Where the exported JSON Schema lives, relative to the repository root.
 SCHEMA_PATH = Path("schema") / "cluster.schema.json"
-
-NODE_PORT_RANGE = (30000, 32767)
-
-
-def _node_port(value: int) -> int:
-    low, high = NODE_PORT_RANGE
-    if not low <= value <= high:
-        raise ValueError(f"{show(value)} is outside the NodePort range; use {low}-{high}")
-    return value
-
-
-NodePort = Annotated[int, AfterValidator(_node_port)]
-
 
 def _prometheus_size(value: str) -> str:
     if sizes.prometheus_size_bytes(value) <= 0:
@@ -168,7 +162,7 @@ class StorageConfig(Model):
 class PrometheusConfig(Model):
     """Prometheus StatefulSet.
 
-    Defaults: NodePort 30090, retention 15d, 10Gi on the default StorageClass, 500m/2Gi
+    Defaults: ClusterIP only (``exposure``), retention 15d, 10Gi on the default StorageClass, 500m/2Gi
     requested and 2/4Gi limit, kubelet's serving certificate not verified (kubeadm's kubelets
     serve a self-signed certificate; set ``kubeletTlsVerify: true`` where kubelet certificates are
     signed by the cluster CA, e.g. with serverTLSBootstrap).
@@ -182,7 +176,8 @@ class PrometheusConfig(Model):
     larger than the claim.
     """
 
-    node_port: NodePort = 30090
+    node_port: RemovedPrometheusNodePort = None
+    exposure: ApiExposure = ApiExposure()
     retention: PositiveDuration = "15d"
     retention_size: PrometheusSize | None = Field(
         default=None,
@@ -300,7 +295,7 @@ class GrafanaPersistenceConfig(Model):
 
 
 class GrafanaConfig(Model):
-    """Grafana Deployment. Defaults: NodePort 30300, 100m/128Mi requested and 500m/512Mi limit,
+    """Grafana Deployment. Defaults: ClusterIP only (``exposure``), 100m/128Mi requested and 500m/512Mi limit,
     no persistence, the admin password sealed in the cluster folder.
 
     ``adminSecret``: ``sealed`` (clusters/<name>/grafana-admin.sealedsecret.yaml, required) or
@@ -308,7 +303,8 @@ class GrafanaConfig(Model):
     the cluster by hand, for clusters without a Sealed Secrets controller). Never a default login.
     """
 
-    node_port: NodePort = 30300
+    node_port: RemovedGrafanaNodePort = None
+    exposure: Exposure = Exposure()
     admin_secret: Literal["sealed", "existing"] = Field(
         default="sealed", description="where Grafana's admin credentials come from: sealed "
         "(grafana-admin.sealedsecret.yaml in the cluster folder) or existing (a Secret grafana-admin created in the "
@@ -349,7 +345,11 @@ class ClusterSpec(Model):
         return self
 
     def node_ports(self) -> dict[str, int]:
-        return {"prometheus.nodePort": self.prometheus.node_port, "grafana.nodePort": self.grafana.node_port}
+        """The NodePort of every UI exposed as one, by the key that sets it."""
+        exposures = {"prometheus": self.prometheus.exposure, "grafana": self.grafana.exposure,
+                     "alertmanager": self.alertmanager.exposure}
+        return {f"{ui}.exposure.nodePort": exposure.node_port or DEFAULT_NODE_PORTS[ui]
+                for ui, exposure in exposures.items() if exposure.type == "nodePort"}
 
 
 @dataclass(frozen=True)

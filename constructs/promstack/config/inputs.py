@@ -44,6 +44,8 @@ class ClusterInputs:
     grafana_admin: dict[str, Any] | None = None
     alertmanager_receivers: dict[str, Any] | None = None
     prometheus_scrape_secrets: dict[str, Any] | None = None
+    #: The sealed kubernetes.io/tls Secrets of UIs exposed through an Ingress with tls.sealed, by UI.
+    exposure_tls: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     #: The team's rule files and dashboards, file name -> text, checked (see load_team_content).
     team_rule_files: Mapping[str, str] = field(default_factory=dict)
     team_dashboards: Mapping[str, str] = field(default_factory=dict)
@@ -143,6 +145,38 @@ def load_scrape_secrets(cluster: ClusterConfig) -> dict[str, Any] | None:
     return load_sealed_keys(cluster, secret=scraping.SCRAPE_SECRET,
                             keys=scraping.secret_keys(cluster.spec.prometheus.extra_scrape_configs),
                             named_by="prometheus.extraScrapeConfigs")
+
+
+def load_exposure_tls(cluster: ClusterConfig) -> dict[str, dict[str, Any]]:
+    """``<ui>-tls.sealedsecret.yaml`` of every UI whose Ingress takes a sealed certificate."""
+    spec = cluster.spec
+    found, problems = {}, []
+    for ui, exposure in ((names.PROMETHEUS, spec.prometheus.exposure), (names.GRAFANA, spec.grafana.exposure),
+                         (names.ALERTMANAGER, spec.alertmanager.exposure)):
+        if exposure.tls is None or not exposure.tls.sealed:
+            continue
+        secret = f"{ui}-tls"
+        sealed_file = cluster.path / f"{secret}.sealedsecret.yaml"
+        seal = (f"promstack seal --cluster {cluster.name} --name {secret} --type kubernetes.io/tls "
+                "--from-file tls.crt=<cert.pem> --from-file tls.key=<key.pem>")
+        if not sealed_file.exists():
+            problems.append(f"{show_path(sealed_file)}: (file): missing; {ui}.exposure.tls.sealed names this "
+                            f"certificate; run `{seal}`, or let cert-manager issue it (tls.clusterIssuer)")
+            continue
+        try:
+            manifest = load_sealed_input(sealed_file, name=secret, namespace=cluster.namespace,
+                                         required_keys=("tls.crt", "tls.key"), fix=f"re-seal it with `{seal}`")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if manifest["spec"].get("template", {}).get("type") != "kubernetes.io/tls":
+            problems.append(f"{show_path(sealed_file)}: spec.template.type: must be kubernetes.io/tls for an "
+                            f"Ingress certificate; re-seal it with `{seal}`")
+            continue
+        found[ui] = manifest
+    if problems:
+        raise ConfigError(problems)
+    return found
 
 
 #: The folders, in a cluster folder and in clusters/_shared/, a team puts its own files in.
@@ -290,9 +324,13 @@ def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
         grafana_admin = load_grafana_admin(cluster)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    try:
+        exposure_tls = load_exposure_tls(cluster)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return ClusterInputs(adapter_serving_cert=serving, grafana_admin=grafana_admin,
                          alertmanager_receivers=load_alertmanager_receivers(cluster),
-                         prometheus_scrape_secrets=load_scrape_secrets(cluster),
+                         prometheus_scrape_secrets=load_scrape_secrets(cluster), exposure_tls=exposure_tls,
                          team_rule_files=team_content[0], team_dashboards=team_content[1])
