@@ -56,13 +56,15 @@ class MonitoringStack:
                                                    settings=spec.kube_state_metrics, context=context)
         self.alertmanager = Alertmanager(chart(names.ALERTMANAGER), settings=spec.alertmanager, context=context,
                                          receivers_secret=inputs.alertmanager_receivers,
-                                         exposure_tls=inputs.exposure_tls.get(names.ALERTMANAGER))
+                                         exposure_tls=inputs.exposure_tls.get(names.ALERTMANAGER),
+                                         web_auth=inputs.web_auth.get(names.ALERTMANAGER))
         self.prometheus = Prometheus(chart(names.PROMETHEUS), settings=spec.prometheus, context=context,
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
                                      kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager,
                                      scrape_secret=inputs.prometheus_scrape_secrets,
                                      extra_rule_files=inputs.team_rule_files,
-                                     exposure_tls=inputs.exposure_tls.get(names.PROMETHEUS))
+                                     exposure_tls=inputs.exposure_tls.get(names.PROMETHEUS),
+                                     web_auth=inputs.web_auth.get(names.PROMETHEUS))
         self.example_app = (ExampleApp(chart(example_app.NAME), settings=spec.example_app, context=context)
                             if spec.example_app.enabled else None)
         self.adapter = PrometheusAdapter(

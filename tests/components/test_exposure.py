@@ -34,6 +34,7 @@ def cluster_folder(tmp_path: Path, text: str) -> Path:
     folder = tmp_path / "clusters" / "prod"
     shutil.copytree(CLUSTERS / "prod-example", folder)
     (folder / "cluster.yaml").write_text(text)
+    (folder / "prometheus-web-auth.sealedsecret.yaml").unlink()  # Prometheus is not exposed here
     return folder
 
 
@@ -64,7 +65,8 @@ def test_demo_keeps_its_node_ports_and_alertmanager_stays_in_the_cluster(rendere
 
 def test_a_gateway_exposure_attaches_an_http_route_to_the_https_listener(tmp_path: Path) -> None:
     folder = cluster_folder(tmp_path, "alertmanager:\n  exposure:\n    type: gateway\n    host: am.example.com\n"
-                                      "    gateway: {name: public, namespace: gateway-system, sectionName: https}\n")
+                                      "    gateway: {name: public, namespace: gateway-system, sectionName: https}\n"
+                                      "    auth: none\n")
     objects = render(folder, tmp_path / "out")
     route = objects["HTTPRoute/alertmanager"]
     assert route["apiVersion"] == "gateway.networking.k8s.io/v1"

@@ -23,6 +23,7 @@ from promstack.components.base import (
 )
 from promstack.components.exposure import expose, external_url, node_ports
 from promstack.components.prometheus import Prometheus
+from promstack.components.web_auth import WebAuth
 from promstack.config import names, versions, yamlio
 from promstack.config.cluster import GrafanaConfig
 from promstack.config.versions import Image
@@ -41,13 +42,26 @@ ADMIN_DIR = "/etc/grafana/admin"
 ADMIN_USER_KEY = "admin-user"
 ADMIN_PASSWORD_KEY = "admin-password"
 DEFAULT_ADMIN_USER = "admin"
+#: Where the clients' passwords of a Prometheus or Alertmanager behind basic auth are mounted.
+PROMETHEUS_AUTH_DIR = "/etc/grafana/prometheus-auth"
+ALERTMANAGER_AUTH_DIR = "/etc/grafana/alertmanager-auth"
 
 
 #: The Alertmanager datasource's uid (stable, so links and alert views keep working).
 ALERTMANAGER_DATASOURCE_UID = "promstack-alertmanager"
 
 
-def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str:
+def _basic_auth(auth: WebAuth | None, mount_dir: str) -> dict[str, Any]:
+    """Datasource fields for a server behind basic auth: the password is read from the mounted
+    file when Grafana provisions (``$__file{...}``), never written into the ConfigMap."""
+    if auth is None:
+        return {}
+    return {"basicAuth": True, "basicAuthUser": auth.user,
+            "secureJsonData": {"basicAuthPassword": f"$__file{{{mount_dir}/{names.CLIENT_PASSWORD_KEY}}}"}}
+
+
+def datasources(prometheus_url: str, alertmanager_url: str | None = None, *, prometheus_auth: WebAuth | None = None,
+                alertmanager_auth: WebAuth | None = None) -> str:
     sources: list[dict[str, Any]] = [
         {
             "name": "Prometheus",
@@ -58,6 +72,7 @@ def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str
             "isDefault": True,
             "editable": False,
             "jsonData": {"httpMethod": "POST", "timeInterval": "30s"},
+            **_basic_auth(prometheus_auth, PROMETHEUS_AUTH_DIR),
         }
     ]
     if alertmanager_url:
@@ -70,6 +85,7 @@ def datasources(prometheus_url: str, alertmanager_url: str | None = None) -> str
             "url": alertmanager_url,
             "editable": False,
             "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+            **_basic_auth(alertmanager_auth, ALERTMANAGER_AUTH_DIR),
         })
     return yamlio.dump({"apiVersion": 1, "datasources": sources})
 
@@ -124,7 +140,12 @@ class Grafana(Component):
                  exposure_tls: dict[str, Any] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="dashboards", image=image)
         config = settings
-        self.datasources_text = datasources(prometheus.service_url, alertmanager.url if alertmanager else None)
+        alertmanager_auth = alertmanager.web_auth if alertmanager else None
+        self.datasources_text = datasources(prometheus.service_url, alertmanager.url if alertmanager else None,
+                                            prometheus_auth=prometheus.web_auth, alertmanager_auth=alertmanager_auth)
+        client_auth = [(auth, volume, path) for auth, volume, path in (
+            (prometheus.web_auth, "prometheus-auth", PROMETHEUS_AUTH_DIR),
+            (alertmanager_auth, "alertmanager-auth", ALERTMANAGER_AUTH_DIR)) if auth is not None]
         self.service_account(automount=False)
         self.dashboards = dashboards()
         self.extra_dashboards = dict(sorted((extra_dashboards or {}).items()))
@@ -169,6 +190,7 @@ class Grafana(Component):
                 mount("data", "/var/lib/grafana", read_only=False),
                 mount("tmp", "/tmp", read_only=False),
                 mount(admin_volume.name, ADMIN_DIR),
+                *(mount(volume, path) for _, volume, path in client_auth),
             ],
             readiness=http_probe("/api/health", "http", initial_delay=10),
             liveness=http_probe("/api/health", "http", initial_delay=60),
@@ -184,11 +206,14 @@ class Grafana(Component):
                 template=self.pod_template(
                     containers=[container],
                     volumes=[*(config_map_volume(suffix, self.name(suffix)) for suffix in provisioning),
-                             self._data_volume(config), empty_dir("tmp"), admin_volume],
+                             self._data_volume(config), empty_dir("tmp"), admin_volume,
+                             *(auth.volume(volume, names.CLIENT_PASSWORD_KEY) for auth, volume, _ in client_auth)],
                     # Any provisioning change (datasource, provider, dashboard) rolls the pod.
                     annotations={"checksum/provisioning": checksum(
                         *(f"{name}\n{text}" for data in provisioning.values() for name, text in sorted(data.items()))),
-                        **({names.SECRETS_CREATED_IN_CLUSTER: admin_secret} if isinstance(admin_secret, str) else {})},
+                        **({names.SECRETS_CREATED_IN_CLUSTER: admin_secret} if isinstance(admin_secret, str) else {}),
+                        # Datasource passwords are read when Grafana provisions, at start: a new one rolls it.
+                        **{k: v for auth, _, _ in client_auth for k, v in auth.annotations.items()}},
                     run_as_user=GRAFANA_UID,
                     fs_group=GRAFANA_UID,
                 ),

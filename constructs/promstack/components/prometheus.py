@@ -24,6 +24,7 @@ from promstack.components.base import (
 from promstack.components.exposure import expose, node_ports
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.node_exporter import NodeExporter
+from promstack.components.web_auth import WebAuth, require_web_auth, tcp_probe
 from promstack.config import names, versions, yamlio
 from promstack.config.cluster import PrometheusConfig
 from promstack.config.scraping import ControlPlaneConfig, ExtraScrapeConfig, secret_keys
@@ -38,6 +39,9 @@ DATA_DIR = "/prometheus"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 #: Where the sealed scrape credentials (prometheus-scrape-secrets) are mounted.
 SECRETS_DIR = "/etc/prometheus/secrets"
+#: Where the web-auth Secret (web config, the clients' password) and Alertmanager's clients' password are mounted.
+WEB_AUTH_DIR = "/etc/prometheus/web-auth"
+ALERTMANAGER_AUTH_DIR = "/etc/prometheus/alertmanager-auth"
 #: How often Prometheus checks prometheus.yml and the rule files it references for changes.
 CONFIG_RELOAD_INTERVAL = "30s"
 
@@ -241,10 +245,13 @@ def _annotation_relabelling(role: str) -> list[dict[str, Any]]:
 
 def alerting(alertmanager: Alertmanager) -> dict[str, Any]:
     """Every Alertmanager replica, discovered through the headless Service: Prometheus must send
-    each alert to each replica (the replicas deduplicate), never through a load-balanced Service."""
+    each alert to each replica (the replicas deduplicate), never through a load-balanced Service.
+    Behind basic auth, as the in-cluster clients' user."""
     service = alertmanager.headless_service
+    auth = alertmanager.web_auth
     return {"alertmanagers": [{
         "api_version": "v2",
+        **({"basic_auth": auth.client_basic_auth(ALERTMANAGER_AUTH_DIR)} if auth else {}),
         "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [service.metadata.namespace]}}],
         "relabel_configs": [_keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
                                   f"{service.name};{alertmanager.web_port_name}")],
@@ -297,7 +304,7 @@ class Prometheus(Component):
                  node_exporter: NodeExporter | None = None, kube_state_metrics: KubeStateMetrics | None = None,
                  alertmanager: Alertmanager | None = None, scrape_secret: dict[str, Any] | None = None,
                  image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None,
-                 exposure_tls: dict[str, Any] | None = None) -> None:
+                 exposure_tls: dict[str, Any] | None = None, web_auth: dict[str, Any] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="server", image=image)
         missing = sorted(set(secret_keys(settings.extra_scrape_configs)) - set(
             (scrape_secret or {}).get("spec", {}).get("encryptedData", {})))
@@ -311,6 +318,13 @@ class Prometheus(Component):
         self._external_labels = dict(external_labels or {"cluster": context.instance})
         self._core_jobs = [*core_jobs(kubelet_tls_verify=settings.kubelet_tls_verify),
                            *control_plane_jobs(settings.control_plane)]
+        #: The basic auth Prometheus requires (``web_auth``: the sealed prometheus-web-auth Secret), or None.
+        self.web_auth: WebAuth | None = None
+        if web_auth is not None:
+            self.web_auth = require_web_auth(self, web_auth, keys=(
+                names.WEB_CONFIG_KEY, names.CLIENT_PASSWORD_KEY, names.ADAPTER_AUTH_KEY))
+            # Prometheus scrapes itself through its own web config.
+            self._core_jobs[0] = {**self._core_jobs[0], "basic_auth": self.web_auth.client_basic_auth(WEB_AUTH_DIR)}
         self._component_jobs: list[dict[str, Any]] = []
         if node_exporter:
             self._component_jobs.append(
@@ -322,8 +336,10 @@ class Prometheus(Component):
                             kube_state_metrics.metrics_port_name, honor_labels=True, target_labels=False))
         self._alertmanager = alertmanager
         if alertmanager:
-            self._component_jobs.append(
-                service_job(JOBS["alertmanager"], alertmanager.service, alertmanager.web_port_name))
+            alertmanager_job = service_job(JOBS["alertmanager"], alertmanager.service, alertmanager.web_port_name)
+            if alertmanager.web_auth:
+                alertmanager_job["basic_auth"] = alertmanager.web_auth.client_basic_auth(ALERTMANAGER_AUTH_DIR)
+            self._component_jobs.append(alertmanager_job)
         self.rule_files = dict(sorted(rule_files(alerts).items()))
         self.extra_rule_files = dict(sorted((extra_rule_files or {}).items()))
         for name in self.extra_rule_files:
@@ -348,6 +364,12 @@ class Prometheus(Component):
             volumes.append(k8s.Volume(name="scrape-secrets", secret=k8s.SecretVolumeSource(
                 secret_name=scrape_secret["metadata"]["name"], default_mode=0o440)))
             mounts.append(mount("scrape-secrets", SECRETS_DIR))
+        if self.web_auth:
+            volumes.append(self.web_auth.volume("web-auth"))
+            mounts.append(mount("web-auth", WEB_AUTH_DIR))
+        if alertmanager and alertmanager.web_auth:
+            volumes.append(alertmanager.web_auth.volume("alertmanager-auth", names.CLIENT_PASSWORD_KEY))
+            mounts.append(mount("alertmanager-auth", ALERTMANAGER_AUTH_DIR))
 
         container = hardened_container(
             name="prometheus",
@@ -363,12 +385,15 @@ class Prometheus(Component):
                 # Whichever limit is reached first deletes the oldest blocks.
                 f"--storage.tsdb.retention.size={config.effective_retention_size}",
                 f"--web.listen-address=:{PORT}",
+                *([f"--web.config.file={WEB_AUTH_DIR}/{names.WEB_CONFIG_KEY}"] if self.web_auth else []),
             ],
             ports=[k8s.ContainerPort(name="web", container_port=PORT, protocol="TCP")],
             volume_mounts=mounts,
-            readiness=http_probe("/-/ready", "web", initial_delay=10),
+            readiness=(tcp_probe("web", initial_delay=10) if self.web_auth
+                       else http_probe("/-/ready", "web", initial_delay=10)),
             # WAL replay after a restart can take minutes on a large TSDB.
-            liveness=http_probe("/-/healthy", "web", initial_delay=60, failures=6),
+            liveness=(tcp_probe("web", initial_delay=60, failures=6) if self.web_auth
+                      else http_probe("/-/healthy", "web", initial_delay=60, failures=6)),
         )
         storage = config.storage
         self.stateful_set = k8s.KubeStatefulSet(

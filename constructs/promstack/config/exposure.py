@@ -101,7 +101,17 @@ class Exposure(Model):
 
 
 class ApiExposure(Exposure):
-    """Exposure of a UI with no login of its own (Prometheus, Alertmanager)."""
+    """Exposure of a UI with no login of its own (Prometheus, Alertmanager), plus ``auth``: ``basic``
+    (basic auth through its web config, the credentials sealed by ``promstack seal-web-auth`` into
+    clusters/<name>/<ui>-web-auth.sealedsecret.yaml) or ``none``. Default: ``basic`` whenever
+    ``type`` is not ``clusterIP``, ``none`` while it is (in-cluster only). An explicit ``none`` on an
+    exposed UI renders, and synth warns."""
+
+    auth: Literal["basic", "none"] | None = None
+
+    @property
+    def basic_auth(self) -> bool:
+        return self.auth == "basic" or (self.auth is None and self.exposed)
 
 
 def _refuse_node_port(component: str) -> AfterValidator:

@@ -46,6 +46,8 @@ class ClusterInputs:
     prometheus_scrape_secrets: dict[str, Any] | None = None
     #: The sealed kubernetes.io/tls Secrets of UIs exposed through an Ingress with tls.sealed, by UI.
     exposure_tls: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    #: The sealed basic-auth Secrets (``<ui>-web-auth``) of Prometheus and Alertmanager, by UI.
+    web_auth: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     #: The team's rule files and dashboards, file name -> text, checked (see load_team_content).
     team_rule_files: Mapping[str, str] = field(default_factory=dict)
     team_dashboards: Mapping[str, str] = field(default_factory=dict)
@@ -174,6 +176,39 @@ def load_exposure_tls(cluster: ClusterConfig) -> dict[str, dict[str, Any]]:
                             f"Ingress certificate; re-seal it with `{seal}`")
             continue
         found[ui] = manifest
+    if problems:
+        raise ConfigError(problems)
+    return found
+
+
+def load_web_auth(cluster: ClusterConfig) -> dict[str, dict[str, Any]]:
+    """``<ui>-web-auth.sealedsecret.yaml`` of Prometheus and Alertmanager where their basic auth is on
+    (``exposure.auth: basic``, the default once exposed); a file nothing uses is an error too."""
+    found, problems = {}, []
+    for ui, exposure in ((names.PROMETHEUS, cluster.spec.prometheus.exposure),
+                         (names.ALERTMANAGER, cluster.spec.alertmanager.exposure)):
+        secret = f"{ui}{names.WEB_AUTH_SECRET_SUFFIX}"
+        sealed_file = cluster.path / f"{secret}.sealedsecret.yaml"
+        seal = f"promstack seal-web-auth --cluster {cluster.name} --ui {ui} --password-file <file>"
+        keys = [names.WEB_CONFIG_KEY, names.CLIENT_PASSWORD_KEY] + (
+            [names.ADAPTER_AUTH_KEY] if ui == names.PROMETHEUS else [])
+        if not exposure.basic_auth:
+            if sealed_file.exists():
+                problems.append(f"{show_path(sealed_file)}: (file): {ui} has no basic auth ({ui}.exposure.auth), so "
+                                f"these credentials would never be used; remove the file or set {ui}.exposure.auth: "
+                                "basic")
+            continue
+        if not sealed_file.exists():
+            why = "auth: basic" if exposure.auth == "basic" else f"type {exposure.type} exposes it, so it needs auth"
+            problems.append(f"{show_path(sealed_file)}: (file): missing; {ui}.exposure ({why}) requires basic auth "
+                            f"and {ui} has no login of its own; run `{seal}`, or set {ui}.exposure.auth: none "
+                            "(synth warns)")
+            continue
+        try:
+            found[ui] = load_sealed_input(sealed_file, name=secret, namespace=cluster.namespace, required_keys=keys,
+                                          fix=f"re-seal it with `{seal}`")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return found
@@ -328,9 +363,14 @@ def load_inputs(cluster: ClusterConfig) -> ClusterInputs:
         exposure_tls = load_exposure_tls(cluster)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    try:
+        web_auth = load_web_auth(cluster)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return ClusterInputs(adapter_serving_cert=serving, grafana_admin=grafana_admin,
                          alertmanager_receivers=load_alertmanager_receivers(cluster),
                          prometheus_scrape_secrets=load_scrape_secrets(cluster), exposure_tls=exposure_tls,
+                         web_auth=web_auth,
                          team_rule_files=team_content[0], team_dashboards=team_content[1])

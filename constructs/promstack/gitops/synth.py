@@ -83,6 +83,12 @@ def warnings(cluster: ClusterConfig) -> list[str]:
     if cluster.spec.adapter.tls.mode == "self-signed":
         found.append(f"cluster {cluster.name}: adapter.tls.mode self-signed makes the API server skip TLS "
                      "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager")
+    for ui, exposure in (("prometheus", cluster.spec.prometheus.exposure),
+                         ("alertmanager", cluster.spec.alertmanager.exposure)):
+        if exposure.exposed and exposure.auth == "none":
+            found.append(f"cluster {cluster.name}: {ui}.exposure.auth none: {ui} is reachable from outside the cluster "
+                         f"(type {exposure.type}) with no login; seal basic auth with `promstack seal-web-auth` and "
+                         "drop auth: none")
     if cluster.spec.alertmanager.goes_nowhere():
         found.append(f"cluster {cluster.name}: alerts go nowhere: no alertmanager.receivers, or no "
                      "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"")
