@@ -120,6 +120,8 @@ def test_make_synth_shows_promstack_lines_only_and_promstack_synth_the_same(tmp_
     assert (done.stdout + done.stderr).splitlines() == [
         "promstack: warning: cluster demo: adapter.tls.mode self-signed makes the API server skip TLS "
         "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager",
+        "promstack: warning: cluster demo: prometheus.exposure.auth none: prometheus is reachable from outside the "
+        "cluster (type nodePort) with no login; seal basic auth with `promstack seal-web-auth` and drop auth: none",
         "promstack: warning: cluster demo: alerts go nowhere: no alertmanager.receivers, or no "
         "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"",
         "promstack: synthesized 2 cluster(s) into dist/: demo, prod-example",

@@ -1,7 +1,7 @@
 """How a UI (Prometheus, Grafana, Alertmanager) is reached from outside the cluster: a typed choice.
 
 ``clusterIP`` (the default: in-cluster only, ``kubectl port-forward`` for a look), ``nodePort`` (every
-node's port, unauthenticated transport: for a lab cluster such as demo), ``ingress`` (an
+node's port over plain HTTP: for a lab cluster such as demo), ``ingress`` (a
 networking.k8s.io/v1 Ingress with TLS from cert-manager or a sealed certificate) or ``gateway`` (a
 Gateway API HTTPRoute attached to the HTTPS listener of a Gateway someone else runs).
 """
