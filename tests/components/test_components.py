@@ -142,6 +142,7 @@ def test_grafana_datasources_are_the_prometheus_and_alertmanager_services(render
     env = {e["name"]: e.get("value") for e in
            find(rendered, "demo", "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_AUTH_BASIC_ENABLED"] == "false"  # passwords only at the login form, never on the API
     assert not any("INFLUX" in k for k in env)
 
 

@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from conftest import CLUSTERS
+from promstack.certs.sealing import dump_manifest, sealed_secret_manifest
 from promstack.config.cluster import load_cluster
 from promstack.config.inputs import load_grafana_admin, load_inputs
 from promstack.config.model import ConfigError
@@ -42,3 +44,24 @@ def test_the_shipped_clusters_choose_explicitly() -> None:
     assert load_grafana_admin(load_cluster(CLUSTERS / "demo")) is None
     sealed = load_grafana_admin(load_cluster(CLUSTERS / "prod-example"))
     assert sealed is not None and "admin-password" in sealed["spec"]["encryptedData"]
+
+
+@pytest.mark.parametrize(("password", "held"), [(b"", "0 bytes"), (b"admin", "5 bytes")])
+def test_an_empty_or_short_sealed_password_is_refused_without_unsealing_it(tmp_path: Path, password: bytes,
+                                                                          held: str) -> None:
+    """Grafana reads an empty admin_password as unset and falls back to admin: the sealed value's
+    length shows through its ciphertext, so synth refuses it."""
+    folder = tmp_path / "prod"
+    shutil.copytree(CLUSTERS / "prod-example", folder)
+    cert = x509.load_pem_x509_certificate((folder / "sealing-cert.pem").read_bytes())
+    manifest = sealed_secret_manifest(cert, name="grafana-admin", namespace="monitoring",
+                                      data={"admin-password": password})
+    (folder / "grafana-admin.sealedsecret.yaml").write_bytes(dump_manifest(manifest, generated_by="test"))
+    with pytest.raises(ConfigError) as caught:
+        load_grafana_admin(load_cluster(folder))
+    [problem] = caught.value.problems
+    assert f"spec.encryptedData.admin-password: holds {held}; Grafana would fall back" in problem
+    long_enough = sealed_secret_manifest(cert, name="grafana-admin", namespace="monitoring",
+                                         data={"admin-password": b"x" * 12})
+    (folder / "grafana-admin.sealedsecret.yaml").write_bytes(dump_manifest(long_enough, generated_by="test"))
+    assert load_grafana_admin(load_cluster(folder)) is not None

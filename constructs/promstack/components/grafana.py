@@ -167,6 +167,9 @@ class Grafana(Component):
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             # Only the provisioned admin may create organisations; nobody signs up.
             "GF_USERS_ALLOW_ORG_CREATE": "false",
+            # No user:password on the HTTP API: passwords are tried only at the login form, which has
+            # brute-force protection; scripts use service-account tokens.
+            "GF_AUTH_BASIC_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
             "GF_ANALYTICS_REPORTING_ENABLED": "false",
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",

@@ -14,7 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from promstack.certs import CertError
-from promstack.certs.sealing import read_sealed_secret
+from promstack.certs.sealing import read_sealed_secret, sealed_value_length
 from promstack.components.base import MAX_CONFIG_MAP_BYTES, config_map_bytes
 from promstack.config import alerting, names, scraping
 from promstack.config.cluster import SHARED_DIR, ClusterConfig
@@ -100,6 +100,10 @@ EXISTING_ADMIN_COMMAND = ("kubectl -n {namespace} create secret generic " + name
                           + " --from-literal=admin-password=\"$(openssl rand -base64 24)\"")
 
 
+#: Shortest sealed Grafana admin password accepted (its length shows through the ciphertext).
+MIN_ADMIN_PASSWORD_BYTES = 12
+
+
 def load_grafana_admin(cluster: ClusterConfig) -> dict[str, Any] | None:
     """The sealed Grafana admin Secret (``grafana.adminSecret: sealed``, the default: a missing file
     is an error, never a fallback to Grafana's admin/admin), or None for ``existing``."""
@@ -117,8 +121,17 @@ def load_grafana_admin(cluster: ClusterConfig) -> dict[str, Any] | None:
             f"default login): run `{seal}`, or, on a cluster without a Sealed Secrets controller, set "
             f"grafana.adminSecret: existing in cluster.yaml and create the Secret once with "
             f"`{EXISTING_ADMIN_COMMAND.format(namespace=cluster.namespace)}`"])
-    return load_sealed_input(sealed_file, name=names.GRAFANA_ADMIN_SECRET, namespace=cluster.namespace,
-                             required_keys=("admin-password",), fix=f"re-seal it with `{seal}`")
+    manifest = load_sealed_input(sealed_file, name=names.GRAFANA_ADMIN_SECRET, namespace=cluster.namespace,
+                                 required_keys=("admin-password",), fix=f"re-seal it with `{seal}`")
+    # Grafana takes an empty admin_password as unset and falls back to its default, admin.
+    length = sealed_value_length(manifest["spec"]["encryptedData"]["admin-password"])
+    if length is None or length < MIN_ADMIN_PASSWORD_BYTES:
+        held = "no sealed value" if length is None else f"{length} bytes"
+        raise ConfigError([f"{show_path(sealed_file)}: spec.encryptedData.admin-password: holds {held}; Grafana "
+                           f"would fall back to its default password for an empty one, so at least "
+                           f"{MIN_ADMIN_PASSWORD_BYTES} are required; re-seal it with `{seal}` from a file made with "
+                           "`openssl rand -base64 24`"])
+    return manifest
 
 
 def load_sealed_keys(cluster: ClusterConfig, *, secret: str, keys: list[str], named_by: str) -> dict[str, Any] | None:
