@@ -12,9 +12,10 @@ from cryptography import x509
 
 from conftest import CLUSTERS, Rendered, find
 from promstack.certs.sealing import dump_manifest, sealed_secret_manifest
-from promstack.config.cluster import load_cluster
+from promstack.config.cluster import ClusterConfig, load_cluster, parse_spec
 from promstack.config.inputs import load_inputs
 from promstack.config.model import ConfigError
+from promstack.gitops.synth import warnings
 from promstack.stack import MonitoringStack
 from promstack.validate import validate_paths
 
@@ -107,3 +108,25 @@ def test_an_ingress_takes_a_sealed_certificate_from_the_cluster_folder(tmp_path:
     sealed = objects["SealedSecret/grafana-tls"]
     assert sealed["spec"]["template"]["type"] == "kubernetes.io/tls"
     assert validate_paths([tmp_path / "out"], run_promtool=False) == []
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ({"prometheus": {"exposure": {"type": "nodePort"}}},
+     ["prometheus.exposure.type nodePort: its login crosses the network in plain HTTP"]),
+    ({"prometheus": {"exposure": {"type": "nodePort", "auth": "none"}}},
+     ["prometheus.exposure.auth none: prometheus is reachable from outside the cluster (type nodePort) with no login"]),
+    ({"alertmanager": {"exposure": {"type": "gateway", "host": "am.example.com", "auth": "none",
+                                    "gateway": {"name": "public", "sectionName": "https"}}}},
+     ["alertmanager.exposure.auth none: alertmanager is reachable from outside the cluster (type gateway)"]),
+    ({"grafana": {"exposure": {"type": "nodePort"}}},
+     ["grafana.exposure.type nodePort: its login crosses the network in plain HTTP"]),
+    ({"grafana": {"exposure": {"type": "ingress", "host": "g.example.com", "tls": {"clusterIssuer": "ca"}}},
+      "prometheus": {"exposure": {"auth": "none"}}}, []),
+])
+def test_synth_warns_about_logins_in_clear_and_uis_exposed_without_one(spec: dict[str, Any],
+                                                                      expected: list[str]) -> None:
+    cluster = ClusterConfig(name="c", path=Path("clusters/c"), spec=parse_spec(
+        {"adapter": {"tls": {"mode": "cert-manager"}}, **spec}, "cluster.yaml"))
+    found = [w for w in warnings(cluster) if ".exposure." in w]
+    assert len(found) == len(expected) and all(w.startswith(f"cluster c: {e}") for w, e in zip(found, expected,
+                                                                                               strict=True)), found

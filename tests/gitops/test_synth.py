@@ -122,6 +122,8 @@ def test_make_synth_shows_promstack_lines_only_and_promstack_synth_the_same(tmp_
         "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager",
         "promstack: warning: cluster demo: prometheus.exposure.auth none: prometheus is reachable from outside the "
         "cluster (type nodePort) with no login; seal basic auth with `promstack seal-web-auth` and drop auth: none",
+        "promstack: warning: cluster demo: grafana.exposure.type nodePort: its login crosses the network in plain "
+        "HTTP; use type ingress or gateway, with TLS",
         "promstack: warning: cluster demo: alerts go nowhere: no alertmanager.receivers, or no "
         "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"",
         "promstack: synthesized 2 cluster(s) into dist/: demo, prod-example",

@@ -89,6 +89,14 @@ def warnings(cluster: ClusterConfig) -> list[str]:
             found.append(f"cluster {cluster.name}: {ui}.exposure.auth none: {ui} is reachable from outside the cluster "
                          f"(type {exposure.type}) with no login; seal basic auth with `promstack seal-web-auth` and "
                          "drop auth: none")
+    logins = {"grafana": True, "prometheus": cluster.spec.prometheus.exposure.basic_auth,
+              "alertmanager": cluster.spec.alertmanager.exposure.basic_auth}
+    for ui, ui_exposure in (("prometheus", cluster.spec.prometheus.exposure),
+                            ("grafana", cluster.spec.grafana.exposure),
+                            ("alertmanager", cluster.spec.alertmanager.exposure)):
+        if ui_exposure.type == "nodePort" and logins[ui]:
+            found.append(f"cluster {cluster.name}: {ui}.exposure.type nodePort: its login crosses the network in "
+                         "plain HTTP; use type ingress or gateway, with TLS")
     if cluster.spec.alertmanager.goes_nowhere():
         found.append(f"cluster {cluster.name}: alerts go nowhere: no alertmanager.receivers, or no "
                      "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"")
