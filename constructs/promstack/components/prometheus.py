@@ -296,6 +296,11 @@ class Prometheus(Component):
     ``auto-reload-config`` feature reloads when the checksum of prometheus.yml or of any rule file
     it references changes. Only what Prometheus reads at start (flags, image, resources) is in the
     pod template.
+
+    ``web_auth`` (the sealed prometheus-web-auth Secret of ``promstack seal-web-auth``) puts basic
+    auth in front of it (``--web.config.file``; probes then check the TCP listener) and makes it
+    scrape itself with the clients' credentials; ``web_auth`` the attribute tells its clients (Grafana,
+    the adapter) how to log in. An ``alertmanager`` with ``web_auth`` is reached the same way.
     """
 
     def __init__(self, scope: Construct, id_: str = names.PROMETHEUS, *,
@@ -324,7 +329,8 @@ class Prometheus(Component):
             self.web_auth = require_web_auth(self, web_auth, keys=(
                 names.WEB_CONFIG_KEY, names.CLIENT_PASSWORD_KEY, names.ADAPTER_AUTH_KEY))
             # Prometheus scrapes itself through its own web config.
-            self._core_jobs[0] = {**self._core_jobs[0], "basic_auth": self.web_auth.client_basic_auth(WEB_AUTH_DIR)}
+            self._core_jobs = [{**job, "basic_auth": self.web_auth.client_basic_auth(WEB_AUTH_DIR)}
+                               if job["job_name"] == JOBS["prometheus"] else job for job in self._core_jobs]
         self._component_jobs: list[dict[str, Any]] = []
         if node_exporter:
             self._component_jobs.append(
