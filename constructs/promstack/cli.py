@@ -126,11 +126,13 @@ def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
     schema.set_defaults(func=_schema)
     if tools:
         from promstack.certs.cli import register as register_certs
+        from promstack.certs.web_auth import register as register_web_auth
         from promstack.content.autoscaling_cli import register as register_autoscaling
         from promstack.diff import register as register_diff
         from promstack.validate.cli import register as register_validate
 
         register_certs(subparsers)
+        register_web_auth(subparsers)
         register_diff(subparsers)
         register_validate(subparsers)
         register_autoscaling(subparsers)

@@ -86,7 +86,9 @@ class MonitoringStack:
         self.alertmanager = Alertmanager(chart(names.ALERTMANAGER), settings=spec.alertmanager, context=context,
                                          receivers_secret=inputs.alertmanager_receivers,
                                          image=image(images.alertmanager, versions.ALERTMANAGER),
-                                         reloader_image=image(images.config_reloader, versions.CONFIG_RELOADER))
+                                         reloader_image=image(images.config_reloader, versions.CONFIG_RELOADER),
+                                         exposure_tls=inputs.exposure_tls.get(names.ALERTMANAGER),
+                                         web_auth=inputs.web_auth.get(names.ALERTMANAGER))
         self.prometheus = Prometheus(chart(names.PROMETHEUS), settings=spec.prometheus, context=context,
                                      alerts=spec.alerts, node_exporter=self.node_exporter,
                                      kube_state_metrics=self.kube_state_metrics, alertmanager=self.alertmanager,
@@ -94,7 +96,9 @@ class MonitoringStack:
                                      remote_write_secret=inputs.prometheus_remote_write,
                                      remote_write_cas=inputs.remote_write_cas,
                                      extra_rule_files=inputs.team_rule_files,
-                                     image=image(images.prometheus, versions.PROMETHEUS))
+                                     image=image(images.prometheus, versions.PROMETHEUS),
+                                     exposure_tls=inputs.exposure_tls.get(names.PROMETHEUS),
+                                     web_auth=inputs.web_auth.get(names.PROMETHEUS))
         cluster_label = spec.prometheus.cluster_label
         # The hub's sealed credentials render beside Grafana, which uses the hub whenever there is one.
         grafana_chart = chart(names.GRAFANA)
@@ -124,8 +128,9 @@ class MonitoringStack:
             rules=self.adapter_rules, extra_targets=targets,
         ) if targets or spec.autoscaling.targets else None
         self.grafana = Grafana(grafana_chart, prometheus=self.prometheus, settings=spec.grafana,
-                               context=context, admin_secret=inputs.grafana_admin, alertmanager=self.alertmanager,
-                               extra_dashboards=inputs.team_dashboards, hub=self.hub, hub_only=agent,
+                               context=context, admin_secret=inputs.grafana_admin or names.GRAFANA_ADMIN_SECRET,
+                               alertmanager=self.alertmanager, extra_dashboards=inputs.team_dashboards,
+                               exposure_tls=inputs.exposure_tls.get(names.GRAFANA), hub=self.hub, hub_only=agent,
                                image=image(images.grafana, versions.GRAFANA))
         if spec.network_policy.enabled:
             self._network_policies(spec.network_policy)

@@ -49,7 +49,7 @@ def test_sealed_mode_mounts_the_sealed_secret_and_trusts_the_ca_that_signed_it(r
     assert sealed["metadata"]["namespace"] == "monitoring"
     assert set(sealed["spec"]["encryptedData"]) == {"serving.crt", "serving.key"}
     pod = find(rendered, "prod-example", "Deployment", "prometheus-adapter")["spec"]["template"]["spec"]
-    [volume] = [v for v in pod["volumes"] if "secret" in v]
+    [volume] = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "cm-adapter-serving-certs"]
     assert volume["secret"]["secretName"] == sealed["spec"]["template"]["metadata"]["name"]
     args = pod["containers"][0]["args"]
     mount_path = next(m["mountPath"] for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
@@ -74,7 +74,7 @@ def test_self_signed_mode_skips_verification_and_warns(rendered: list[Rendered],
 
 def test_cert_manager_mode_issues_a_certificate_and_injects_its_ca() -> None:
     objects = adapter_objects(CLUSTERS / "demo", adapter={"tls": {"mode": "cert-manager"}},
-                              exampleApp={"enabled": True})
+                              exampleApp={"enabled": True}, grafana={"adminSecret": "existing"})
     certificate = objects["Certificate/prometheus-adapter"]
     assert certificate["spec"]["secretName"] == "cm-adapter-serving-certs"
     assert certificate["spec"]["dnsNames"] == [

@@ -88,7 +88,9 @@ def test_synth_refuses_an_agent_whose_autoscalers_are_keda_scaled_objects(tmp_pa
     clusters = agent_fleet(tmp_path, HUB)
     spec = yaml.safe_load((clusters / "prod" / "cluster.yaml").read_text())
     spec["autoscaling"] = {"provider": "keda"}
+    del spec["prometheus"]["exposure"]  # in-cluster only: KEDA reads Prometheus without a login
     (clusters / "prod" / "cluster.yaml").write_text(yaml.safe_dump(spec))
+    (clusters / "prod" / "prometheus-web-auth.sealedsecret.yaml").unlink()
     with pytest.raises(ConfigError) as caught:
         synth(clusters, tmp_path / "out")
     assert caught.value.problems == [

@@ -143,6 +143,7 @@ def test_grafana_datasources_are_the_prometheus_and_alertmanager_services(render
     env = {e["name"]: e.get("value") for e in
            find(rendered, "demo", "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_AUTH_BASIC_ENABLED"] == "false"  # passwords only at the login form, never on the API
     assert not any("INFLUX" in k for k in env)
 
 
@@ -199,14 +200,39 @@ def test_prometheus_reloads_its_config_and_rules_from_whole_directory_mounts(ren
         assert all(fnmatch.fnmatch(f"{directory}/{key}", path) for key in keys)
 
 
-def test_grafana_admin_password_comes_from_the_sealed_secret(rendered: list[Rendered]) -> None:
+def _grafana_pod(rendered: list[Rendered], cluster: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    pod = find(rendered, cluster, "Deployment", "grafana")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    return pod, container
+
+
+def test_grafana_admin_password_is_a_file_of_the_sealed_secret(rendered: list[Rendered]) -> None:
     sealed = find(rendered, "prod-example", "SealedSecret", "grafana-admin")
     assert "admin-password" in sealed["spec"]["encryptedData"]
-    env = {e["name"]: e for e in
-           find(rendered, "prod-example", "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"key": "admin-password",
-                                                                             "name": "grafana-admin"}
+    pod, container = _grafana_pod(rendered, "prod-example")
+    env = {e["name"]: e for e in container["env"]}
+    # A file, never an environment variable holding the password.
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env
+    password_file = env["GF_SECURITY_ADMIN_PASSWORD__FILE"]["value"]
+    [admin_mount] = [m for m in container["volumeMounts"] if password_file.startswith(m["mountPath"] + "/")]
+    [volume] = [v for v in pod["volumes"] if v["name"] == admin_mount["name"]]
+    assert volume["secret"]["secretName"] == "grafana-admin" and "optional" not in volume["secret"]
+    assert password_file.rsplit("/", 1)[1] in sealed["spec"]["encryptedData"]
+    # The sealed file has no admin-user key: the user is fixed, never read from a file that is not there.
+    assert env["GF_SECURITY_ADMIN_USER"]["value"] == "admin" and "GF_SECURITY_ADMIN_USER__FILE" not in env
     assert not [r for r in rendered if r.cluster == "demo" and r.kind == "SealedSecret"]
+
+
+def test_demo_grafana_reads_a_secret_created_by_hand_never_admin_admin(rendered: list[Rendered]) -> None:
+    pod, container = _grafana_pod(rendered, "demo")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/etc/grafana/admin/admin-password"
+    assert env["GF_SECURITY_ADMIN_USER__FILE"] == "/etc/grafana/admin/admin-user"
+    assert not {"GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_ADMIN_USER"} & set(env)
+    # A required volume: without the Secret the pod waits, it never starts with Grafana's admin/admin.
+    [volume] = [v for v in pod["volumes"] if v["name"] == "admin"]
+    assert volume["secret"] == {"secretName": "grafana-admin", "defaultMode": 0o440}
+    assert not [r for r in rendered if r.cluster == "demo" and r.kind == "Secret"]
 
 
 def test_grafana_persistence_is_a_claim_that_is_never_pruned(rendered: list[Rendered]) -> None:

@@ -78,7 +78,8 @@ def test_each_component_admits_exactly_what_the_wiring_connects_to_it() -> None:
 
 
 def test_ui_peers_default_to_anywhere_only_for_node_port_services() -> None:
-    objects = render({})
+    objects = render({"grafana": {"exposure": {"type": "nodePort"}},
+                      "prometheus": {"exposure": {"type": "nodePort", "auth": "none"}}})
     services = {o["metadata"]["name"]: o["spec"].get("type", "ClusterIP") for o in objects if o["kind"] == "Service"}
     specs = policies(objects)
     anywhere = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]

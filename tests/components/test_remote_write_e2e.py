@@ -134,6 +134,9 @@ def sender_config(rendered_text: str, *, sender_port: int, receiver_url: str, fi
     [self_scrape] = config["scrape_configs"]
     assert self_scrape["static_configs"] == [{"targets": ["localhost:9090"]}]
     self_scrape["static_configs"] = [{"targets": [f"127.0.0.1:{sender_port}"]}]
+    for key, path in self_scrape.get("basic_auth", {}).items():  # behind its own basic auth (web config)
+        if key.endswith("_file"):
+            self_scrape["basic_auth"][key] = str(files[path])
     [endpoint] = config["remote_write"]
     endpoint["url"] = receiver_url + urllib.parse.urlparse(endpoint["url"]).path.replace("/api/v1/push",
                                                                                         "/api/v1/write")
@@ -182,13 +185,21 @@ def test_samples_arrive_at_the_store_labelled_with_cluster_and_replica(
     folder.mkdir()
     password = folder / "mimir-password"
     password.write_text(PASSWORD)  # what the controller decrypts into the mounted Secret
+    # prod-example's Prometheus is behind basic auth (exposed through a Gateway): its self-scrape
+    # logs in as the in-cluster client, with the password the sealed web-auth Secret mounts.
+    client_password = folder / "client-password"
+    client_password.write_text(PASSWORD)
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (folder / "web.yml").write_text(yaml.safe_dump({"basic_auth_users": {"promstack": hashed}}))
     files = {"/etc/prometheus/remote-write/mimir-password": password,
-             "/etc/prometheus/remote-write-ca/mimir-ca.crt": receiver.ca}
+             "/etc/prometheus/remote-write-ca/mimir-ca.crt": receiver.ca,
+             "/etc/prometheus/web-auth/client-password": client_password}
     port = free_port()
     (folder / "prometheus.yml").write_text(
         sender_config(rendered_text, sender_port=port, receiver_url=receiver.url, files=files))
     process = start(binary, [f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--enable-feature=expand-external-labels"],
+                             f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={folder / 'web.yml'}",
+                             "--enable-feature=expand-external-labels"],
                     folder / "log", env={"POD_NAME": REPLICA, "PATH": "/usr/bin:/bin"})
     processes.append(process)
     wanted = f'up{{cluster="prod-example", region="eu-west-1", __replica__="{REPLICA}", job="prometheus"}}'

@@ -12,6 +12,7 @@ import yaml
 from promstack.components import Grafana, KubeStateMetrics, Namespace, NodeExporter, Prometheus, PrometheusAdapter
 from promstack.components.base import StackContext
 from promstack.config.cluster import PrometheusConfig
+from promstack.config.exposure import ApiExposure
 from promstack.config.versions import Image
 from promstack.content.rules import JOBS
 
@@ -49,8 +50,9 @@ def test_two_prometheus_instances_fit_in_one_chart_named_after_their_ids() -> No
     context = StackContext(namespace="metrics", instance="team-a")
     exporter = NodeExporter(chart, context=context)
     Prometheus(chart, "prometheus-short", context=context, node_exporter=exporter,
-               settings=PrometheusConfig(retention="2d", node_port=30091))
-    Prometheus(chart, "prometheus-long", context=context, settings=PrometheusConfig(retention="90d", node_port=30092))
+               settings=PrometheusConfig(retention="2d", exposure=ApiExposure(type="nodePort", node_port=30091)))
+    Prometheus(chart, "prometheus-long", context=context, settings=PrometheusConfig(
+        retention="90d", exposure=ApiExposure(type="nodePort", node_port=30092)))
     rendered = objects(chart)  # asserts no two objects share kind/namespace/name
     short = rendered["StatefulSet/metrics/prometheus-short"]
     assert short["spec"]["serviceName"] == "prometheus-short-headless"

@@ -109,3 +109,10 @@ def test_declared_metrics_are_known_to_the_target_queries() -> None:
         {"query": "sum(rate(checkout_orders_total[2m]))", "threshold": "1"},
         declaredMetrics=["checkout_orders_total"])]}}, "c.yaml")
     assert spec.autoscaling.targets[0].declared_metrics == ("checkout_orders_total",)
+
+
+def test_keda_and_a_prometheus_behind_basic_auth_is_one_clear_error() -> None:
+    [problem] = problems({"provider": "keda"}, prometheus={"exposure": {"type": "nodePort", "auth": "basic"}})
+    assert problem.startswith("cluster.yaml: (top level): autoscaling.provider keda: KEDA's ScaledObjects query "
+                              "Prometheus, which prometheus.exposure puts behind basic auth")
+    assert problem.endswith("or set prometheus.exposure.auth: none")

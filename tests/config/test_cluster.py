@@ -26,9 +26,30 @@ def write_cluster(tmp_path: Path, text: str, name: str = "bad") -> Path:
     ("text", "expected"),
     [
         ("prometheus:\n  nodePrt: 30090\n", "prometheus.nodePrt: unknown key"),
-        ("prometheus:\n  nodePort: '30090'\n", "prometheus.nodePort: must be a valid integer"),
-        ("prometheus:\n  nodePort: 8080\n", "prometheus.nodePort: 8080 is outside the NodePort range; use 30000-32767"),
-        ("grafana:\n  nodePort: 30090\n", "grafana.nodePort 30090 is already used by prometheus.nodePort"),
+        ("prometheus:\n  nodePort: 30090\n", "prometheus.nodePort: was replaced by prometheus.exposure; write "
+         "`exposure: {type: nodePort, nodePort: 30090}` to keep the NodePort, or leave it out: the default is "
+         "clusterIP"),
+        ("grafana:\n  nodePort: 30300\n", "grafana.nodePort: was replaced by grafana.exposure; write "
+         "`exposure: {type: nodePort, nodePort: 30300}`"),
+        ("prometheus:\n  exposure: {type: nodePort, nodePort: '30090'}\n",
+         "prometheus.exposure.nodePort: must be a valid integer"),
+        ("prometheus:\n  exposure: {type: nodePort, nodePort: 8080}\n",
+         "prometheus.exposure.nodePort: 8080 is outside the NodePort range; use 30000-32767"),
+        ("grafana:\n  exposure: {type: nodePort, nodePort: 30090}\nprometheus:\n  exposure: {type: nodePort}\n",
+         "grafana.exposure.nodePort 30090 is already used by prometheus.exposure.nodePort"),
+        ("alertmanager:\n  exposure: {type: nodePort, nodePort: 30300}\ngrafana:\n  exposure: {type: nodePort}\n",
+         "alertmanager.exposure.nodePort 30300 is already used by grafana.exposure.nodePort"),
+        ("grafana:\n  exposure: {type: public}\n",
+         "grafana.exposure.type: must be 'clusterIP', 'nodePort', 'ingress' or 'gateway'"),
+        ("grafana:\n  exposure: {type: ingress, host: g.example.com}\n", "grafana.exposure: type ingress needs tls"),
+        ("grafana:\n  exposure: {type: gateway, host: g.example.com, gateway: {name: public}}\n",
+         "grafana.exposure.gateway.sectionName: required here"),
+        ("grafana:\n  exposure: {type: clusterIP, host: g.example.com}\n",
+         "grafana.exposure: host is not used by type clusterIP; remove it or change the type"),
+        ("grafana:\n  exposure: {type: ingress, host: G_1, tls: {sealed: true}}\n",
+         "grafana.exposure.host: 'G_1' is not a valid name"),
+        ("prometheus:\n  exposure: {type: ingress, host: p.example.com, tls: {}}\n",
+         "prometheus.exposure.tls: give exactly one of clusterIssuer, issuer (cert-manager) or sealed: true, not none"),
         ("namespace: Monitoring\n", "namespace: 'Monitoring' is not a valid name"),
         ("prometheus:\n  storage:\n    size: 10GB\n", "prometheus.storage.size: '10GB' is not a Kubernetes quantity"),
         ("prometheus:\n  retention: 2 weeks\n", "prometheus.retention: '2 weeks' is not a Prometheus duration"),
@@ -96,10 +117,12 @@ def test_bad_input_gives_one_clear_error(tmp_path: Path, text: str, expected: st
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    folder = write_cluster(tmp_path, "namespace: BAD\nprometheus:\n  nodePort: 1\ngrafana:\n  colour: red\n")
+    folder = write_cluster(tmp_path, "namespace: BAD\nprometheus:\n  exposure: {type: nodePort, nodePort: 1}\n"
+                                     "grafana:\n  colour: red\n")
     with pytest.raises(ConfigError) as caught:
         load_cluster(folder)
-    assert [p.split(": ")[1] for p in caught.value.problems] == ["namespace", "prometheus.nodePort", "grafana.colour"]
+    assert [p.split(": ")[1] for p in caught.value.problems] == ["namespace", "prometheus.exposure.nodePort",
+                                                                   "grafana.colour"]
 
 
 def test_invalid_cluster_folder_name(tmp_path: Path) -> None:
@@ -110,7 +133,7 @@ def test_invalid_cluster_folder_name(tmp_path: Path) -> None:
 def test_bad_input_leaves_dist_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     write_cluster(tmp_path, "{}", name="good")
-    write_cluster(tmp_path, "prometheus:\n  nodePort: 99999\n", name="bad")
+    write_cluster(tmp_path, "prometheus:\n  retention: 2 weeks\n", name="bad")
     dist = tmp_path / "dist"
     (dist / "clusters" / "good").mkdir(parents=True)
     (dist / "clusters" / "good" / "prometheus.yaml").write_text("kind: Previous\n")
@@ -119,7 +142,7 @@ def test_bad_input_leaves_dist_untouched(tmp_path: Path, monkeypatch: pytest.Mon
     assert run_synth(tmp_path / "clusters") == 2
     assert read_tree(dist) == before
     err = capsys.readouterr().err
-    assert "bad/cluster.yaml: prometheus.nodePort: 99999 is outside the NodePort range" in err
+    assert "bad/cluster.yaml: prometheus.retention: '2 weeks' is not a Prometheus duration" in err
 
 
 def test_make_synth_on_bad_input_keeps_the_previous_dist(tmp_path: Path) -> None:
@@ -130,14 +153,15 @@ def test_make_synth_on_bad_input_keeps_the_previous_dist(tmp_path: Path) -> None
         (project / name).write_bytes((ROOT / name).read_bytes())
     for name in (".venv", "node_modules"):
         (project / name).symlink_to(ROOT / name)
-    write_cluster(project, "prometheus:\n  nodePort: 1\n", name="broken")
+    write_cluster(project, "prometheus:\n  retention: 2 weeks\n", name="broken")
     (project / "dist").mkdir()
     (project / "dist" / "keep.yaml").write_text("kind: Previous\n")
     # -o: use the project's bootstrapped environment as it is.
     result = subprocess.run(["make", "-s", "-o", ".venv/.installed", "-o", "node_modules/.installed", "synth"],
                             cwd=project, capture_output=True, text=True, check=False)
     assert result.returncode != 0
-    assert "broken/cluster.yaml: prometheus.nodePort: 1 is outside the NodePort range" in result.stdout + result.stderr
+    assert ("broken/cluster.yaml: prometheus.retention: '2 weeks' is not a Prometheus duration"
+            in result.stdout + result.stderr)
     assert read_tree(project / "dist") == {"keep.yaml": b"kind: Previous\n"}
 
 

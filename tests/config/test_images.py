@@ -42,7 +42,8 @@ def test_a_mirror_replaces_the_registry_and_keeps_the_path(repository: str, expe
 def write_cluster(clusters: Path, name: str, spec: dict[str, Any]) -> Path:
     folder = clusters / name
     folder.mkdir(parents=True)
-    (folder / "cluster.yaml").write_text(yaml.safe_dump({"adapter": {"tls": {"mode": "self-signed"}}, **spec}))
+    (folder / "cluster.yaml").write_text(yaml.safe_dump({"adapter": {"tls": {"mode": "self-signed"}},
+                                                         "grafana": {"adminSecret": "existing"}, **spec}))
     return folder
 
 

@@ -72,7 +72,24 @@ def test_the_readmes_network_examples_load() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme.split("## Network and access", 1)[1].split("\n## ", 1)[0]
     blocks = [b.split("```", 1)[0] for b in section.split("```yaml\n")[1:]]
-    assert len(blocks) == 2
+    assert len(blocks) >= 2
     for block in blocks:
         spec = parse_spec(yaml.safe_load(block), "README.md")
         assert spec.network_policy.enabled
+
+
+@pytest.mark.parametrize(("ui", "exposure"), [
+    ("grafana", {"type": "ingress", "host": "g.example.com", "tls": {"clusterIssuer": "ca"}}),
+    ("prometheus", {"type": "gateway", "host": "p.example.com",
+                    "gateway": {"name": "public", "namespace": "gw", "sectionName": "https"}}),
+])
+def test_a_ui_behind_an_ingress_or_gateway_names_the_proxy_pods(ui: str, exposure: dict[str, object]) -> None:
+    from promstack.config.cluster import parse_spec
+    from promstack.config.model import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_spec({ui: {"exposure": {**exposure, **({"auth": "none"} if ui == "prometheus" else {})}}}, "c.yaml")
+    [problem] = caught.value.problems
+    assert f"name them in networkPolicy.uiPeers.{ui}" in problem
+    parse_spec({ui: {"exposure": {**exposure, **({"auth": "none"} if ui == "prometheus" else {})}},
+                "networkPolicy": {"uiPeers": {ui: [{"namespace": "ingress-nginx"}]}}}, "c.yaml")

@@ -295,6 +295,38 @@ for _peer in PEER_LISTS:
     MAKE_ROOM[f"{_peer}.podLabels"] = _peer_room(_peer, {"podLabels": {"app": "web"}})
 
 
+# An exposure field is used by some types only and some need siblings: each gets a valid exposure around it.
+_HOST = "ui.example.com"
+_EXPOSURE_ROOM: dict[str, dict[str, Any]] = {
+    "host": {"type": "gateway", "gateway": {"name": "public", "sectionName": "https"}},
+    "ingressClassName": {"type": "ingress", "host": _HOST, "tls": {"sealed": True}},
+    "tls.clusterIssuer": {"type": "ingress", "host": _HOST, "tls": {}},
+    "tls.issuer": {"type": "ingress", "host": _HOST, "tls": {}},
+    "gateway.name": {"type": "gateway", "host": _HOST, "gateway": {"sectionName": "https"}},
+    "gateway.namespace": {"type": "gateway", "host": _HOST, "gateway": {"name": "public", "sectionName": "https"}},
+    "gateway.sectionName": {"type": "gateway", "host": _HOST, "gateway": {"name": "public"}},
+}
+_EXPOSURE_SAMPLES = {"host": _HOST, "ingressClassName": "nginx", "tls.clusterIssuer": "letsencrypt",
+                     "tls.issuer": "ca", "gateway.name": "public", "gateway.namespace": "gateway-system",
+                     "gateway.sectionName": "https"}
+
+
+def _make_exposure_room(ui: str, room: dict[str, Any]) -> Callable[[dict[str, Any]], object]:
+    def make(doc: dict[str, Any]) -> object:
+        doc.setdefault(ui, {}).update(exposure=copy.deepcopy(room))
+        # A routed UI names the proxy pods its NetworkPolicy admits.
+        doc.setdefault("networkPolicy", {}).setdefault("uiPeers", {}).setdefault(ui, [{"namespace": "ingress-nginx"}])
+        return None
+
+    return make
+
+
+for _ui in ("prometheus", "grafana", "alertmanager"):
+    for _field, _room in _EXPOSURE_ROOM.items():
+        SAMPLES[f"{_ui}.exposure.{_field}"] = _EXPOSURE_SAMPLES[_field]
+        MAKE_ROOM[f"{_ui}.exposure.{_field}"] = _make_exposure_room(_ui, _room)
+
+
 def with_value(base: dict[str, Any], path: Path, value: str) -> dict[str, Any]:
     doc = copy.deepcopy(base)
     if dotted(path) in MAKE_ROOM:

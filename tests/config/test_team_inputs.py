@@ -44,7 +44,7 @@ def dashboard(uid: str = "shop", title: str = "Shop", expr: str = "sum(rate(shop
 def clusters(tmp_path: Path) -> Path:
     folder = tmp_path / "clusters" / "shop"
     folder.mkdir(parents=True)
-    (folder / "cluster.yaml").write_text("adapter: {tls: {mode: self-signed}}\n")
+    (folder / "cluster.yaml").write_text("adapter: {tls: {mode: self-signed}}\ngrafana: {adminSecret: existing}\n")
     return tmp_path / "clusters"
 
 
@@ -84,7 +84,7 @@ def test_good_files_are_read_as_file_name_to_text(clusters: Path) -> None:
 def test_shared_files_reach_every_cluster_and_the_cluster_file_wins(clusters: Path) -> None:
     other = clusters / "other"
     other.mkdir()
-    (other / "cluster.yaml").write_text("adapter: {tls: {mode: self-signed}}\n")
+    (other / "cluster.yaml").write_text("adapter: {tls: {mode: self-signed}}\ngrafana: {adminSecret: existing}\n")
     shared = write(clusters / "_shared" / "rules" / "fleet.rules.yaml", GOOD_RULES)
     write(clusters / "_shared" / "rules" / "common.rules.yaml", GOOD_RULES.replace("shop.rules", "common.rules")
           .replace("ShopOrdersStopped", "CommonStopped").replace("job:shop_orders", "job:common_orders"))

@@ -131,7 +131,7 @@ def test_synth_fails_when_a_scaled_object_target_is_missing_from_a_rendered_name
     folder = tmp_path / "k"
     folder.mkdir()
     (folder / "cluster.yaml").write_text(
-        "exampleApp: {enabled: true}\nautoscaling:\n  provider: keda\n  targets:\n"
+        "exampleApp: {enabled: true}\ngrafana: {adminSecret: existing}\nautoscaling:\n  provider: keda\n  targets:\n"
         "    - workload: {name: podinfo-typo, namespace: promstack-example}\n      maxReplicas: 3\n"
         "      metrics: [{query: 'sum(up)', threshold: '5'}]\n")
     with pytest.raises(ConfigError, match=r"ScaledObject promstack-example/podinfo-typo: spec.scaleTargetRef: "

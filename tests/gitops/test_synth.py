@@ -46,8 +46,9 @@ def test_a_fleet_uses_every_core_and_a_few_clusters_one_process() -> None:
 # The synth commands (`cdk8s synth`, `make synth`, `promstack synth`) in a copy of the project.
 
 BOOTSTRAPPED = ("-o", ".venv/.installed", "-o", "node_modules/.installed")  # make: use the tools as they are
-BROKEN = "prometheus:\n  nodePort: 1\n"
-BROKEN_LINE = "promstack: error: clusters/broken/cluster.yaml: prometheus.nodePort: 1 is outside the NodePort range"
+BROKEN = "prometheus:\n  retention: 2 weeks\n"
+BROKEN_LINE = ("promstack: error: clusters/broken/cluster.yaml: prometheus.retention: '2 weeks' is not a Prometheus "
+               "duration")
 
 
 def copy_project(dest: Path, *files: str) -> Path:
@@ -119,6 +120,10 @@ def test_make_synth_shows_promstack_lines_only_and_promstack_synth_the_same(tmp_
     assert (done.stdout + done.stderr).splitlines() == [
         "promstack: warning: cluster demo: adapter.tls.mode self-signed makes the API server skip TLS "
         "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager",
+        "promstack: warning: cluster demo: prometheus.exposure.auth none: prometheus is reachable from outside the "
+        "cluster (type nodePort) with no login; seal basic auth with `promstack seal-web-auth` and drop auth: none",
+        "promstack: warning: cluster demo: grafana.exposure.type nodePort: its login crosses the network in plain "
+        "HTTP; use type ingress or gateway, with TLS",
         "promstack: warning: cluster demo: alerts go nowhere: no alertmanager.receivers, or no "
         "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"",
         "promstack: warning: cluster keda-example: alerts go nowhere: no alertmanager.receivers, or no "
@@ -190,7 +195,7 @@ def test_adding_and_removing_a_cluster_the_readme_way_needs_no_other_step(tmp_pa
     promstack = str(project / ".venv" / "bin" / "promstack")
     (project / "clusters" / "edge").mkdir()
     (project / "clusters" / "edge" / "cluster.yaml").write_text(
-        "# yaml-language-server: $schema=../../schema/cluster.schema.json\n{}\n"
+        "# yaml-language-server: $schema=../../schema/cluster.schema.json\ngrafana: {adminSecret: existing}\n"
     )
     # README step 3, sealed for the example controller certificate committed beside prod-example.
     for step in (["certs", "issue", "--cluster", "edge", "--sealing-cert", "clusters/prod-example/sealing-cert.pem"],
@@ -233,7 +238,8 @@ def test_promstack_synth_swaps_in_process_and_exits_2_on_bad_input(tmp_path: Pat
     (tmp_path / "clusters" / "broken" / "cluster.yaml").write_text(BROKEN)
     capsys.readouterr()
     assert main(["synth", "--clusters-dir", str(tmp_path / "clusters")]) == 2
-    assert "broken/cluster.yaml: prometheus.nodePort: 1 is outside the NodePort range" in capsys.readouterr().err
+    assert ("broken/cluster.yaml: prometheus.retention: '2 weeks' is not a Prometheus duration"
+            in capsys.readouterr().err)
     assert read_tree(tmp_path / "dist") == read_tree(ROOT / "dist")
 
 

@@ -75,9 +75,9 @@ SHIPPED_FLOWS = {
         "StatefulSet/monitoring/prometheus to Deployment/monitoring/kube-state-metrics port 8080/TCP (http-metrics)",
         "StatefulSet/monitoring/prometheus to Deployment/monitoring/prometheus-adapter port 6443/TCP (https)",
         "StatefulSet/monitoring/prometheus to StatefulSet/monitoring/alertmanager port 9093/TCP (web)",
-        "outside the cluster to Deployment/monitoring/grafana port 3000/TCP (http)",
-        "outside the cluster to StatefulSet/monitoring/prometheus port 9090/TCP (web)",
         "the API server to Deployment/monitoring/prometheus-adapter port 6443/TCP (https)",
+        "the proxy of HTTPRoute monitoring/prometheus to StatefulSet/monitoring/prometheus port 9090/TCP (web)",
+        "the proxy of Ingress monitoring/grafana to Deployment/monitoring/grafana port 3000/TCP (http)",
     ],
 }
 

@@ -351,3 +351,18 @@ def test_huge_names_keys_and_values_are_quoted_short(tmp_path: Path, where: str)
     for finding in findings:
         line = format_line(finding)
         assert "x" * 100 not in line, line
+
+
+def test_a_secret_declared_as_created_in_the_cluster_is_no_dangling_reference(tmp_path: Path) -> None:
+    """The demo's Grafana admin Secret is made by hand (no Sealed Secrets controller): declared on
+    the pod template it passes; any other missing Secret is still reported."""
+    text = (FIX / "wiring-secret-volume" / "manifests.yaml").read_text()
+    declared = text.replace("        app.kubernetes.io/instance: fixtures\n    spec:",
+                            "        app.kubernetes.io/instance: fixtures\n      annotations:\n"
+                            "        secrets.promstack.io/created-in-cluster: other,web-tls\n    spec:")
+    assert declared != text
+    (tmp_path / "manifests.yaml").write_text(declared)
+    assert validate_paths([tmp_path], run_promtool=False) == []
+    (tmp_path / "manifests.yaml").write_text(declared.replace("other,web-tls", "web-tl"))
+    assert [f.message for f in validate_paths([tmp_path], run_promtool=False)] == [
+        "Secret 'web-tls' not found in namespace 'demo' (no Secret or SealedSecret renders it)"]

@@ -184,6 +184,24 @@ def seal_value(cert: x509.Certificate, value: bytes, namespace: str, name: str, 
     return base64.b64encode(ciphertext).decode("ascii")
 
 
+#: Bytes AES-GCM adds to a value (its tag).
+_GCM_TAG_BYTES = 16
+
+
+def sealed_value_length(sealed_b64: str) -> int | None:
+    """How many bytes the sealed value holds, read from the ciphertext's size (AES-GCM does not hide a
+    length); None when ``sealed_b64`` is no sealed value. Lets synth refuse an empty password unsealed."""
+    try:
+        ciphertext = base64.b64decode(sealed_b64, validate=True)
+    except ValueError:
+        return None
+    if len(ciphertext) < 2:
+        return None
+    (rsa_len,) = struct.unpack(">H", ciphertext[:2])
+    length = len(ciphertext) - 2 - rsa_len - _GCM_TAG_BYTES
+    return length if length >= 0 else None
+
+
 def unseal_value(private_key: rsa.RSAPrivateKey, sealed_b64: str, label: bytes) -> bytes:
     """Decrypt one ``encryptedData`` value with the controller's private key (tests and debugging).
 

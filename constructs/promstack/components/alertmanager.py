@@ -18,6 +18,8 @@ from promstack.components.base import (
     mount,
     port,
 )
+from promstack.components.exposure import expose, node_ports
+from promstack.components.web_auth import WebAuth, require_web_auth, tcp_probe
 from promstack.config import names, versions, yamlio
 from promstack.config.alerting import NULL_RECEIVER, AlertmanagerConfig, Receiver, Route, RoutingConfig
 from promstack.config.cluster import resources
@@ -31,6 +33,11 @@ MESH_PORT = 9094
 CONFIG_DIR = "/etc/alertmanager"
 SECRETS_DIR = "/etc/alertmanager/secrets"
 DATA_DIR = "/alertmanager"
+#: Where the web-auth Secret (web config, the clients' password) is mounted.
+WEB_AUTH_DIR = "/etc/alertmanager/web-auth"
+#: The config-reloader's variable holding the clients' password, expanded by the kubelet into its
+#: --reload-url (the reloader sends no other credentials; the manifest keeps the $(...) reference).
+RELOAD_PASSWORD_ENV = "WEB_AUTH_PASSWORD"
 #: The always-firing alert that proves the pipeline works end to end (content.rules renders it).
 WATCHDOG = "Watchdog"
 #: The alert whose firing makes every other alert on the same node noise.
@@ -129,7 +136,8 @@ def render_config(settings: AlertmanagerConfig) -> str:
 class Alertmanager(Component):
     """Alertmanager as a StatefulSet of ``settings.replicas`` peers on a claim each.
 
-    ``service`` (ClusterIP, port ``web`` 9093) is the API and UI; ``headless_service`` publishes
+    ``service`` (port ``web`` 9093, exposed as ``settings.exposure`` says; ``exposure_tls``: the
+    sealed certificate for ``tls.sealed``) is the API and UI; ``headless_service`` publishes
     every replica (also before it is ready) for the gossip mesh on 9094 and for Prometheus, which
     must send every alert to every replica. ``receivers_secret`` is the sealed Secret of receiver
     secrets (a SealedSecret manifest named ``alertmanager-receivers``), mounted read-only at
@@ -143,7 +151,8 @@ class Alertmanager(Component):
     def __init__(self, scope: Construct, id_: str = names.ALERTMANAGER, *,
                  settings: AlertmanagerConfig = AlertmanagerConfig(), context: StackContext = StackContext(),
                  receivers_secret: dict[str, Any] | None = None, image: Image = versions.ALERTMANAGER,
-                 reloader_image: Image = versions.CONFIG_RELOADER) -> None:
+                 reloader_image: Image = versions.CONFIG_RELOADER, exposure_tls: dict[str, Any] | None = None,
+                 web_auth: dict[str, Any] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="alert-router", image=image)
         missing = sorted(set(settings.secret_keys()) - set(
             (receivers_secret or {}).get("spec", {}).get("encryptedData", {})))
@@ -164,6 +173,15 @@ class Alertmanager(Component):
                 secret_name=secret_name, default_mode=0o440)))
             mounts.append(mount("receivers", SECRETS_DIR))
 
+        #: The basic auth Alertmanager requires (``web_auth``: the sealed alertmanager-web-auth Secret), or None.
+        self.web_auth: WebAuth | None = None
+        watched = list(mounts[:1] + mounts[2:])  # what the config-reloader watches: config and receivers
+        if web_auth is not None:
+            # Read on every request, so a new password needs no reload.
+            self.web_auth = require_web_auth(self, web_auth, keys=(names.WEB_CONFIG_KEY, names.CLIENT_PASSWORD_KEY))
+            volumes.append(self.web_auth.volume("web-auth"))
+            mounts.append(mount("web-auth", WEB_AUTH_DIR))
+
         headless = self.name("headless")
         mesh = [f"--cluster.listen-address=:{MESH_PORT}",
                 f"--cluster.advertise-address=$(POD_IP):{MESH_PORT}",
@@ -178,6 +196,7 @@ class Alertmanager(Component):
                 f"--storage.path={DATA_DIR}",
                 f"--data.retention={settings.retention}",
                 f"--web.listen-address=:{WEB_PORT}",
+                *([f"--web.config.file={WEB_AUTH_DIR}/{names.WEB_CONFIG_KEY}"] if self.web_auth else []),
                 # One replica has no peers: an empty listen address turns the mesh off.
                 *(mesh if settings.replicas > 1 else ["--cluster.listen-address="]),
             ],
@@ -188,8 +207,10 @@ class Alertmanager(Component):
                       k8s.ContainerPort(name="mesh-udp", container_port=MESH_PORT, protocol="UDP")]
                      if settings.replicas > 1 else [])],
             volume_mounts=mounts,
-            readiness=http_probe("/-/ready", self.web_port_name, initial_delay=5),
-            liveness=http_probe("/-/healthy", self.web_port_name, initial_delay=15),
+            readiness=(tcp_probe(self.web_port_name, initial_delay=5) if self.web_auth
+                       else http_probe("/-/ready", self.web_port_name, initial_delay=5)),
+            liveness=(tcp_probe(self.web_port_name, initial_delay=15) if self.web_auth
+                      else http_probe("/-/healthy", self.web_port_name, initial_delay=15)),
         )
         self.stateful_set = k8s.KubeStatefulSet(
             self, "stateful-set",
@@ -201,7 +222,9 @@ class Alertmanager(Component):
                 pod_management_policy="Parallel",
                 selector=self.label_selector(),
                 template=self.pod_template(
-                    containers=[container, self._reloader(mounts[:1] + mounts[2:], image=reloader_image)],
+                    containers=[container, self._reloader(watched, image=reloader_image)],
+                    # The reloader reads the password at start: a new one rolls the pods.
+                    annotations=self.web_auth.annotations if self.web_auth else None,
                     volumes=volumes,
                     fs_group=65534,
                     affinity=self._spread() if settings.replicas > 1 else None,
@@ -229,7 +252,10 @@ class Alertmanager(Component):
                 spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector()))
         mesh_ports = {"mesh-tcp": MESH_PORT} if settings.replicas > 1 else {}
         self.headless_service = self._headless_service(headless, mesh_ports)
-        self.service = self.add_service({self.web_port_name: WEB_PORT})
+        self.service = self.add_service({self.web_port_name: WEB_PORT},
+                                        node_ports=node_ports(settings.exposure, "alertmanager", self.web_port_name))
+        self.route = expose(self, service=self.service, port_name=self.web_port_name, port=WEB_PORT,
+                            exposure=settings.exposure, tls_secret=exposure_tls)
         self.url = f"http://{self.app_name}.{self.stack_namespace}.svc:{WEB_PORT}"
         if settings.replicas > 1:
             # The gossip mesh between replicas (memberlist: TCP and UDP on the same port).
@@ -240,12 +266,16 @@ class Alertmanager(Component):
         """Reloads Alertmanager when the kubelet updates its configuration or receiver secrets, so a
         routing change never restarts a pod (the kubelet refreshes ConfigMap volumes within about
         a minute; a rejected configuration keeps the previous one and AlertmanagerFailedReload fires)."""
+        # Behind basic auth the reload is the clients' user's: the reloader has no password-file flag,
+        # so the kubelet expands the Secret-backed variable into the URL's userinfo.
+        auth = f"{self.web_auth.user}:$({RELOAD_PASSWORD_ENV})@" if self.web_auth else ""
         return hardened_container(
             name="config-reloader",
             image=image,
             resources=RELOADER_RESOURCES,
+            env=[self.web_auth.password_env(RELOAD_PASSWORD_ENV)] if self.web_auth else [],
             args=[f"--listen-address=:{RELOADER_PORT}",
-                  f"--reload-url=http://127.0.0.1:{WEB_PORT}/-/reload",
+                  f"--reload-url=http://{auth}127.0.0.1:{WEB_PORT}/-/reload",
                   *(f"--watched-dir={m.mount_path}" for m in mounts)],
             ports=[k8s.ContainerPort(name="reloader", container_port=RELOADER_PORT, protocol="TCP")],
             volume_mounts=mounts,

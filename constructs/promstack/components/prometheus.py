@@ -23,12 +23,14 @@ from promstack.components.base import (
     mount,
     port,
 )
+from promstack.components.exposure import expose, node_ports
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.network import ALL_PODS, Peer
 from promstack.components.node_exporter import NodeExporter
 from promstack.components.remote_write import CA_DIR, POD_NAME_ENV, remote_write
 from promstack.components.remote_write import SECRETS_DIR as REMOTE_WRITE_DIR
 from promstack.components.remote_write import external_labels as rendered_external_labels
+from promstack.components.web_auth import WebAuth, require_web_auth, tcp_probe
 from promstack.config import names, versions, yamlio
 from promstack.config import remote_write as remote_write_config
 from promstack.config.cluster import PrometheusConfig
@@ -49,6 +51,9 @@ TOKEN_REASON = ("Prometheus discovers its targets through the Kubernetes API and
                 "and the API servers with this token")
 #: Where the sealed scrape credentials (prometheus-scrape-secrets) are mounted.
 SECRETS_DIR = "/etc/prometheus/secrets"
+#: Where the web-auth Secret (web config, the clients' password) and Alertmanager's clients' password are mounted.
+WEB_AUTH_DIR = "/etc/prometheus/web-auth"
+ALERTMANAGER_AUTH_DIR = "/etc/prometheus/alertmanager-auth"
 #: How often Prometheus checks prometheus.yml and the rule files it references for changes.
 CONFIG_RELOAD_INTERVAL = "30s"
 #: The agent's WAL volume (an emptyDir): samples wait there only until remote_write sends them.
@@ -256,11 +261,13 @@ def alerting(alertmanager: Alertmanager, *, drop_label: str | None = None) -> di
     """Every Alertmanager replica, discovered through the headless Service: Prometheus must send
     each alert to each replica (the replicas deduplicate), never through a load-balanced Service.
     ``drop_label`` (an HA pair's replica label) is removed from alerts, so the two replicas' copies
-    of one alert are one alert to Alertmanager."""
+    of one alert are one alert to Alertmanager. Behind basic auth, as the in-cluster clients' user."""
     service = alertmanager.headless_service
+    auth = alertmanager.web_auth
     relabel = {"alert_relabel_configs": [{"action": "labeldrop", "regex": drop_label}]} if drop_label else {}
     return {**relabel, "alertmanagers": [{
         "api_version": "v2",
+        **({"basic_auth": auth.client_basic_auth(ALERTMANAGER_AUTH_DIR)} if auth else {}),
         "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [service.metadata.namespace]}}],
         "relabel_configs": [_keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
                                   f"{service.name};{alertmanager.web_port_name}")],
@@ -291,7 +298,8 @@ def render_config(settings: PrometheusConfig, external_labels: Mapping[str, str]
 
 
 class Prometheus(Component):
-    """Prometheus with a PersistentVolumeClaim, read-only cluster RBAC and a NodePort Service.
+    """Prometheus with a PersistentVolumeClaim, read-only cluster RBAC and a Service exposed as
+    ``settings.exposure`` says (``exposure_tls``: the sealed certificate for ``tls.sealed``).
 
     It scrapes itself, the API servers, kubelet and cAdvisor, the ``node_exporter``,
     ``kube_state_metrics`` and ``alertmanager`` given (each optional; alerts go to every replica of
@@ -316,6 +324,11 @@ class Prometheus(Component):
     ``auto-reload-config`` feature reloads when the checksum of prometheus.yml or of any rule file
     it references changes. Only what Prometheus reads at start (flags, image, resources) is in the
     pod template.
+
+    ``web_auth`` (the sealed prometheus-web-auth Secret of ``promstack seal-web-auth``) puts basic
+    auth in front of it (``--web.config.file``; probes then check the TCP listener) and makes it
+    scrape itself with the clients' credentials; ``web_auth`` the attribute tells its clients (Grafana,
+    the adapter) how to log in. An ``alertmanager`` with ``web_auth`` is reached the same way.
     """
 
     def __init__(self, scope: Construct, id_: str = names.PROMETHEUS, *,
@@ -325,7 +338,8 @@ class Prometheus(Component):
                  alertmanager: Alertmanager | None = None, scrape_secret: dict[str, Any] | None = None,
                  image: Image = versions.PROMETHEUS, extra_rule_files: Mapping[str, str] | None = None,
                  remote_write_secret: dict[str, Any] | None = None,
-                 remote_write_cas: Mapping[str, str] | None = None) -> None:
+                 remote_write_cas: Mapping[str, str] | None = None,
+                 exposure_tls: dict[str, Any] | None = None, web_auth: dict[str, Any] | None = None) -> None:
         super().__init__(scope, id_, context=context, component="server", image=image)
         for given, wanted, arg, what in (
                 (scrape_secret, secret_keys(settings.extra_scrape_configs), "scrape_secret", "extraScrapeConfigs"),
@@ -346,6 +360,14 @@ class Prometheus(Component):
                                                          or context.instance, **settings.external_labels})
         self._core_jobs = [*core_jobs(kubelet_tls_verify=settings.kubelet_tls_verify),
                            *control_plane_jobs(settings.control_plane)]
+        #: The basic auth Prometheus requires (``web_auth``: the sealed prometheus-web-auth Secret), or None.
+        self.web_auth: WebAuth | None = None
+        if web_auth is not None:
+            self.web_auth = require_web_auth(self, web_auth, keys=(
+                names.WEB_CONFIG_KEY, names.CLIENT_PASSWORD_KEY, names.ADAPTER_AUTH_KEY))
+            # Prometheus scrapes itself through its own web config.
+            self._core_jobs = [{**job, "basic_auth": self.web_auth.client_basic_auth(WEB_AUTH_DIR)}
+                               if job["job_name"] == JOBS["prometheus"] else job for job in self._core_jobs]
         self._component_jobs: list[dict[str, Any]] = []
         if node_exporter:
             self._component_jobs.append(
@@ -359,8 +381,10 @@ class Prometheus(Component):
             self.connect(kube_state_metrics, kube_state_metrics.metrics_port_name)
         self._alertmanager = alertmanager
         if alertmanager:
-            self._component_jobs.append(
-                service_job(JOBS["alertmanager"], alertmanager.service, alertmanager.web_port_name))
+            alertmanager_job = service_job(JOBS["alertmanager"], alertmanager.service, alertmanager.web_port_name)
+            if alertmanager.web_auth:
+                alertmanager_job["basic_auth"] = alertmanager.web_auth.client_basic_auth(ALERTMANAGER_AUTH_DIR)
+            self._component_jobs.append(alertmanager_job)
             # Scraped, and sent every alert (alerting), on the same port.
             self.connect(alertmanager, alertmanager.web_port_name)
         self.rule_files = dict(sorted(rule_files(alerts).items()))
@@ -395,6 +419,12 @@ class Prometheus(Component):
             volumes.append(k8s.Volume(name="scrape-secrets", secret=k8s.SecretVolumeSource(
                 secret_name=scrape_secret["metadata"]["name"], default_mode=0o440)))
             mounts.append(mount("scrape-secrets", SECRETS_DIR))
+        if self.web_auth:
+            volumes.append(self.web_auth.volume("web-auth"))
+            mounts.append(mount("web-auth", WEB_AUTH_DIR))
+        if alertmanager and alertmanager.web_auth:
+            volumes.append(alertmanager.web_auth.volume("alertmanager-auth", names.CLIENT_PASSWORD_KEY))
+            mounts.append(mount("alertmanager-auth", ALERTMANAGER_AUTH_DIR))
         if remote_write_secret is not None:
             add_sealed_secret(self, "remote-write-secrets", remote_write_secret)
             volumes.append(k8s.Volume(name="remote-write-secrets", secret=k8s.SecretVolumeSource(
@@ -425,15 +455,18 @@ class Prometheus(Component):
                     f"--storage.tsdb.retention.size={config.effective_retention_size}",
                 ]),
                 f"--web.listen-address=:{PORT}",
+                *([f"--web.config.file={WEB_AUTH_DIR}/{names.WEB_CONFIG_KEY}"] if self.web_auth else []),
             ],
             ports=[k8s.ContainerPort(name="web", container_port=PORT, protocol="TCP")],
             volume_mounts=mounts,
             # Prometheus v3 expands ${POD_NAME} in external label values: an HA pair's replica label.
             env=[k8s.EnvVar(name=POD_NAME_ENV, value_from=k8s.EnvVarSource(
                 field_ref=k8s.ObjectFieldSelector(field_path="metadata.name")))] if replicas > 1 else (),
-            readiness=http_probe("/-/ready", "web", initial_delay=10),
+            readiness=(tcp_probe("web", initial_delay=10) if self.web_auth
+                       else http_probe("/-/ready", "web", initial_delay=10)),
             # WAL replay after a restart can take minutes on a large TSDB.
-            liveness=http_probe("/-/healthy", "web", initial_delay=60, failures=6),
+            liveness=(tcp_probe("web", initial_delay=60, failures=6) if self.web_auth
+                      else http_probe("/-/healthy", "web", initial_delay=60, failures=6)),
         )
         storage = config.storage
         self.stateful_set = k8s.KubeStatefulSet(
@@ -478,7 +511,9 @@ class Prometheus(Component):
                 spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector()))
         self.headless_service = self.add_service({"web": PORT}, id_="headless-service", name=self.name("headless"),
                                                  headless=True)
-        self.service = self.add_service({"web": PORT}, node_ports={"web": config.node_port})
+        self.service = self.add_service({"web": PORT}, node_ports=node_ports(config.exposure, "prometheus", "web"))
+        self.route = expose(self, service=self.service, port_name="web", port=PORT, exposure=config.exposure,
+                            tls_secret=exposure_tls)
         if replicas > 1:
             # The replicas scrape alike but not at the same instants: a client (Grafana, the adapter)
             # stays on one replica, so a dashboard or an HPA never flips between their answers.

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, model_validator
 
 from promstack.config.cluster import Resources, StorageClassName, resources
+from promstack.config.exposure import ApiExposure
 from promstack.config.model import (
     Duration,
     HostPort,
@@ -188,6 +189,7 @@ class AlertmanagerConfig(Model):
     retention: PositiveDuration = "120h"
     storage: AlertmanagerStorageConfig = AlertmanagerStorageConfig()
     resources: Annotated[Resources, BeforeValidator(ALERTMANAGER_RESOURCES.complete)] = ALERTMANAGER_RESOURCES
+    exposure: ApiExposure = ApiExposure()
     receivers: tuple[Receiver, ...] = Field(default=(), strict=False)
     routing: RoutingConfig = RoutingConfig()
 

@@ -17,6 +17,13 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Validat
 from promstack.components.prometheus_adapter.rules import EXAMPLE_APP_RULE, AdapterRule, default_rules
 from promstack.config import names, sizes
 from promstack.config.autoscaling import AutoscalingConfig
+from promstack.config.exposure import (
+    DEFAULT_NODE_PORTS,
+    ApiExposure,
+    Exposure,
+    RemovedGrafanaNodePort,
+    RemovedPrometheusNodePort,
+)
 from promstack.config.images import ImagesConfig
 from promstack.config.model import (
     ConfigError,
@@ -54,19 +61,6 @@ CLUSTER_FILE = "cluster.yaml"
 SHARED_DIR = "_shared"
 #: Where the exported JSON Schema lives, relative to the repository root.
 SCHEMA_PATH = Path("schema") / "cluster.schema.json"
-
-NODE_PORT_RANGE = (30000, 32767)
-
-
-def _node_port(value: int) -> int:
-    low, high = NODE_PORT_RANGE
-    if not low <= value <= high:
-        raise ValueError(f"{show(value)} is outside the NodePort range; use {low}-{high}")
-    return value
-
-
-NodePort = Annotated[int, AfterValidator(_node_port)]
-
 
 def _prometheus_size(value: str) -> str:
     if sizes.prometheus_size_bytes(value) <= 0:
@@ -181,7 +175,7 @@ class StorageConfig(Model):
 class PrometheusConfig(Model):
     """Prometheus StatefulSet.
 
-    Defaults: NodePort 30090, retention 15d, 10Gi on the default StorageClass, 500m/2Gi
+    Defaults: ClusterIP only (``exposure``), retention 15d, 10Gi on the default StorageClass, 500m/2Gi
     requested and 2/4Gi limit, kubelet's serving certificate not verified (kubeadm's kubelets
     serve a self-signed certificate; set ``kubeletTlsVerify: true`` where kubelet certificates are
     signed by the cluster CA, e.g. with serverTLSBootstrap).
@@ -201,7 +195,8 @@ class PrometheusConfig(Model):
     larger than the claim.
     """
 
-    node_port: NodePort = 30090
+    node_port: RemovedPrometheusNodePort = None
+    exposure: ApiExposure = ApiExposure()
     retention: PositiveDuration = "15d"
     retention_size: PrometheusSize | None = Field(
         default=None,
@@ -336,10 +331,20 @@ class GrafanaPersistenceConfig(Model):
 
 
 class GrafanaConfig(Model):
-    """Grafana Deployment. Defaults: NodePort 30300, 100m/128Mi requested and 500m/512Mi limit,
-    no persistence."""
+    """Grafana Deployment. Defaults: ClusterIP only (``exposure``), 100m/128Mi requested and 500m/512Mi limit,
+    no persistence, the admin password sealed in the cluster folder.
 
-    node_port: NodePort = 30300
+    ``adminSecret``: ``sealed`` (clusters/<name>/grafana-admin.sealedsecret.yaml, required) or
+    ``existing`` (a Secret grafana-admin with keys admin-user and admin-password, created once in
+    the cluster by hand, for clusters without a Sealed Secrets controller). Never a default login.
+    """
+
+    node_port: RemovedGrafanaNodePort = None
+    exposure: Exposure = Exposure()
+    admin_secret: Literal["sealed", "existing"] = Field(
+        default="sealed", description="where Grafana's admin credentials come from: sealed "
+        "(grafana-admin.sealedsecret.yaml in the cluster folder) or existing (a Secret grafana-admin created in the "
+        "cluster by hand, keys admin-user and admin-password)")
     persistence: GrafanaPersistenceConfig = GrafanaPersistenceConfig()
     resources: Annotated[Resources, BeforeValidator(GRAFANA_RESOURCES.complete)] = GRAFANA_RESOURCES
 
@@ -387,8 +392,42 @@ class ClusterSpec(Model):
                              "exampleApp.minReplicas/maxReplicas/targetAverageValue")
         return self
 
+    @model_validator(mode="after")
+    def _routed_uis_name_their_proxy(self) -> ClusterSpec:
+        """An Ingress controller's or a Gateway's proxy pods reach a UI through its NetworkPolicy:
+        promstack cannot know where they run, so the cluster names them."""
+        if not self.network_policy.enabled:
+            return self
+        peers = self.network_policy.ui_peers
+        for ui, exposure, configured in (("prometheus", self.prometheus.exposure, peers.prometheus),
+                                         ("grafana", self.grafana.exposure, peers.grafana),
+                                         ("alertmanager", self.alertmanager.exposure, peers.alertmanager)):
+            if exposure.type in ("ingress", "gateway") and configured is None:
+                proxy = "ingress controller" if exposure.type == "ingress" else "Gateway's proxy"
+                raise ValueError(
+                    f"{ui}.exposure.type {exposure.type}: the {proxy} pods reach {ui} through its NetworkPolicy, "
+                    f"which admits nobody else by default; name them in networkPolicy.uiPeers.{ui}, e.g. "
+                    "[{namespace: ingress-nginx}], or set networkPolicy.enabled: false")
+        return self
+
+    @model_validator(mode="after")
+    def _keda_reads_prometheus_without_a_login(self) -> ClusterSpec:
+        if self.autoscaling.provider == "keda" and self.prometheus.exposure.basic_auth:
+            # A TriggerAuthentication reads Secrets of its own namespace, and a SealedSecret is bound
+            # to one namespace: the client password cannot follow every target's namespace.
+            raise ValueError(
+                "autoscaling.provider keda: KEDA's ScaledObjects query Prometheus, which prometheus.exposure "
+                "puts behind basic auth, and promstack cannot hand the client password to each target's "
+                "namespace; expose Prometheus as clusterIP (no auth needed in-cluster), or set "
+                "prometheus.exposure.auth: none")
+        return self
+
     def node_ports(self) -> dict[str, int]:
-        return {"prometheus.nodePort": self.prometheus.node_port, "grafana.nodePort": self.grafana.node_port}
+        """The NodePort of every UI exposed as one, by the key that sets it."""
+        exposures = {"prometheus": self.prometheus.exposure, "grafana": self.grafana.exposure,
+                     "alertmanager": self.alertmanager.exposure}
+        return {f"{ui}.exposure.nodePort": exposure.node_port or DEFAULT_NODE_PORTS[ui]
+                for ui, exposure in exposures.items() if exposure.type == "nodePort"}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from promstack.certs import CertError
-from promstack.certs.sealing import read_sealed_secret
+from promstack.certs.sealing import read_sealed_secret, sealed_value_length
 from promstack.components.base import MAX_CONFIG_MAP_BYTES, config_map_bytes
 from promstack.config import alerting, names, remote_write, scraping
 from promstack.config.cluster import SHARED_DIR, ClusterConfig
@@ -50,6 +50,10 @@ class ClusterInputs:
     remote_write_cas: Mapping[str, str] = field(default_factory=dict)
     #: The cluster's sealed credentials for the fleet's hub (clusters/fleet.yaml ``hub:``).
     fleet_hub: dict[str, Any] | None = None
+    #: The sealed kubernetes.io/tls Secrets of UIs exposed through an Ingress with tls.sealed, by UI.
+    exposure_tls: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    #: The sealed basic-auth Secrets (``<ui>-web-auth``) of Prometheus and Alertmanager, by UI.
+    web_auth: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     #: The team's rule files and dashboards, file name -> text, checked (see load_team_content).
     team_rule_files: Mapping[str, str] = field(default_factory=dict)
     team_dashboards: Mapping[str, str] = field(default_factory=dict)
@@ -96,15 +100,44 @@ def load_serving_cert(cluster: ClusterConfig) -> SealedServingCert:
     return SealedServingCert(manifest=manifest, ca_pem=ca_pem)
 
 
+#: The one command that makes the admin Secret of a cluster without Sealed Secrets (README, "Exposing a UI").
+EXISTING_ADMIN_COMMAND = ("kubectl -n {namespace} create secret generic " + names.GRAFANA_ADMIN_SECRET
+                          + " --from-literal=admin-user=admin"
+                          + " --from-literal=admin-password=\"$(openssl rand -base64 24)\"")
+
+
+#: Shortest sealed Grafana admin password accepted (its length shows through the ciphertext).
+MIN_ADMIN_PASSWORD_BYTES = 12
+
+
 def load_grafana_admin(cluster: ClusterConfig) -> dict[str, Any] | None:
-    """The sealed Grafana admin Secret, when the cluster folder has one."""
+    """The sealed Grafana admin Secret (``grafana.adminSecret: sealed``, the default: a missing file
+    is an error, never a fallback to Grafana's admin/admin), or None for ``existing``."""
     sealed_file = cluster.path / names.GRAFANA_ADMIN_SECRET_FILE
-    if not sealed_file.exists():
+    seal = (f"promstack seal --cluster {cluster.name} --name {names.GRAFANA_ADMIN_SECRET} "
+            "--from-file admin-password=<file>")
+    if cluster.spec.grafana.admin_secret == "existing":
+        if sealed_file.exists():
+            raise ConfigError([f"{show_path(sealed_file)}: (file): grafana.adminSecret is existing, so this sealed "
+                               "admin Secret would never be used; remove the file or set grafana.adminSecret: sealed"])
         return None
-    fix = (f"re-seal it with `promstack seal --cluster {cluster.name} --name {names.GRAFANA_ADMIN_SECRET} "
-           "--from-file admin-password=<file>`")
-    return load_sealed_input(sealed_file, name=names.GRAFANA_ADMIN_SECRET, namespace=cluster.namespace,
-                             required_keys=("admin-password",), fix=fix)
+    if not sealed_file.exists():
+        raise ConfigError([
+            f"{show_path(sealed_file)}: (file): missing; Grafana's admin password is a sealed input (there is no "
+            f"default login): run `{seal}`, or, on a cluster without a Sealed Secrets controller, set "
+            f"grafana.adminSecret: existing in cluster.yaml and create the Secret once with "
+            f"`{EXISTING_ADMIN_COMMAND.format(namespace=cluster.namespace)}`"])
+    manifest = load_sealed_input(sealed_file, name=names.GRAFANA_ADMIN_SECRET, namespace=cluster.namespace,
+                                 required_keys=("admin-password",), fix=f"re-seal it with `{seal}`")
+    # Grafana takes an empty admin_password as unset and falls back to its default, admin.
+    length = sealed_value_length(manifest["spec"]["encryptedData"]["admin-password"])
+    if length is None or length < MIN_ADMIN_PASSWORD_BYTES:
+        held = "no sealed value" if length is None else f"{length} bytes"
+        raise ConfigError([f"{show_path(sealed_file)}: spec.encryptedData.admin-password: holds {held}; Grafana "
+                           f"would fall back to its default password for an empty one, so at least "
+                           f"{MIN_ADMIN_PASSWORD_BYTES} are required; re-seal it with `{seal}` from a file made with "
+                           "`openssl rand -base64 24`"])
+    return manifest
 
 
 def load_sealed_keys(cluster: ClusterConfig, *, secret: str, keys: list[str], named_by: str,
@@ -176,6 +209,71 @@ def load_remote_write_cas(cluster: ClusterConfig) -> dict[str, str]:
     if problems:
         raise ConfigError(problems)
     return cas
+
+
+def load_exposure_tls(cluster: ClusterConfig) -> dict[str, dict[str, Any]]:
+    """``<ui>-tls.sealedsecret.yaml`` of every UI whose Ingress takes a sealed certificate."""
+    spec = cluster.spec
+    found, problems = {}, []
+    for ui, exposure in ((names.PROMETHEUS, spec.prometheus.exposure), (names.GRAFANA, spec.grafana.exposure),
+                         (names.ALERTMANAGER, spec.alertmanager.exposure)):
+        if exposure.tls is None or not exposure.tls.sealed:
+            continue
+        secret = f"{ui}-tls"
+        sealed_file = cluster.path / f"{secret}.sealedsecret.yaml"
+        seal = (f"promstack seal --cluster {cluster.name} --name {secret} --type kubernetes.io/tls "
+                "--from-file tls.crt=<cert.pem> --from-file tls.key=<key.pem>")
+        if not sealed_file.exists():
+            problems.append(f"{show_path(sealed_file)}: (file): missing; {ui}.exposure.tls.sealed names this "
+                            f"certificate; run `{seal}`, or let cert-manager issue it (tls.clusterIssuer)")
+            continue
+        try:
+            manifest = load_sealed_input(sealed_file, name=secret, namespace=cluster.namespace,
+                                         required_keys=("tls.crt", "tls.key"), fix=f"re-seal it with `{seal}`")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if manifest["spec"].get("template", {}).get("type") != "kubernetes.io/tls":
+            problems.append(f"{show_path(sealed_file)}: spec.template.type: must be kubernetes.io/tls for an "
+                            f"Ingress certificate; re-seal it with `{seal}`")
+            continue
+        found[ui] = manifest
+    if problems:
+        raise ConfigError(problems)
+    return found
+
+
+def load_web_auth(cluster: ClusterConfig) -> dict[str, dict[str, Any]]:
+    """``<ui>-web-auth.sealedsecret.yaml`` of Prometheus and Alertmanager where their basic auth is on
+    (``exposure.auth: basic``, the default once exposed); a file nothing uses is an error too."""
+    found, problems = {}, []
+    for ui, exposure in ((names.PROMETHEUS, cluster.spec.prometheus.exposure),
+                         (names.ALERTMANAGER, cluster.spec.alertmanager.exposure)):
+        secret = f"{ui}{names.WEB_AUTH_SECRET_SUFFIX}"
+        sealed_file = cluster.path / f"{secret}.sealedsecret.yaml"
+        seal = f"promstack seal-web-auth --cluster {cluster.name} --ui {ui} --password-file <file>"
+        keys = [names.WEB_CONFIG_KEY, names.CLIENT_PASSWORD_KEY] + (
+            [names.ADAPTER_AUTH_KEY] if ui == names.PROMETHEUS else [])
+        if not exposure.basic_auth:
+            if sealed_file.exists():
+                problems.append(f"{show_path(sealed_file)}: (file): {ui} has no basic auth ({ui}.exposure.auth), so "
+                                f"these credentials would never be used; remove the file or set {ui}.exposure.auth: "
+                                "basic")
+            continue
+        if not sealed_file.exists():
+            why = "auth: basic" if exposure.auth == "basic" else f"type {exposure.type} exposes it, so it needs auth"
+            problems.append(f"{show_path(sealed_file)}: (file): missing; {ui}.exposure ({why}) requires basic auth "
+                            f"and {ui} has no login of its own; run `{seal}`, or set {ui}.exposure.auth: none "
+                            "(synth warns)")
+            continue
+        try:
+            found[ui] = load_sealed_input(sealed_file, name=secret, namespace=cluster.namespace, required_keys=keys,
+                                          fix=f"re-seal it with `{seal}`")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return found
 
 
 #: The folders, in a cluster folder and in clusters/_shared/, a team puts its own files in.
@@ -352,12 +450,25 @@ def load_inputs(cluster: ClusterConfig, hub: HubConfig | None = None) -> Cluster
             team_content.append(load(cluster))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    try:
+        grafana_admin = load_grafana_admin(cluster)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        exposure_tls = load_exposure_tls(cluster)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        web_auth = load_web_auth(cluster)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
-    return ClusterInputs(adapter_serving_cert=serving, grafana_admin=load_grafana_admin(cluster),
+    return ClusterInputs(adapter_serving_cert=serving, grafana_admin=grafana_admin,
                          alertmanager_receivers=load_alertmanager_receivers(cluster),
                          prometheus_scrape_secrets=load_scrape_secrets(cluster),
                          prometheus_remote_write=load_remote_write_secrets(cluster),
                          remote_write_cas=load_remote_write_cas(cluster),
                          fleet_hub=load_hub_secret(cluster, hub),
+                         exposure_tls=exposure_tls, web_auth=web_auth,
                          team_rule_files=team_content[0], team_dashboards=team_content[1])

@@ -120,6 +120,20 @@ def warnings(cluster: ClusterConfig) -> list[str]:
     if cluster.spec.adapter.tls.mode == "self-signed" and cluster.spec.autoscaling.renders_adapter:
         found.append(f"cluster {cluster.name}: adapter.tls.mode self-signed makes the API server skip TLS "
                      "verification of the adapter (insecureSkipTLSVerify); use sealed or cert-manager")
+    for ui, exposure in (("prometheus", cluster.spec.prometheus.exposure),
+                         ("alertmanager", cluster.spec.alertmanager.exposure)):
+        if exposure.exposed and exposure.auth == "none":
+            found.append(f"cluster {cluster.name}: {ui}.exposure.auth none: {ui} is reachable from outside the cluster "
+                         f"(type {exposure.type}) with no login; seal basic auth with `promstack seal-web-auth` and "
+                         "drop auth: none")
+    logins = {"grafana": True, "prometheus": cluster.spec.prometheus.exposure.basic_auth,
+              "alertmanager": cluster.spec.alertmanager.exposure.basic_auth}
+    for ui, ui_exposure in (("prometheus", cluster.spec.prometheus.exposure),
+                            ("grafana", cluster.spec.grafana.exposure),
+                            ("alertmanager", cluster.spec.alertmanager.exposure)):
+        if ui_exposure.type == "nodePort" and logins[ui]:
+            found.append(f"cluster {cluster.name}: {ui}.exposure.type nodePort: its login crosses the network in "
+                         "plain HTTP; use type ingress or gateway, with TLS")
     if cluster.spec.alertmanager.goes_nowhere():
         found.append(f"cluster {cluster.name}: alerts go nowhere: no alertmanager.receivers, or no "
                      "alertmanager.routing.critical/warning receiver; see the README's \"Alerts that reach people\"")

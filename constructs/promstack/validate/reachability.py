@@ -425,6 +425,45 @@ def _node_port_flows(cluster: Cluster) -> Iterator[Flow]:
                 yield Flow(None, OUTSIDE, pod, number, protocol, f"{kind} Service {namespace}/{name}")
 
 
+#: The source of a routed flow: an Ingress controller's or a Gateway's proxy pods, which run
+#: outside the rendered tree (their namespace and labels are the platform's).
+PROXY = "the proxy"
+
+
+def _backend_port(service: Document, wanted: Any) -> dict[str, Any] | None:
+    for item in as_list(service.spec.get("ports")):
+        item = as_dict(item)
+        if wanted is not None and wanted in (item.get("port"), item.get("name")):
+            return item
+    return None
+
+
+def _routed_flows(cluster: Cluster) -> Iterator[Flow]:
+    """An Ingress' or HTTPRoute's backend Services are reached by the proxy pods that serve it."""
+    for doc in cluster.docs:
+        backends: list[tuple[str, Any]] = []
+        if (doc.group, doc.kind) == ("networking.k8s.io", "Ingress"):
+            for rule in as_list(doc.spec.get("rules")):
+                for path in as_list(as_dict(as_dict(rule).get("http")).get("paths")):
+                    backend = as_dict(as_dict(as_dict(path).get("backend")).get("service"))
+                    port = as_dict(backend.get("port"))
+                    backends.append((as_str(backend.get("name")), port.get("number", port.get("name"))))
+        elif (doc.group, doc.kind) == ("gateway.networking.k8s.io", "HTTPRoute"):
+            for rule in as_list(doc.spec.get("rules")):
+                for ref in as_list(as_dict(rule).get("backendRefs")):
+                    ref = as_dict(ref)
+                    if as_str(ref.get("kind")) in ("", "Service"):
+                        backends.append((as_str(ref.get("name")), ref.get("port")))
+        for name, wanted in backends:
+            service = cluster.services.get((doc.namespace, name))
+            item = _backend_port(service, wanted) if service is not None else None
+            if service is None or item is None:
+                continue
+            for pod, number, protocol in _service_port_targets(cluster, service, item):
+                yield Flow(None, f"{PROXY} of {doc.kind} {doc.namespace}/{doc.name}", pod, number, protocol,
+                           f"{doc.kind} {doc.namespace}/{doc.name}")
+
+
 def _mesh_flows(cluster: Cluster) -> Iterator[Flow]:
     for pod in cluster.pods:
         for _, container in pod.template.containers():
@@ -448,7 +487,8 @@ def needed_flows(cluster: Cluster) -> list[Flow]:
     """Every flow the unit's rendered objects need, each once with every reason for it."""
     seen: dict[tuple[str, str, int, str], Flow] = {}
     for flow in (*_prometheus_flows(cluster), *_grafana_flows(cluster), *_url_flag_flows(cluster),
-                 *_api_service_flows(cluster), *_mesh_flows(cluster), *_node_port_flows(cluster)):
+                 *_api_service_flows(cluster), *_mesh_flows(cluster), *_node_port_flows(cluster),
+                 *_routed_flows(cluster)):
         if flow.source is not None and flow.source.doc is flow.target.doc and flow.why != "Alertmanager mesh":
             continue  # a pod's connection to itself stays on loopback
         known = seen.get(flow.key)
@@ -509,6 +549,15 @@ class End:
 
 def _peer_matches(cluster: Cluster, peer: Any, policy_namespace: str, end: End) -> bool:
     peer = as_dict(peer)
+    if end.pod is None and end.name.startswith(PROXY):
+        # Pods the check cannot see: admitted by a peer that selects some namespace beyond the
+        # unit's own (their labels are unknown, so a podSelector beside it is taken on trust).
+        if "namespaceSelector" not in peer:
+            return False
+        own = {NAMESPACE_NAME_LABEL: policy_namespace}
+        match = as_dict(as_dict(peer["namespaceSelector"]).get("matchLabels"))
+        return not match or (match != own and not (set(match) == {NAMESPACE_NAME_LABEL}
+                                                    and match[NAMESPACE_NAME_LABEL] in _known_namespaces(cluster)))
     if "ipBlock" in peer:
         # Addresses the check cannot know: any block may hold them; never a pod's (see the module doc).
         return end.is_address and _valid_block(as_dict(peer["ipBlock"]))

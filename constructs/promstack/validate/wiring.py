@@ -3,7 +3,8 @@
 Everything a reference points at must be in the same unit, as the cluster would receive it:
 Services select a workload and its ports; volumes, envFrom and env refer to ConfigMaps and
 Secrets (a SealedSecret counts as the Secret it renders); pods to ServiceAccounts; bindings
-to roles (or built-in ones); APIServices to a Service port; HPAs to their target. Names,
+to roles (or built-in ones); APIServices to a Service port; HPAs to their target (a pod template may
+name Secrets created in the cluster by hand in ``secrets.promstack.io/created-in-cluster``). Names,
 labels and scopes follow the API server's rules.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from promstack.config.names import SECRETS_CREATED_IN_CLUSTER
 from promstack.validate import k8s
 from promstack.validate.crds import CrdKind
 from promstack.validate.findings import WIRING, Finding, PathPart, clip
@@ -342,6 +344,9 @@ def _secret_ref(
 ) -> Iterator[Finding]:
     doc, ns, name = template.doc, template.doc.namespace, ref.get(name_field)
     if ref.get("optional") is True or not isinstance(name, str):
+        return
+    # Declared on the pod template: a Secret the user creates once by hand, which git never holds.
+    if name in str(template.annotations.get(SECRETS_CREATED_IN_CLUSTER, "")).split(","):
         return
     secret = index.secrets.get((ns, name))
     if secret is None:

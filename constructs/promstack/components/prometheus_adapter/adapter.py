@@ -31,6 +31,8 @@ from promstack.content.rules import JOBS
 
 PORT = 6443
 CONFIG_DIR = "/etc/adapter"
+#: The kubeconfig-format file with the basic auth of a Prometheus behind basic auth (--prometheus-auth-config).
+PROMETHEUS_AUTH_DIR = "/etc/adapter/prometheus-auth"
 GROUP = names.CUSTOM_METRICS_GROUP
 #: (version, versionPriority): v1beta2 is preferred, v1beta1 kept for older clients.
 API_VERSIONS = names.CUSTOM_METRICS_VERSIONS
@@ -89,9 +91,12 @@ class PrometheusAdapter(Component):
                 f"--metrics-relist-interval={config.metrics_relist_interval}",
                 *(hub.adapter_args() if hub else []),
                 *serving.args,
+                *([f"--prometheus-auth-config={PROMETHEUS_AUTH_DIR}/{names.ADAPTER_AUTH_KEY}"]
+                  if prometheus.web_auth else []),
             ],
             ports=[k8s.ContainerPort(name=self.serving_port_name, container_port=PORT, protocol="TCP")],
             volume_mounts=[mount("config", CONFIG_DIR), mount("tmp", "/tmp", read_only=False), *serving.mounts,
+                           *([mount("prometheus-auth", PROMETHEUS_AUTH_DIR)] if prometheus.web_auth else []),
                            *(hub.mounts() if hub else [])],
             readiness=http_probe("/readyz", self.serving_port_name, scheme="HTTPS", initial_delay=10),
             liveness=http_probe("/livez", self.serving_port_name, scheme="HTTPS", initial_delay=30),
@@ -109,8 +114,12 @@ class PrometheusAdapter(Component):
                 template=self.pod_template(
                     containers=[container],
                     volumes=[config_map_volume("config", config_map_name), empty_dir("tmp"), *serving.volumes,
+                             *([prometheus.web_auth.volume("prometheus-auth", names.ADAPTER_AUTH_KEY)]
+                               if prometheus.web_auth else []),
                              *(hub.volumes() if hub else [])],
-                    annotations={"checksum/config": checksum(self.config_text), **serving.pod_annotations},
+                    # The adapter reads its Prometheus credentials at start: a new password rolls it.
+                    annotations={"checksum/config": checksum(self.config_text), **serving.pod_annotations,
+                                 **(prometheus.web_auth.annotations if prometheus.web_auth else {})},
                     automount_token=True,
                     exceptions={"serviceAccountToken": TOKEN_REASON},
                     # The serving key is mounted 0440; fsGroup lets the non-root adapter read it.
