@@ -16,10 +16,6 @@ from promstack.config import hardening
 from promstack.validate.checkov import CHECKOV, Scan, object_name, parse, scan
 
 CLUSTERS = sorted(p.name for p in (DIST / "clusters").iterdir() if p.is_dir())
-#: Failed checks that other parts of issue #11 remove, and what removes them. Each must still fail
-#: in some cluster: once it passes everywhere, delete it here (and re-measure: make checkov-report).
-PENDING = {
-}
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +25,11 @@ def scans() -> dict[str, Scan]:
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)
-def test_no_check_fails_unless_another_part_of_the_issue_fixes_it(scans: dict[str, Scan], cluster: str) -> None:
-    failures = [f"{c.file}: {c.object}: {c.check_id} {c.name}" for c in scans[cluster].failed
-                if c.check_id not in PENDING]
+def test_no_check_fails(scans: dict[str, Scan], cluster: str) -> None:
+    failures = [f"{c.file}: {c.object}: {c.check_id} {c.name}" for c in scans[cluster].failed]
     assert not failures, (
         f"checkov finds in dist/clusters/{cluster}:\n" + "\n".join(failures)
         + "\nfix the manifests, or declare an exception with its reason in promstack/config/hardening.py")
-
-
-def test_the_pending_checks_still_fail(scans: dict[str, Scan]) -> None:
-    failing = {c.check_id for result in scans.values() for c in result.failed}
-    fixed = sorted(check for check in PENDING if check not in failing)
-    assert not fixed, f"{fixed} no longer fail in any cluster: remove them from PENDING"
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)
