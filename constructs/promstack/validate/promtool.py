@@ -132,6 +132,12 @@ def is_rule_file(key: str, text: Any) -> bool:
         return False
     if key.endswith(RULE_SUFFIXES):
         return True
+    return _has_groups(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_groups(text: str) -> bool:
+    """YAML with top-level ``groups``; a fleet repeats its ConfigMap texts, so each distinct one is parsed once."""
     try:
         parsed = yamlsafe.load_single(text)  # bounded first: a ConfigMap value is input like any other
     except yaml.YAMLError:

@@ -10,16 +10,19 @@ Speed: a validator is compiled once per (schema content, kind) and kept for the 
 kind's schema plus every definition it reaches is fingerprinted with descriptions removed, so
 minors whose schema for a kind is identical share one validator and one validation of each
 object. kubernetes-validate's one-call API instead re-reads the 1.8 MB definitions file for
-every object and version.
+every object and version. Within a process every ``$ref`` remembers the (schema, value) pairs it
+found valid (``_remembered_ref``): a fleet repeats the same containers, probes, ports and volumes
+in every cluster, and each is then checked once, not once per cluster.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cache, cached_property
 from importlib import resources
 from typing import Any
@@ -121,13 +124,22 @@ class _MinorSchemas:
         self._kinds: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._def_digests: dict[str, str] = {}
         self._def_refs: dict[str, list[str]] = {}
+        self._def_fingerprints: dict[str, str] = {}
 
     @cached_property
     def definitions(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.dir / "_definitions.json").read_text(encoding="utf-8"))
         # The schemas accept any string as a quantity; the API server parses it.
         data["$defs"][QUANTITY_DEF] = {"type": ["string", "number", "null"], "format": QUANTITY_FORMAT}
+        for name, definition in data["$defs"].items():
+            _DEFINITIONS[id(definition)] = (definition, self, name)
         return data
+
+    def definition_fingerprint(self, name: str) -> str:
+        """``fingerprint`` of one definition: equal in the minors where it validates the same."""
+        if name not in self._def_fingerprints:
+            self._def_fingerprints[name] = self.fingerprint(self.definitions["$defs"][name])
+        return self._def_fingerprints[name]
 
     @cached_property
     def registry(self) -> Registry[Any]:
@@ -223,8 +235,75 @@ def _describe(err: jsonschema.ValidationError) -> Iterator[tuple[tuple[PathPart,
     yield path, message
 
 
+#: Whether the object being validated is plain JSON (string keys, no NaN, no other types), so that
+#: its canonical JSON text identifies each of its values, types included (1, 1.0 and true differ).
+_PLAIN_JSON: contextvars.ContextVar[bool] = contextvars.ContextVar("_PLAIN_JSON", default=False)
+#: (format checker, the resolved schema's identity, digest of the value's canonical JSON) -> that
+#: schema, for the pairs found valid. A core definition is identified by its fingerprint, so minors
+#: that define it alike share the result; any other schema by its id (holding the schema keeps the
+#: id its own). Emptied when full, a bound on memory.
+_VALID: dict[tuple[int, str | int, bytes], Any] = {}
+_VALID_MAX = 500_000
+#: id(core definition) -> (that definition, its minor, its name), filled as the definitions load.
+_DEFINITIONS: dict[int, tuple[Any, _MinorSchemas, str]] = {}
+
+
+def _identity(schema: Any) -> str | int:
+    known = _DEFINITIONS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1].definition_fingerprint(known[2])
+    return id(schema)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _plain_json(obj: Any) -> bool:
+    try:
+        return bool(json.loads(_canonical(obj)) == obj)
+    except (TypeError, ValueError):
+        return False
+
+
+def _remembered_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Iterable[Any]:
+    """``$ref`` as jsonschema checks it, skipping a value this schema already found valid. The
+    result depends only on the resolved schema, the value and the format checker (the schemas use
+    no $dynamicRef), so a remembered pass is the pass a fresh check would give; errors are never
+    remembered (their paths are filled in by the caller)."""
+    if not _PLAIN_JSON.get():
+        yield from _REF(validator, ref, instance, schema)
+        return
+    try:
+        resolved = validator._resolver.lookup(ref)
+    except Unresolvable:
+        yield from _REF(validator, ref, instance, schema)  # raises as jsonschema does
+        return
+    identity = _identity(resolved.contents)
+    key = (id(validator.format_checker), identity,
+           hashlib.blake2b(_canonical(instance).encode(), digest_size=16).digest())
+    known = _VALID.get(key)
+    if known is not None and (isinstance(identity, str) or known is resolved.contents):
+        return
+    errors = list(validator.descend(instance, resolved.contents, resolver=resolved.resolver))
+    if not errors:
+        if len(_VALID) >= _VALID_MAX:
+            _VALID.clear()
+        _VALID[key] = resolved.contents
+    yield from errors
+
+
+_REF = Draft202012Validator.VALIDATORS["$ref"]
+#: Draft 2020-12 with ``_remembered_ref`` for ``$ref``; otherwise jsonschema's own checks.
+_Validator: Any = jsonschema.validators.extend(Draft202012Validator, {"$ref": _remembered_ref})
+
+
 def _errors(validator: Draft202012Validator, obj: Any) -> list[tuple[tuple[PathPart, ...], str]]:
-    return [found for err in validator.iter_errors(obj) for found in _describe(err)]
+    token = _PLAIN_JSON.set(_plain_json(obj))
+    try:
+        return [found for err in validator.iter_errors(obj) for found in _describe(err)]
+    finally:
+        _PLAIN_JSON.reset(token)
 
 
 def gvk(doc: Document) -> str:
@@ -258,9 +337,7 @@ class SchemaCatalog:
             if schema is not None:
                 fp = minor.fingerprint(schema)
                 if fp not in self._validators:
-                    self._validators[fp] = Draft202012Validator(
-                        schema, registry=minor.registry, format_checker=FORMATS
-                    )
+                    self._validators[fp] = _Validator(schema, registry=minor.registry, format_checker=FORMATS)
             self._fingerprints[key] = fp
         fp = self._fingerprints[key]
         return None if fp is None else (fp, self._validators[fp])
@@ -279,7 +356,7 @@ class SchemaCatalog:
         key = (id(kind.schema), version)
         cached = self._crd_validators.get(key)
         if cached is None or cached[0] is not kind.schema:
-            validator = Draft202012Validator(crds.json_schema(kind), registry=self.minor(version).registry)
+            validator = _Validator(crds.json_schema(kind), registry=self.minor(version).registry)
             cached = self._crd_validators[key] = (kind.schema, validator)
         return cached[1]
 

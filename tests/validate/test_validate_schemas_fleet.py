@@ -1,0 +1,68 @@
+"""Schema checks in a fleet: a value a schema found valid once is not checked again, and that never
+changes a finding (schemas.py's remembered ``$ref``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from promstack.validate import Finding, schemas, validate_paths
+from promstack.validate.loader import InputError
+
+FIX = Path(__file__).parent / "fixtures"
+SCHEMA_FIXTURES = sorted(p.name for p in FIX.iterdir() if p.is_dir() and not p.name.startswith("promtool-"))
+
+
+def findings(*paths: Path) -> list[Finding] | str:
+    try:
+        return validate_paths(list(paths), run_promtool=False)
+    except InputError as exc:  # a fixture of unreadable input
+        return str(exc)
+
+
+@pytest.fixture
+def fresh_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schemas, "_VALID", {})
+
+
+@pytest.mark.parametrize("name", SCHEMA_FIXTURES)
+def test_remembering_changes_no_finding(name: str, fresh_memory: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    warm_up = findings(FIX / "good")  # fills the memory with the good set's values
+    remembered = [findings(FIX / name), findings(FIX / name)]  # the second run hits what the first kept
+    monkeypatch.setattr(schemas, "_plain_json", lambda obj: False)
+    assert remembered == [findings(FIX / name)] * 2
+    assert warm_up == []
+
+
+def deployment(image_pull_policy: object) -> dict[str, object]:
+    container = {"name": "app", "image": "registry.example.com/app:1.0", "imagePullPolicy": image_pull_policy}
+    labels = {"app.kubernetes.io/name": "app"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}}
+
+
+def test_a_remembered_pass_does_not_hide_an_error_in_another_cluster(tmp_path: Path, fresh_memory: None) -> None:
+    """Cluster a's container was valid; cluster b's differs in one field and is still reported,
+    each time (errors are never remembered)."""
+    for cluster, policy in (("a", "IfNotPresent"), ("b", 5)):
+        (tmp_path / cluster).mkdir()
+        (tmp_path / cluster / "app.yaml").write_text(yaml.safe_dump(deployment(policy)))
+    def schema_findings(path: Path) -> list[Finding]:
+        found = findings(path)
+        assert not isinstance(found, str), found
+        return [f for f in found if f.check == "schema"]
+
+    assert schema_findings(tmp_path / "a") == []
+    assert schemas._VALID, "the valid container was remembered"
+    first = schema_findings(tmp_path / "b")
+    assert [f.path for f in first] == ["spec.template.spec.containers[0].imagePullPolicy"]
+    assert schema_findings(tmp_path / "b") == first
+
+
+def test_values_that_are_not_plain_json_are_never_remembered(fresh_memory: None) -> None:
+    assert schemas._plain_json({"a": [1, 2.5, True, None, "x"]})
+    assert not schemas._plain_json({1: "a"})  # would print as {"1": "a"}, another value
+    assert not schemas._plain_json({"a": float("nan")})
