@@ -61,8 +61,11 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
     not); ``objects`` are the stack's rendered objects when the caller has them already."""
     if objects is None:
         objects = [obj for chart in stack.charts for obj in chart.to_json()]
+    hpas = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    if not hpas:
+        return  # nothing to check, and matching the rules against the catalogs is not free
     problems = check_hpas(
-        [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"],
+        hpas,
         [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}],
         stack.adapter.rules,
         catalog.known_metric_names(),
