@@ -75,6 +75,17 @@ def test_amtool_rejects_a_route_to_an_undefined_receiver(tmp_path: Path) -> None
     assert check == "amtool" and '"pager"' in message
 
 
+def test_a_fleet_repeating_a_bad_configuration_gets_its_finding_in_every_cluster(tmp_path: Path) -> None:
+    """amtool runs once per distinct configuration; every cluster holding it still gets the finding."""
+    bad = manifests(GOOD.replace("receiver: hook", "receiver: pager"))
+    for cluster in ("a", "b"):
+        (tmp_path / cluster).mkdir()
+        (tmp_path / cluster / "am.yaml").write_text(yaml.safe_dump_all(bad))
+    found = [(Path(f.file).parent.name, f.check) for f in validate_paths([tmp_path / "a", tmp_path / "b"])
+             if f.check == "amtool"]
+    assert found == [("a", "amtool"), ("b", "amtool")]
+
+
 def test_a_secret_file_no_mounted_key_backs_is_a_wiring_finding(tmp_path: Path) -> None:
     [(check, message)] = gate(tmp_path, manifests(GOOD, mounted_keys=("other-key",)))
     assert check == "wiring"

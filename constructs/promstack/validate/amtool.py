@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -160,10 +160,18 @@ def check_alertmanager(objects: Sequence[Document], binary: str) -> list[Finding
     """``amtool check-config`` on every rendered alertmanager.yml, plus ``secret_file_findings``."""
     findings = secret_file_findings(objects)
     for doc, text in _configs(objects):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp, CONFIG_KEY)
-            path.write_text(amtool_compatible(text, binary))
-            rc, out = _run(binary, "check-config", str(path))
-        if rc != 0:
-            findings.append(_finding(doc, _failures(out, str(path)).replace(str(path), CONFIG_KEY)))
+        failure = _config_failure(binary, text)
+        if failure is not None:
+            findings.append(_finding(doc, failure))
     return findings
+
+
+@lru_cache(maxsize=256)
+def _config_failure(binary: str, text: str) -> str | None:
+    """amtool's complaint about one alertmanager.yml, or None; the file stands alone (templates that
+    do not exist are no error), so a fleet's identical configurations are checked once."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, CONFIG_KEY)
+        path.write_text(amtool_compatible(text, binary))
+        rc, out = _run(binary, "check-config", str(path))
+    return None if rc == 0 else _failures(out, str(path)).replace(str(path), CONFIG_KEY)
