@@ -31,6 +31,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promstack.config.cluster import SHARED_DIR
+from promstack.config.fleet import FLEET_FILE
+
 #: Where, under the project's build folder, the manifest lives.
 CACHE_DIR = "cache"
 MANIFEST_FILE = "synth.json"
@@ -96,8 +99,8 @@ class Keys:
     """The cache keys of one clusters folder's render: built once per run, then per cluster."""
 
     clusters_dir: Path
-    fleet_file: str = "fleet.yaml"
-    shared_dir: str = "_shared"
+    fleet_file: str = FLEET_FILE
+    shared_dir: str = SHARED_DIR
     base: str = field(init=False)
 
     def __post_init__(self) -> None:
