@@ -27,17 +27,19 @@ def _use_project_node(project: Path) -> None:
         os.environ["JSII_NODE"] = str(node.resolve())
 
 
-def run_synth(clusters_dir: Path, dist: Path | None = None, *, copy_to: Path | None = None) -> int:
+def run_synth(clusters_dir: Path, dist: Path | None = None, *, copy_to: Path | None = None,
+              use_cache: bool = True) -> int:
     """Render every cluster and swap the result into ``dist`` (default: dist/ beside ``clusters_dir``)
     only if the whole run succeeded; on bad input print one line per problem and return 2.
 
     What `make synth`, `cdk8s synth` (main.py) and `promstack synth` run. Every line goes to stderr:
-    under `cdk8s synth` the app's stdout is swallowed.
+    under `cdk8s synth` the app's stdout is swallowed. ``use_cache=False`` renders every cluster
+    instead of only those whose inputs changed (see promstack.gitops.cache).
     """
     project = clusters_dir.parent
     dist = project / "dist" if dist is None else dist
     _use_project_node(project)
-    from promstack.gitops.synth import synth_and_swap  # jsii starts here, not at import time
+    from promstack.gitops.incremental import synth_and_swap  # jsii starts only if a cluster must render
 
     def waiting() -> None:
         print(f"promstack: another synth of {project.resolve()} is running; waiting for it to finish",
@@ -45,18 +47,18 @@ def run_synth(clusters_dir: Path, dist: Path | None = None, *, copy_to: Path | N
 
     try:
         clusters = synth_and_swap(clusters_dir, dist, build_dir=project / BUILD_DIR, copy_to=copy_to,
-                                  on_wait=waiting)
+                                  on_wait=waiting, use_cache=use_cache)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"promstack: error: {problem}", file=sys.stderr)
         return 2
-    names = ", ".join(c.name for c in clusters)
+    names = ", ".join(clusters)
     print(f"promstack: synthesized {len(clusters)} cluster(s) into {dist}/: {names}", file=sys.stderr)
     return 0
 
 
 def _synth(args: argparse.Namespace) -> int:
-    return run_synth(Path(args.clusters_dir))
+    return run_synth(Path(args.clusters_dir), use_cache=not args.no_cache)
 
 
 def schema_text() -> str:
@@ -114,12 +116,17 @@ def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
         help="render every clusters/<name>/cluster.yaml into dist/, as `make synth` does",
         description=(
             "Render every cluster into a new folder under .build/ and swap it into dist/ (beside the "
-            "clusters folder) only if the whole run succeeded. Exit 0 done, 2 bad input (one line per "
+            "clusters folder) only if the whole run succeeded. Only the clusters whose inputs changed "
+            "since the last synth are rendered and only their folders of dist/ replaced (the cache "
+            "under .build/cache/ covers each cluster's files, clusters/_shared/, fleet.yaml, the "
+            "promstack code and the pinned dependencies). Exit 0 done, 2 bad input (one line per "
             "problem; dist/ untouched)."
         ),
     )
     synth.add_argument("--clusters-dir", default="clusters", metavar="DIR",
                        help="folder holding one folder per cluster (default: clusters)")
+    synth.add_argument("--no-cache", action="store_true",
+                       help="render every cluster and replace all of dist/, whatever the cache says")
     synth.set_defaults(func=_synth)
     schema = subparsers.add_parser("schema", help="print the JSON Schema of clusters/<name>/cluster.yaml")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")

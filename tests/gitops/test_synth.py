@@ -18,7 +18,8 @@ import pytest
 from conftest import CLUSTERS, ROOT, read_tree
 from promstack.cli import build_parser, main
 from promstack.config.model import ConfigError
-from promstack.gitops.synth import default_jobs, exclusive, synth
+from promstack.gitops.incremental import exclusive
+from promstack.gitops.synth import default_jobs, synth
 
 
 def test_parallel_synth_writes_the_same_tree(out_dir: Path, tmp_path: Path) -> None:
@@ -79,8 +80,8 @@ def plain_env() -> dict[str, str]:
 
 
 def scratch_left(project: Path) -> list[str]:
-    """What a finished synth left under .build/ besides its lock file."""
-    return sorted(p.name for p in (project / ".build").iterdir() if p.name != "synth.lock")
+    """What a finished synth left under .build/ besides its lock file and its cache."""
+    return sorted(p.name for p in (project / ".build").iterdir() if p.name not in {"synth.lock", "cache"})
 
 
 def test_plain_cdk8s_synth_renders_the_committed_dist_on_the_pinned_node(tmp_path: Path) -> None:
@@ -150,7 +151,7 @@ def test_make_synth_shows_a_python_crash_and_leaves_dist_as_it_was(tmp_path: Pat
     (inject / "sitecustomize.py").write_text(
         "import promstack.gitops.synth as synth\n\n"
         "def crash(*args, **kwargs):\n    raise RuntimeError('injected crash inside synth')\n\n"
-        "synth.synth = crash\n"
+        "synth.render_clusters = crash\n"
     )
     (project / "dist" / "keep.yaml").write_text("kind: Previous\n")
     before = read_tree(project / "dist")

@@ -47,15 +47,31 @@ def candidate_series(rule: AdapterRule, known_series: Iterable[str]) -> list[str
     return names
 
 
+#: served_metrics by (the rules as JSON, the known series): the clusters of a fleet share their
+#: rules, so each distinct set is matched against the catalogs once per process, not per cluster.
+_SERVED: dict[tuple[tuple[str, ...], frozenset[str]], frozenset[str]] = {}
+_SERVED_MAX = 64
+
+
 def served_metrics(rules: Sequence[AdapterRule], known_series: Iterable[str]) -> set[str]:
-    known = sorted(set(known_series))
+    known = frozenset(known_series)
+    key = (tuple(rule.model_dump_json(by_alias=True) for rule in rules), known)
+    if key not in _SERVED:
+        if len(_SERVED) >= _SERVED_MAX:
+            _SERVED.clear()
+        _SERVED[key] = _served_metrics(rules, known)
+    return set(_SERVED[key])
+
+
+def _served_metrics(rules: Sequence[AdapterRule], known_series: frozenset[str]) -> frozenset[str]:
+    known = sorted(known_series)
     served = set()
     for rule in rules:
         for series in candidate_series(rule, known):
             metric = rule.metric_name(series)
             if metric:
                 served.add(metric)
-    return served
+    return frozenset(served)
 
 
 def serving_rule(metric: str, rules: Sequence[AdapterRule],

@@ -3,16 +3,10 @@ the adapter's APIServices under apiservice/), and the Argo CD / Flux objects int
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import multiprocessing
 import os
-import shutil
-import sys
-import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +14,15 @@ import cdk8s
 
 from promstack.components import example_app
 from promstack.config import hardening
-from promstack.config.cluster import ClusterConfig, load_all, load_cluster
-from promstack.config.fleet import FleetConfig, load_fleet, load_hub
+from promstack.config.cluster import ClusterConfig, load_cluster
+from promstack.config.fleet import FLEET_FILE, FleetConfig, load_fleet
 from promstack.config.inputs import load_inputs
 from promstack.config.model import ConfigError, show_path
 from promstack.content import catalog
 from promstack.content.autoscaling_check import scaling_problems
 from promstack.content.hpa_check import check_hpas, check_pod_metrics, check_scaled_objects
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
+from promstack.gitops.incremental import find_clusters, print_warnings, without_adapter
 from promstack.stack import MonitoringStack, adapter_rules
 
 #: One rendered file: where it goes and the objects in it, as the cluster will see them.
@@ -141,20 +136,22 @@ def warnings(cluster: ClusterConfig) -> list[str]:
 
 
 def build_cluster(cluster: ClusterConfig, outdir: Path,
-                  registry_mirror: str | None = None) -> tuple[list[Rendered], MonitoringStack]:
+                  fleet: FleetConfig | None = None) -> tuple[list[Rendered], MonitoringStack]:
     """The cluster's stack rendered into its folder (the APIServices into apiservice/), its inputs
-    read here, checked; nothing is written. ``registry_mirror`` is the fleet's."""
+    read here, checked; nothing is written or printed (``warnings`` says what to print). ``fleet``
+    (its hub, its registry mirror): clusters/fleet.yaml beside the cluster's folder when not given,
+    none when there is no such file (a cluster rendered on its own)."""
     folder = outdir / "clusters" / cluster.name
     check_targets(cluster)
     app, apiservice_app = cdk8s.App(), cdk8s.App()
-    hub = load_hub(cluster.path.parent)  # the fleet's store, if any: Grafana's fleet datasource, agent mode
+    if fleet is None and (cluster.path.parent / FLEET_FILE).exists():
+        fleet = load_fleet(cluster.path.parent)
+    hub = fleet.hub if fleet else None  # the fleet's store, if any: Grafana's fleet datasource, agent mode
     stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster, hub), apiservice_scope=apiservice_app,
-                            registry_mirror=registry_mirror, hub=hub)
+                            registry_mirror=fleet.registry_mirror if fleet else None, hub=hub)
     files = [*render(app.charts, folder, ordered=True),
              *render(apiservice_app.charts, folder / APISERVICE_DIR, ordered=True)]
     check_autoscaling(cluster, stack, [obj for _, objects in files for obj in objects])
-    for warning in warnings(cluster):
-        print(f"promstack: warning: {warning}", file=sys.stderr)
     return files, stack
 
 
@@ -186,88 +183,72 @@ def default_jobs(clusters: int) -> int:
     return min(os.cpu_count() or 1, MAX_JOBS) if clusters >= PARALLEL_FROM else 1
 
 
-def synth_clusters(cluster_dirs: list[str], outdir: str, registry_mirror: str | None = None) -> None:
-    """Build every given cluster, then write them: a build error leaves this batch unwritten."""
-    files = [file for folder in cluster_dirs
-             for file in build_cluster(load_cluster(Path(folder)), Path(outdir), registry_mirror)[0]]
-    write(files)
+#: What synth_clusters reports per cluster: its folder name, the warnings to print about it and
+#: the problems that kept it from rendering (none when it was written).
+Built = tuple[str, list[str], list[str]]
 
 
-def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[ClusterConfig]:
-    """Render every cluster and the bootstrap objects into ``outdir``.
+def synth_clusters(cluster_dirs: list[str], outdir: str) -> list[Built]:
+    """Load every given cluster, then build and write them one at a time (a worker holds one
+    cluster's objects, never its whole share). Bad input is reported per cluster, not raised: when
+    any cluster of the share fails to load, none is built (a typo fails in seconds, not after the
+    render); a cluster that fails to build is not written and the others still are."""
+    loaded: list[ClusterConfig] = []
+    built: list[Built] = []
+    for folder in cluster_dirs:
+        try:
+            loaded.append(load_cluster(Path(folder)))
+        except ConfigError as exc:
+            built.append((Path(folder).name, [], exc.problems))
+    if built:
+        return built
+    fleets: dict[Path, FleetConfig | None] = {}
+    for cluster in loaded:
+        try:
+            where = cluster.path.parent
+            if where not in fleets:
+                fleets[where] = load_fleet(where) if (where / FLEET_FILE).exists() else None
+            files, _ = build_cluster(cluster, Path(outdir), fleets[where])
+        except ConfigError as exc:
+            built.append((cluster.name, [], exc.problems))
+            continue
+        write(files)
+        built.append((cluster.name, warnings(cluster), []))
+    return built
 
-    Every cluster file and the fleet file are validated before anything is written. With more
-    than one job (default: ``default_jobs``) clusters are built in worker processes, each with
-    its own jsii runtime, one interleaved share of the clusters each; the output is the same.
-    """
-    clusters = load_all(clusters_dir)
-    fleet = load_fleet(clusters_dir)
-    bootstrap = build_bootstrap(fleet, [c.name for c in clusters], outdir,
-                                [c.name for c in clusters if not c.spec.autoscaling.renders_adapter])
-    folders = [str(c.path) for c in clusters]
-    jobs = min(jobs or default_jobs(len(clusters)), len(clusters))
+
+def render_clusters(folders: list[Path], outdir: Path, *, jobs: int | None = None) -> dict[str, list[str]]:
+    """Render the given cluster folders into ``outdir/clusters/``; the warnings per cluster, in folder
+    order. With more than one job (default: ``default_jobs``) in worker processes, each with its own
+    jsii runtime and one interleaved share of the clusters; the output is the same. Raises one
+    ConfigError with the problems of every cluster that failed; what was written is then partial."""
+    if not folders:
+        return {}
+    paths = [str(folder) for folder in folders]
+    jobs = min(jobs or default_jobs(len(paths)), len(paths))
     if jobs > 1:
         # spawn, not fork: a forked child would share the parent's jsii runtime pipes.
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(synth_clusters, [folders[i::jobs] for i in range(jobs)], [str(outdir)] * jobs,
-                          [fleet.registry_mirror] * jobs))
+            shares = list(pool.map(synth_clusters, [paths[i::jobs] for i in range(jobs)], [str(outdir)] * jobs))
     else:
-        synth_clusters(folders, str(outdir), fleet.registry_mirror)
-    write(bootstrap)
-    return clusters
+        shares = [synth_clusters(paths, str(outdir))]
+    results = {name: (found, problems) for share in shares for name, found, problems in share}
+    problems = [p for folder in folders for p in results.get(folder.name, ([], []))[1]]
+    if problems:
+        raise ConfigError(problems)
+    return {folder.name: results[folder.name][0] for folder in folders}
 
 
-@contextmanager
-def exclusive(lock_file: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold an flock on ``lock_file`` (created, never deleted); ``on_wait`` runs if another holder makes us wait."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock, also when the process dies
+def synth(clusters_dir: Path, outdir: Path, *, jobs: int | None = None) -> list[str]:
+    """Render every cluster and the bootstrap objects into ``outdir``; the cluster names.
 
-
-def _move(src: Path, dst: Path) -> None:
-    """Rename ``src`` to ``dst`` (which must not exist); copy and delete across file systems."""
-    try:
-        os.rename(src, dst)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        shutil.copytree(src, dst, symlinks=True)
-        shutil.rmtree(src)
-
-
-def synth_and_swap(clusters_dir: Path, dist: Path, *, build_dir: Path, copy_to: Path | None = None,
-                   jobs: int | None = None, on_wait: Callable[[], None] | None = None) -> list[ClusterConfig]:
-    """Render every cluster into a new folder under ``build_dir`` and, only if the whole run
-    succeeded, put it in place of ``dist``: bad input or a crash leaves ``dist`` as it was.
-
-    Runs that share ``build_dir`` take turns (an flock on ``build_dir/synth.lock``) and each renders
-    into its own temporary folder, so concurrent runs never share a scratch folder or interleave
-    their swaps. ``copy_to`` also gets a copy of the render (the cdk8s CLI lists its output folder).
+    The fleet file and the cluster folders are checked before anything renders; bad input raises a
+    ConfigError naming every broken cluster, with ``outdir`` partly written (``synth_and_swap``
+    renders into a scratch folder and keeps dist/ whole).
     """
-    with exclusive(build_dir / "synth.lock", on_wait):
-        work = Path(tempfile.mkdtemp(prefix="synth-", dir=build_dir))
-        try:
-            rendered = work / "dist"
-            rendered.mkdir()
-            clusters = synth(clusters_dir, rendered, jobs=jobs)
-            if copy_to is not None:
-                shutil.copytree(rendered, copy_to, dirs_exist_ok=True)
-            previous = work / "previous"
-            if dist.exists():
-                _move(dist, previous)
-            try:
-                _move(rendered, dist)
-            except BaseException:
-                if previous.exists() and not dist.exists():
-                    _move(previous, dist)
-                raise
-            return clusters
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    folders, fleet = find_clusters(clusters_dir)
+    names = [folder.name for folder in folders]
+    found = render_clusters(folders, outdir, jobs=jobs)
+    write(build_bootstrap(fleet, names, outdir, without_adapter(folders)))
+    print_warnings(w for name in names for w in found[name])
+    return names
