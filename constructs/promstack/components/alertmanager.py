@@ -227,7 +227,7 @@ class Alertmanager(Component):
                     annotations=self.web_auth.annotations if self.web_auth else None,
                     volumes=volumes,
                     fs_group=65534,
-                    affinity=self._spread() if settings.replicas > 1 else None,
+                    affinity=self.spread_over_nodes() if settings.replicas > 1 else None,
                 ),
                 volume_claim_templates=[
                     k8s.KubePersistentVolumeClaimProps(
@@ -283,13 +283,6 @@ class Alertmanager(Component):
             liveness=http_probe("/metrics", "reloader", initial_delay=15),
         )
 
-    def _spread(self) -> k8s.Affinity:
-        """Replicas on different nodes where the scheduler can: one node's loss leaves a quorum."""
-        return k8s.Affinity(pod_anti_affinity=k8s.PodAntiAffinity(
-            preferred_during_scheduling_ignored_during_execution=[k8s.WeightedPodAffinityTerm(
-                weight=100,
-                pod_affinity_term=k8s.PodAffinityTerm(topology_key="kubernetes.io/hostname",
-                                                      label_selector=self.label_selector()))]))
 
     def _headless_service(self, name: str, mesh_ports: dict[str, int]) -> k8s.KubeService:
         ports = [k8s.ServicePort(name=self.web_port_name, port=WEB_PORT, target_port=port(self.web_port_name),

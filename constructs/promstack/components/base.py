@@ -282,6 +282,15 @@ class Component(Construct):
     def label_selector(self) -> k8s.LabelSelector:
         return k8s.LabelSelector(match_labels=self.selector)
 
+    def spread_over_nodes(self) -> k8s.Affinity:
+        """Replicas on different nodes where the scheduler can (preferred, not required): one
+        node's loss takes one replica."""
+        return k8s.Affinity(pod_anti_affinity=k8s.PodAntiAffinity(
+            preferred_during_scheduling_ignored_during_execution=[k8s.WeightedPodAffinityTerm(
+                weight=100,
+                pod_affinity_term=k8s.PodAffinityTerm(topology_key="kubernetes.io/hostname",
+                                                      label_selector=self.label_selector()))]))
+
     # -- network ----------------------------------------------------------------------------------
 
     def connect(self, target: Component, port_name: str) -> None:

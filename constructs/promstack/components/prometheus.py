@@ -483,7 +483,7 @@ class Prometheus(Component):
                     exceptions={"serviceAccountToken": TOKEN_REASON},
                     fs_group=65534,
                     termination_grace_period_seconds=300,
-                    affinity=self._spread() if replicas > 1 else None,
+                    affinity=self.spread_over_nodes() if replicas > 1 else None,
                 ),
                 volume_claim_templates=None if agent else [
                     k8s.KubePersistentVolumeClaimProps(
@@ -518,14 +518,6 @@ class Prometheus(Component):
             # The replicas scrape alike but not at the same instants: a client (Grafana, the adapter)
             # stays on one replica, so a dashboard or an HPA never flips between their answers.
             self.service.add_json_patch(JsonPatch.add("/spec/sessionAffinity", "ClientIP"))
-
-    def _spread(self) -> k8s.Affinity:
-        """Replicas on different nodes where the scheduler can: one node's loss leaves one replica."""
-        return k8s.Affinity(pod_anti_affinity=k8s.PodAntiAffinity(
-            preferred_during_scheduling_ignored_during_execution=[k8s.WeightedPodAffinityTerm(
-                weight=100,
-                pod_affinity_term=k8s.PodAffinityTerm(topology_key="kubernetes.io/hostname",
-                                                      label_selector=self.label_selector()))]))
 
     web_port_name = "web"
 

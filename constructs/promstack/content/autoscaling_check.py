@@ -24,7 +24,7 @@ import promql_parser
 
 from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.config.model import show
-from promstack.content.catalog import known_metric_names
+from promstack.content.catalog import known_metric_names, selector_names
 from promstack.content.hpa_check import candidate_series
 
 if TYPE_CHECKING:
@@ -163,11 +163,7 @@ def _walk(expr: Any) -> tuple[set[str], list[tuple[str, timedelta]]]:
         node = pending.pop()
         budget.spend()
         if isinstance(node, promql_parser.VectorSelector):
-            if node.name:
-                names.add(node.name)
-            for matcher in node.matchers.matchers:
-                if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal:
-                    names.add(matcher.value)
+            names.update(selector_names(node))
         elif isinstance(node, promql_parser.MatrixSelector):
             ranges.append((node.vector_selector.name or node.vector_selector.prettify(), node.range))
         elif isinstance(node, promql_parser.SubqueryExpr) and node.range is not None:

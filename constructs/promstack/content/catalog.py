@@ -295,17 +295,14 @@ def metric_names_in(expr: str) -> set[str]:
 
     A regex ``__name__=~"..."`` matcher names no single metric and is not reported.
     """
-    names: set[str] = set()
+    return set(metric_names_in_order(expr))
 
-    def visit(node: promql_parser.Expr) -> None:
-        if isinstance(node, promql_parser.VectorSelector):
-            if node.name:
-                names.add(node.name)
-            for matcher in node.matchers.matchers:
-                if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal:
-                    names.add(matcher.value)
 
-    promql_parser.walk(parse(expr), visit)
+def selector_names(selector: promql_parser.VectorSelector) -> list[str]:
+    """The metric names one selector names: its name and its exact ``__name__="..."`` matchers."""
+    names = [selector.name] if selector.name else []
+    names += [m.value for m in selector.matchers.matchers
+              if m.name == "__name__" and m.op == promql_parser.MatchOp.Equal]
     return names
 
 
@@ -315,10 +312,7 @@ def metric_names_in_order(expr: str) -> list[str]:
 
     def visit(node: promql_parser.Expr) -> None:
         if isinstance(node, promql_parser.VectorSelector):
-            found = [node.name] if node.name else []
-            found += [m.value for m in node.matchers.matchers
-                      if m.name == "__name__" and m.op == promql_parser.MatchOp.Equal]
-            names.extend(n for n in found if n not in names)
+            names.extend(n for n in selector_names(node) if n not in names)
 
     promql_parser.walk(parse(expr), visit)
     return names
