@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdk8s import Chart
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.components import autoscaling, example_app
@@ -19,6 +17,7 @@ from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.namespace import Namespace
 from promstack.components.network import NAMESPACE_NAME_LABEL, Peer
 from promstack.components.node_exporter import NodeExporter
+from promstack.components.objects import KubeObject, ObjectChart
 from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.adapter import PrometheusAdapter
 from promstack.components.prometheus_adapter.rules import AdapterRule
@@ -70,11 +69,15 @@ class MonitoringStack:
         def image(override: ImageOverride, default: Image) -> Image:
             return images.image(override, default, fleet_mirror=registry_mirror)
         context = StackContext(namespace=cluster.namespace, instance=cluster.name)
-        self.charts: list[Chart] = []
+        self.charts: list[ObjectChart] = []
+        #: The charts under ``apiservice_scope`` (rendered into apiservice/); the others are under ``scope``.
+        self.apiservice_charts: list[ObjectChart] = []
 
-        def chart(id_: str, parent: Construct = scope) -> Chart:
-            new = Chart(parent, id_, disable_resource_name_hashes=True)
+        def chart(id_: str, parent: Construct = scope) -> ObjectChart:
+            new = ObjectChart(parent, id_)
             self.charts.append(new)
+            if parent is not scope:
+                self.apiservice_charts.append(new)
             return new
 
         self.namespace = Namespace(chart("namespace"), context=context)
@@ -210,11 +213,11 @@ def peer_from_config(config: PeerConfig) -> Peer:
     return Peer(description, namespace_labels=namespace_labels, pod_labels=config.pod_labels)
 
 
-def ui_peers(service: k8s.KubeService, configured: Sequence[PeerConfig] | None) -> list[Peer]:
+def ui_peers(service: KubeObject, configured: Sequence[PeerConfig] | None) -> list[Peer]:
     """The configured peers of a UI; unset: anywhere for a NodePort Service (read from the rendered
     Service: clients outside the cluster arrive from node or client addresses), none otherwise."""
     if configured is not None:
         return [peer_from_config(p) for p in configured]
-    if service.to_json().get("spec", {}).get("type") in ("NodePort", "LoadBalancer"):
+    if service.body.get("spec", {}).get("type") in ("NodePort", "LoadBalancer"):
         return [Peer.block(cidr, description="anywhere (NodePort)") for cidr in ANYWHERE]
     return []

@@ -17,8 +17,10 @@ from promstack.components.base import (
     http_probe,
     mount,
     port,
+    quantity,
 )
 from promstack.components.exposure import expose, node_ports
+from promstack.components.objects import KubeObject
 from promstack.components.web_auth import WebAuth, require_web_auth, tcp_probe
 from promstack.config import names, versions, yamlio
 from promstack.config.alerting import NULL_RECEIVER, AlertmanagerConfig, Receiver, Route, RoutingConfig
@@ -162,8 +164,8 @@ class Alertmanager(Component):
         self.replicas = settings.replicas
         self.config_text = render_config(settings)
         self.service_account(automount=False)
-        self.config_map = k8s.KubeConfigMap(self, "config", metadata=self.meta(self.name("config")),
-                                            data={"alertmanager.yml": self.config_text})
+        self.config_map = KubeObject.of(self, "config", k8s.KubeConfigMapProps(metadata=self.meta(self.name("config")),
+                                            data={"alertmanager.yml": self.config_text}))
         volumes = [config_map_volume("config", self.name("config"))]
         mounts = [mount("config", CONFIG_DIR), mount("data", DATA_DIR, read_only=False)]
         if receivers_secret is not None:
@@ -212,8 +214,7 @@ class Alertmanager(Component):
             liveness=(tcp_probe(self.web_port_name, initial_delay=15) if self.web_auth
                       else http_probe("/-/healthy", self.web_port_name, initial_delay=15)),
         )
-        self.stateful_set = k8s.KubeStatefulSet(
-            self, "stateful-set",
+        self.stateful_set = KubeObject.of(self, "stateful-set", k8s.KubeStatefulSetProps(
             metadata=self.meta(),
             spec=k8s.StatefulSetSpec(
                 service_name=headless,
@@ -238,18 +239,17 @@ class Alertmanager(Component):
                             access_modes=["ReadWriteOnce"],
                             storage_class_name=settings.storage.storage_class,
                             resources=k8s.ResourceRequirements(
-                                requests={"storage": k8s.Quantity.from_string(settings.storage.size)}),
+                                requests={"storage": quantity(settings.storage.size)}),
                         ),
                     )
                 ],
                 persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
                     when_deleted="Retain", when_scaled="Retain"),
             ),
-        )
+        ))
         if settings.replicas > 1:
-            k8s.KubePodDisruptionBudget(
-                self, "pod-disruption-budget", metadata=self.meta(),
-                spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector()))
+            KubeObject.of(self, "pod-disruption-budget", k8s.KubePodDisruptionBudgetProps(metadata=self.meta(),
+                spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector())))
         mesh_ports = {"mesh-tcp": MESH_PORT} if settings.replicas > 1 else {}
         self.headless_service = self._headless_service(headless, mesh_ports)
         self.service = self.add_service({self.web_port_name: WEB_PORT},
@@ -284,14 +284,13 @@ class Alertmanager(Component):
         )
 
 
-    def _headless_service(self, name: str, mesh_ports: dict[str, int]) -> k8s.KubeService:
+    def _headless_service(self, name: str, mesh_ports: dict[str, int]) -> KubeObject:
         ports = [k8s.ServicePort(name=self.web_port_name, port=WEB_PORT, target_port=port(self.web_port_name),
                                  protocol="TCP")]
         if mesh_ports:
             ports += [k8s.ServicePort(name="mesh-tcp", port=MESH_PORT, target_port=port("mesh-tcp"), protocol="TCP"),
                       k8s.ServicePort(name="mesh-udp", port=MESH_PORT, target_port=port("mesh-udp"), protocol="UDP")]
-        return k8s.KubeService(
-            self, "headless-service", metadata=self.meta(name),
+        return KubeObject.of(self, "headless-service", k8s.KubeServiceProps(metadata=self.meta(name),
             spec=k8s.ServiceSpec(cluster_ip="None", selector=self.selector, ports=ports,
                                  # Peers must resolve each other while they start, before they are ready.
-                                 publish_not_ready_addresses=True))
+                                 publish_not_ready_addresses=True)))

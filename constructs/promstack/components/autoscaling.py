@@ -22,7 +22,7 @@ from cdk8s import ApiObjectMetadata
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 from keda_scaledobjects.sh.keda import (
-    ScaledObject,
+    ScaledObjectProps,
     ScaledObjectSpec,
     ScaledObjectSpecAdvanced,
     ScaledObjectSpecAdvancedHorizontalPodAutoscalerConfig,
@@ -31,13 +31,14 @@ from keda_scaledobjects.sh.keda import (
     ScaledObjectSpecTriggersAuthenticationRef,
 )
 from keda_triggerauthentications.sh.keda import (
-    TriggerAuthentication,
+    TriggerAuthenticationProps,
     TriggerAuthenticationSpec,
     TriggerAuthenticationSpecSecretTargetRef,
 )
 
 from promstack.components.base import StackContext, quantity
 from promstack.components.labels import standard_labels
+from promstack.components.objects import KubeObject, ObjectScope
 from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.rules import AdapterRule, ResourceOverride, RuleName, RuleResources
 from promstack.config.autoscaling import AutoscalingConfig, ScalingMetric, ScalingTarget, quantity_decimal
@@ -126,22 +127,21 @@ def keda_number(value: str) -> str:
 
 
 def trigger_authentication(scope: Construct, id_: str, *, name: str, namespace: str, labels: dict[str, str],
-                           auth: PrometheusAuth | None) -> TriggerAuthentication | None:
+                           auth: PrometheusAuth | None) -> KubeObject | None:
     """The TriggerAuthentication the prometheus triggers of ``namespace`` refer to, or None
     without ``auth`` (Prometheus open inside the cluster)."""
     if auth is None:
         return None
-    return TriggerAuthentication(
-        scope, id_,
+    return KubeObject.of(scope, id_, TriggerAuthenticationProps(
         metadata=ApiObjectMetadata(name=name, namespace=namespace, labels=labels),
         spec=TriggerAuthenticationSpec(secret_target_ref=[
             TriggerAuthenticationSpecSecretTargetRef(parameter="username", name=auth.secret, key=auth.username_key),
             TriggerAuthenticationSpecSecretTargetRef(parameter="password", name=auth.secret, key=auth.password_key),
         ]),
-    )
+    ))
 
 
-class Autoscaling(Construct):
+class Autoscaling(ObjectScope):
     """HPAs (``prometheus-adapter``) or ScaledObjects (``keda``) for ``settings.targets`` and
     ``extra_targets`` (from components such as the example app), objects in each target's namespace
     (``context`` gives only their ``app.kubernetes.io/instance``).
@@ -159,9 +159,9 @@ class Autoscaling(Construct):
         self.targets = (*extra_targets, *settings.targets)
         self.provider = settings.provider
         self.server_address = prometheus.service_url
-        self.hpas: list[k8s.KubeHorizontalPodAutoscalerV2] = []
-        self.scaled_objects: list[ScaledObject] = []
-        self.trigger_authentications: list[TriggerAuthentication] = []
+        self.hpas: list[KubeObject] = []
+        self.scaled_objects: list[KubeObject] = []
+        self.trigger_authentications: list[KubeObject] = []
         self._instance = context.instance
         auth_name = f"{id_}-prometheus"
         if settings.provider == "keda":
@@ -179,10 +179,9 @@ class Autoscaling(Construct):
     def _labels(self, name: str) -> dict[str, str]:
         return standard_labels(name, self._instance, component=COMPONENT)
 
-    def _hpa(self, target: ScalingTarget) -> k8s.KubeHorizontalPodAutoscalerV2:
+    def _hpa(self, target: ScalingTarget) -> KubeObject:
         workload = target.workload
-        return k8s.KubeHorizontalPodAutoscalerV2(
-            self, f"hpa-{workload.namespace}-{workload.name}",
+        return KubeObject.of(self, f"hpa-{workload.namespace}-{workload.name}", k8s.KubeHorizontalPodAutoscalerV2Props(
             metadata=k8s.ObjectMeta(name=target.name, namespace=workload.namespace, labels=self._labels(target.name)),
             spec=k8s.HorizontalPodAutoscalerSpecV2(
                 scale_target_ref=k8s.CrossVersionObjectReferenceV2(api_version="apps/v1", kind=workload.kind,
@@ -191,10 +190,10 @@ class Autoscaling(Construct):
                 max_replicas=target.max_replicas,
                 metrics=[_hpa_metric(target, i, metric) for i, metric in enumerate(target.metrics)],
             ),
-        )
+        ))
 
     def _scaled_object(self, target: ScalingTarget, rules: Sequence[AdapterRule],
-                       auth_name: str | None) -> ScaledObject:
+                       auth_name: str | None) -> KubeObject:
         workload = target.workload
         triggers = []
         for i, metric in enumerate(target.metrics):
@@ -217,8 +216,7 @@ class Autoscaling(Construct):
                 type="prometheus", name=f"metric-{i}", metric_type=metric_type, metadata=data,
                 authentication_ref=ScaledObjectSpecTriggersAuthenticationRef(name=auth_name) if auth_name else None,
             ))
-        return ScaledObject(
-            self, f"scaled-object-{workload.namespace}-{workload.name}",
+        return KubeObject.of(self, f"scaled-object-{workload.namespace}-{workload.name}", ScaledObjectProps(
             metadata=ApiObjectMetadata(name=target.name, namespace=workload.namespace,
                                        labels=self._labels(target.name),
                                        annotations={TRANSFER_HPA_OWNERSHIP: "true"}),
@@ -233,7 +231,7 @@ class Autoscaling(Construct):
                 ),
                 triggers=triggers,
             ),
-        )
+        ))
 
 
 def _hpa_metric(target: ScalingTarget, index: int, metric: ScalingMetric) -> k8s.MetricSpecV2:

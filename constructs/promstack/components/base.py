@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypedDict, Unpack
 
-from cdk8s import ApiObject, ApiObjectMetadata
+from cdk8s import ApiObjectMetadata
 from cdk8s_plus_27 import k8s
 from constructs import Construct
-from sealedsecrets.com.bitnami import SealedSecret, SealedSecretSpec, SealedSecretSpecTemplate
+from sealedsecrets.com.bitnami import SealedSecretProps, SealedSecretSpec, SealedSecretSpecTemplate
 
 from promstack.components import labels as std_labels
 from promstack.components.network import NetworkPolicyBuilder, Peer, default_deny, pods_peer
+from promstack.components.objects import KubeObject, ObjectScope
 from promstack.config import hardening
 from promstack.config.cluster import Resources
 from promstack.config.versions import Image
@@ -140,7 +141,7 @@ class StackContext:
     instance: str = "promstack"
 
 
-class Component(Construct):
+class Component(ObjectScope):
     """One component: a construct that can live in any chart.
 
     ``id_`` is the component's Kubernetes name (kebab-case, default the component's own name) and
@@ -202,11 +203,10 @@ class Component(Construct):
     def cluster_scoped_name(self, suffix: str = "") -> str:
         return f"{self.stack_namespace}-{self.app_name}{suffix}"
 
-    def service_account(self, *, automount: bool) -> k8s.KubeServiceAccount:
+    def service_account(self, *, automount: bool) -> KubeObject:
         """The component's ServiceAccount; ``automount`` only for components that call the API."""
-        return k8s.KubeServiceAccount(
-            self, "service-account", metadata=self.meta(), automount_service_account_token=automount
-        )
+        return KubeObject.of(self, "service-account", k8s.KubeServiceAccountProps(
+            metadata=self.meta(), automount_service_account_token=automount))
 
     def pod_template(
         self,
@@ -263,11 +263,10 @@ class Component(Construct):
         )
 
     def add_service(self, ports: Mapping[str, int], *, id_: str = "service", name: str | None = None,
-                headless: bool = False, node_ports: Mapping[str, int] | None = None) -> k8s.KubeService:
+                headless: bool = False, node_ports: Mapping[str, int] | None = None) -> KubeObject:
         """A Service selecting this component's pods; each port ``name: number`` targets the
         container port of the same name. ``node_ports`` (by port name) make it a NodePort Service."""
-        return k8s.KubeService(
-            self, id_,
+        return KubeObject.of(self, id_, k8s.KubeServiceProps(
             metadata=self.meta(name),
             spec=k8s.ServiceSpec(
                 type="NodePort" if node_ports else None,
@@ -277,7 +276,7 @@ class Component(Construct):
                                        node_port=(node_ports or {}).get(port_name), protocol="TCP")
                        for port_name, number in ports.items()],
             ),
-        )
+        ))
 
     def label_selector(self) -> k8s.LabelSelector:
         return k8s.LabelSelector(match_labels=self.selector)
@@ -303,9 +302,9 @@ class Component(Construct):
 
     def rendered_pod_template(self) -> dict[str, Any]:
         """The pod template of this component's workload as it renders ({} without one)."""
-        for child in self.node.children:
-            if isinstance(child, ApiObject) and child.kind in ("Deployment", "StatefulSet", "DaemonSet"):
-                template: dict[str, Any] = child.to_json()["spec"]["template"]
+        for obj in self.kube_objects:
+            if obj.kind in ("Deployment", "StatefulSet", "DaemonSet"):
+                template: dict[str, Any] = obj.body["spec"]["template"]
                 return template
         return {}
 
@@ -353,7 +352,7 @@ class Component(Construct):
         self.network_policy.egress(self._peer(peer, self.stack_namespace),
                                    None if port is None else {"port": port, "protocol": protocol})
 
-    def deny_by_default(self, *, egress: bool = False) -> list[ApiObject]:
+    def deny_by_default(self, *, egress: bool = False) -> list[KubeObject]:
         """``default-deny`` in this component's namespace: every pod there admits only what some
         policy allows (and, with ``egress``, opens only what some policy allows, DNS always)."""
         return default_deny(self, namespace=self.stack_namespace, labels=self.labels, egress=egress)
@@ -373,7 +372,7 @@ class Connection:
 
 def empty_dir(name: str, size_limit: str = "64Mi") -> k8s.Volume:
     """A scratch volume: the root filesystem is read-only, so writable paths are emptyDirs."""
-    return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=k8s.Quantity.from_string(size_limit)))
+    return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity(size_limit)))
 
 
 def config_map_volume(name: str, config_map: str) -> k8s.Volume:
@@ -385,16 +384,16 @@ def mount(name: str, path: str, *, read_only: bool = True) -> k8s.VolumeMount:
 
 
 def cluster_role_binding(scope: Construct, id_: str, *, meta: k8s.ObjectMeta, role: str,
-                         subjects: Sequence[tuple[str, str]]) -> k8s.KubeClusterRoleBinding:
+                         subjects: Sequence[tuple[str, str]]) -> KubeObject:
     """A ClusterRoleBinding of ServiceAccounts given as (namespace, name)."""
-    return k8s.KubeClusterRoleBinding(
-        scope, id_, metadata=meta,
+    return KubeObject.of(scope, id_, k8s.KubeClusterRoleBindingProps(
+        metadata=meta,
         role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role),
         subjects=[k8s.Subject(kind="ServiceAccount", name=n, namespace=ns) for ns, n in subjects],
-    )
+    ))
 
 
-def add_sealed_secret(component: Component, id_: str, manifest: dict[str, Any]) -> SealedSecret:
+def add_sealed_secret(component: Component, id_: str, manifest: dict[str, Any]) -> KubeObject:
     """Render the SealedSecret unchanged but for labels: the name, namespace and scope annotations
     are part of what the controller decrypts against, so they are copied as they are."""
     meta, spec = manifest["metadata"], manifest["spec"]
@@ -402,8 +401,7 @@ def add_sealed_secret(component: Component, id_: str, manifest: dict[str, Any]) 
     template_meta: dict[str, Any] = {"name": meta["name"], "namespace": meta["namespace"], "labels": component.labels}
     if annotations:
         template_meta["annotations"] = annotations
-    return SealedSecret(
-        component, id_,
+    return KubeObject.of(component, id_, SealedSecretProps(
         metadata=ApiObjectMetadata(name=meta["name"], namespace=meta["namespace"], labels=component.labels,
                                    annotations=annotations),
         spec=SealedSecretSpec(
@@ -411,7 +409,7 @@ def add_sealed_secret(component: Component, id_: str, manifest: dict[str, Any]) 
             template=SealedSecretSpecTemplate(type=spec.get("template", {}).get("type", "Opaque"),
                                               metadata=template_meta),
         ),
-    )
+    ))
 
 
 #: Bytes of data a ConfigMap may hold: the API server refuses more (1 MiB, its MaxSecretSize for both).

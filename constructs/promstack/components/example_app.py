@@ -6,6 +6,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.components.base import Component, StackContext, empty_dir, hardened_container, http_probe, mount
+from promstack.components.objects import KubeObject
 from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.rules import EXAMPLE_APP_METRIC, EXAMPLE_APP_RULE
 from promstack.config import names, versions
@@ -42,10 +43,10 @@ class ExampleApp(Component):
                  prometheus: Prometheus | None = None) -> None:
         config = settings
         super().__init__(scope, id_, context=context, component="example", image=image, namespace=config.namespace)
-        k8s.KubeNamespace(self, "namespace", metadata=k8s.ObjectMeta(
+        KubeObject.of(self, "namespace", k8s.KubeNamespaceProps(metadata=k8s.ObjectMeta(
             name=config.namespace,
             labels={**self.labels, "pod-security.kubernetes.io/enforce": "restricted"},
-        ))
+        )))
         self.service_account(automount=False)
         container = hardened_container(
             name=NAME,
@@ -57,8 +58,7 @@ class ExampleApp(Component):
             readiness=http_probe("/readyz", "http", initial_delay=2),
             liveness=http_probe("/healthz", "http", initial_delay=5),
         )
-        self.deployment = k8s.KubeDeployment(
-            self, "deployment",
+        self.deployment = KubeObject.of(self, "deployment", k8s.KubeDeploymentProps(
             metadata=self.meta(),
             spec=k8s.DeploymentSpec(
                 # No replicas: the HPA owns the count, so a sync never fights it.
@@ -70,7 +70,7 @@ class ExampleApp(Component):
                                  "prometheus.io/path": "/metrics"},
                 ),
             ),
-        )
+        ))
         self.add_service({"http": 80})
         if prometheus is not None:
             prometheus.scrape_annotated(self, "http")

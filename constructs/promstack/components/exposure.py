@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk8s import ApiObject, ApiObjectMetadata
+from cdk8s import ApiObjectMetadata
 from cdk8s_plus_27 import k8s
 from gateway_httproutes.io.k8s.networking import gateway
 
 from promstack.components.base import Component, add_sealed_secret
+from promstack.components.objects import KubeObject
 from promstack.config.exposure import DEFAULT_NODE_PORTS, Exposure
 
 #: The cert-manager ingress-shim annotations: cert-manager issues the Ingress' tls Secret.
@@ -36,8 +37,8 @@ def external_url(exposure: Exposure) -> str | None:
     return f"https://{exposure.host}/" if exposure.type in {"ingress", "gateway"} else None
 
 
-def expose(component: Component, *, service: k8s.KubeService, port_name: str, port: int, exposure: Exposure,
-           tls_secret: dict[str, Any] | None = None) -> ApiObject | None:
+def expose(component: Component, *, service: KubeObject, port_name: str, port: int, exposure: Exposure,
+           tls_secret: dict[str, Any] | None = None) -> KubeObject | None:
     """The Ingress or HTTPRoute that routes ``exposure.host`` to ``service``'s port (None for
     clusterIP and nodePort, which are the Service's own type). ``tls_secret`` is the sealed
     kubernetes.io/tls Secret for ``tls.sealed``, rendered beside the Ingress."""
@@ -51,8 +52,8 @@ def expose(component: Component, *, service: k8s.KubeService, port_name: str, po
     return None
 
 
-def _ingress(component: Component, *, service: k8s.KubeService, port_name: str, exposure: Exposure,
-             tls_secret: dict[str, Any] | None) -> k8s.KubeIngress:
+def _ingress(component: Component, *, service: KubeObject, port_name: str, exposure: Exposure,
+             tls_secret: dict[str, Any] | None) -> KubeObject:
     tls = exposure.tls
     assert tls is not None and exposure.host is not None  # the model requires both for ingress
     secret_name = tls_secret_name(component.app_name)
@@ -73,8 +74,7 @@ def _ingress(component: Component, *, service: k8s.KubeService, port_name: str, 
     else:
         annotations = ({CLUSTER_ISSUER_ANNOTATION: tls.cluster_issuer} if tls.cluster_issuer
                        else {ISSUER_ANNOTATION: str(tls.issuer)})
-    return k8s.KubeIngress(
-        component, "ingress",
+    return KubeObject.of(component, "ingress", k8s.KubeIngressProps(
         metadata=component.meta(annotations=annotations),
         spec=k8s.IngressSpec(
             ingress_class_name=exposure.ingress_class_name,
@@ -84,15 +84,14 @@ def _ingress(component: Component, *, service: k8s.KubeService, port_name: str, 
                 backend=k8s.IngressBackend(service=k8s.IngressServiceBackend(
                     name=service.name, port=k8s.ServiceBackendPort(name=port_name))))]))],
         ),
-    )
+    ))
 
 
-def _http_route(component: Component, *, service: k8s.KubeService, port: int,
-                exposure: Exposure) -> ApiObject:
+def _http_route(component: Component, *, service: KubeObject, port: int,
+                exposure: Exposure) -> KubeObject:
     parent = exposure.gateway
     assert parent is not None and exposure.host is not None  # the model requires both for gateway
-    route: ApiObject = gateway.HttpRoute(
-        component, "http-route",
+    route = KubeObject.of(component, "http-route", gateway.HttpRouteProps(
         metadata=ApiObjectMetadata(name=component.app_name, namespace=component.stack_namespace,
                                    labels=component.labels),
         spec=gateway.HttpRouteSpec(
@@ -103,5 +102,5 @@ def _http_route(component: Component, *, service: k8s.KubeService, port: int,
             rules=[gateway.HttpRouteSpecRules(backend_refs=[gateway.HttpRouteSpecRulesBackendRefs(
                 name=service.name, port=port)])],
         ),
-    )
+    ))
     return route

@@ -20,9 +20,11 @@ from promstack.components.base import (
     hardened_container,
     http_probe,
     mount,
+    quantity,
 )
 from promstack.components.exposure import expose, external_url, node_ports
 from promstack.components.hub import FleetHub
+from promstack.components.objects import KubeObject
 from promstack.components.prometheus import Prometheus
 from promstack.components.web_auth import WebAuth
 from promstack.config import names, versions, yamlio
@@ -181,7 +183,7 @@ class Grafana(Component):
             mounts.append(("team-dashboards", EXTRA_DASHBOARDS_DIR))
         for suffix, data in provisioning.items():
             check_config_map_size(f"Grafana {self.app_name!r}", self.name(suffix), data)
-            k8s.KubeConfigMap(self, suffix, metadata=self.meta(self.name(suffix)), data=data)
+            KubeObject.of(self, suffix, k8s.KubeConfigMapProps(metadata=self.meta(self.name(suffix)), data=data))
 
         admin_volume, admin_environment = self._admin_credentials(admin_secret)
         environment = {
@@ -220,8 +222,7 @@ class Grafana(Component):
             readiness=http_probe("/api/health", "http", initial_delay=10),
             liveness=http_probe("/api/health", "http", initial_delay=60),
         )
-        self.deployment = k8s.KubeDeployment(
-            self, "deployment",
+        self.deployment = KubeObject.of(self, "deployment", k8s.KubeDeploymentProps(
             metadata=self.meta(),
             spec=k8s.DeploymentSpec(
                 replicas=1,
@@ -245,7 +246,7 @@ class Grafana(Component):
                     exceptions={"runAsUser": UID_REASON},
                 ),
             ),
-        )
+        ))
         self.service = self.add_service({self.http_port_name: 80},
                                         node_ports=node_ports(config.exposure, "grafana", self.http_port_name))
         self.route = expose(self, service=self.service, port_name=self.http_port_name, port=80,
@@ -279,14 +280,13 @@ class Grafana(Component):
         persistence = config.persistence
         if not persistence.enabled:
             return empty_dir("data", "1Gi")
-        claim = k8s.KubePersistentVolumeClaim(
-            self, "data",
+        claim = KubeObject.of(self, "data", k8s.KubePersistentVolumeClaimProps(
             metadata=self.meta(self.name("data")),
             spec=k8s.PersistentVolumeClaimSpec(
                 access_modes=["ReadWriteOnce"],
                 storage_class_name=persistence.storage_class,
-                resources=k8s.ResourceRequirements(requests={"storage": k8s.Quantity.from_string(persistence.size)}),
+                resources=k8s.ResourceRequirements(requests={"storage": quantity(persistence.size)}),
             ),
-        )
+        ))
         return k8s.Volume(name="data", persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(
             claim_name=claim.name))

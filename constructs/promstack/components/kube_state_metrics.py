@@ -9,6 +9,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.components.base import Component, StackContext, cluster_role_binding, hardened_container, http_probe
+from promstack.components.objects import KubeObject
 from promstack.config import names, versions
 from promstack.config.cluster import KubeStateMetricsConfig
 from promstack.config.versions import Image
@@ -87,8 +88,8 @@ class KubeStateMetrics(Component):
             k8s.PolicyRule(api_groups=["authentication.k8s.io"], resources=["tokenreviews"], verbs=["create"]),
             k8s.PolicyRule(api_groups=["authorization.k8s.io"], resources=["subjectaccessreviews"], verbs=["create"]),
         ]
-        self.cluster_role = k8s.KubeClusterRole(self, "cluster-role", metadata=self.meta(cluster_scoped=True),
-                                                rules=rules)
+        self.cluster_role = KubeObject.of(self, "cluster-role", k8s.KubeClusterRoleProps(
+            metadata=self.meta(cluster_scoped=True), rules=rules))
         cluster_role_binding(self, "cluster-role-binding", meta=self.meta(cluster_scoped=True),
                              role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, self.app_name)])
 
@@ -105,8 +106,7 @@ class KubeStateMetrics(Component):
             liveness=http_probe("/livez", METRICS_PORT_NAME, initial_delay=5),
             readiness=http_probe("/readyz", "telemetry", initial_delay=5),
         )
-        self.deployment = k8s.KubeDeployment(
-            self, "deployment",
+        self.deployment = KubeObject.of(self, "deployment", k8s.KubeDeploymentProps(
             metadata=self.meta(),
             spec=k8s.DeploymentSpec(
                 replicas=1,
@@ -115,6 +115,6 @@ class KubeStateMetrics(Component):
                                            exceptions={"serviceAccountToken": TOKEN_REASON},
                                            node_selector={"kubernetes.io/os": "linux"}),
             ),
-        )
+        ))
         self.service = self.add_service({METRICS_PORT_NAME: METRICS_PORT, "telemetry": TELEMETRY_PORT},
                                            headless=True)

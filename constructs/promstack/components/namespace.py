@@ -6,6 +6,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from promstack.components.base import Component, StackContext
+from promstack.components.objects import KubeObject
 
 
 class Namespace(Component):
@@ -19,8 +20,7 @@ class Namespace(Component):
     def __init__(self, scope: Construct, id_: str = "namespace", *, context: StackContext = StackContext()) -> None:
         super().__init__(scope, id_, context=context, component="namespace", image=None)
         metadata = self.meta(self.stack_namespace, cluster_scoped=True)
-        self.namespace_object = k8s.KubeNamespace(
-            self, "namespace",
+        self.namespace_object = KubeObject.of(self, "namespace", k8s.KubeNamespaceProps(
             metadata=k8s.ObjectMeta(
                 name=metadata.name,
                 labels={
@@ -30,4 +30,4 @@ class Namespace(Component):
                     "pod-security.kubernetes.io/audit": "restricted",
                 },
             ),
-        )
+        ))

@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdk8s import ApiObject, ApiObjectMetadata, JsonPatch
 from constructs import Construct
+
+from promstack.components.objects import KubeObject
 
 API_VERSION = "networking.k8s.io/v1"
 KIND = "NetworkPolicy"
@@ -111,7 +112,7 @@ class NetworkPolicyBuilder:
         self._ingress: list[_Rule] = []
         self._egress: list[_Rule] = []
         self._egress_on = False
-        self.api_object: ApiObject | None = None
+        self.api_object: KubeObject | None = None
 
     def ingress(self, peer: dict[str, Any], port: dict[str, Any]) -> None:
         if _add(self._ingress, peer, port) or self.api_object is None:
@@ -134,28 +135,27 @@ class NetworkPolicyBuilder:
 
     def _render(self) -> None:
         if self.api_object is None:
-            self.api_object = ApiObject(
+            self.api_object = KubeObject(
                 self._scope, "network-policy", api_version=API_VERSION, kind=KIND,
-                metadata=ApiObjectMetadata(name=self._name, namespace=self._namespace, labels=self._labels))
-        # "add" replaces /spec when it exists: the last rendering wins.
-        self.api_object.add_json_patch(JsonPatch.add("/spec", self.spec))
+                metadata={"name": self._name, "namespace": self._namespace, "labels": self._labels})
+        # The spec keeps its own order (podSelector, policyTypes, rules); the last rendering wins.
+        self.api_object.put("spec", self.spec)
 
 
-def default_deny(scope: Construct, *, namespace: str, labels: Mapping[str, str], egress: bool) -> list[ApiObject]:
+def default_deny(scope: Construct, *, namespace: str, labels: Mapping[str, str], egress: bool) -> list[KubeObject]:
     """``default-deny``: every pod of ``namespace`` isolated for ingress (and, with ``egress``, for
     egress, with ``allow-dns`` letting every pod resolve names through kube-dns, UDP and TCP 53)."""
     objects = []
-    deny = ApiObject(scope, DEFAULT_DENY, api_version=API_VERSION, kind=KIND,
-                     metadata=ApiObjectMetadata(name=DEFAULT_DENY, namespace=namespace, labels=dict(labels)))
-    deny.add_json_patch(JsonPatch.add("/spec", {"podSelector": {},
-                                                "policyTypes": ["Ingress", "Egress"] if egress else ["Ingress"]}))
+    deny = KubeObject(scope, DEFAULT_DENY, api_version=API_VERSION, kind=KIND,
+                      metadata={"name": DEFAULT_DENY, "namespace": namespace, "labels": dict(labels)})
+    deny.put("spec", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"] if egress else ["Ingress"]})
     objects.append(deny)
     if egress:
-        dns = ApiObject(scope, ALLOW_DNS, api_version=API_VERSION, kind=KIND,
-                        metadata=ApiObjectMetadata(name=ALLOW_DNS, namespace=namespace, labels=dict(labels)))
-        dns.add_json_patch(JsonPatch.add("/spec", {
+        dns = KubeObject(scope, ALLOW_DNS, api_version=API_VERSION, kind=KIND,
+                         metadata={"name": ALLOW_DNS, "namespace": namespace, "labels": dict(labels)})
+        dns.put("spec", {
             "podSelector": {}, "policyTypes": ["Egress"],
             "egress": [{"to": [KUBE_DNS.render(namespace)],
-                        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]}))
+                        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]})
         objects.append(dns)
     return objects

@@ -13,6 +13,7 @@ from promstack.components.base import (
     mount,
     port,
 )
+from promstack.components.objects import KubeObject
 from promstack.config import names, versions
 from promstack.config.cluster import NodeExporterConfig
 from promstack.config.versions import Image
@@ -72,8 +73,7 @@ class NodeExporter(Component):
             liveness=http_probe("/", "metrics", initial_delay=15),
         )
         host_path = {"proc": "/proc", "sys": "/sys", "root": "/"}
-        self.daemon_set = k8s.KubeDaemonSet(
-            self, "daemon-set",
+        self.daemon_set = KubeObject.of(self, "daemon-set", k8s.KubeDaemonSetProps(
             metadata=self.meta(),
             spec=k8s.DaemonSetSpec(
                 selector=self.label_selector(),
@@ -97,5 +97,5 @@ class NodeExporter(Component):
                     tolerations=[k8s.Toleration(operator="Exists")],
                 ),
             ),
-        )
+        ))
         self.service = self.add_service({self.metrics_port_name: PORT}, headless=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cdk8s import JsonPatch
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -22,11 +21,13 @@ from promstack.components.base import (
     http_probe,
     mount,
     port,
+    quantity,
 )
 from promstack.components.exposure import expose, node_ports
 from promstack.components.kube_state_metrics import KubeStateMetrics
 from promstack.components.network import ALL_PODS, Peer
 from promstack.components.node_exporter import NodeExporter
+from promstack.components.objects import KubeObject
 from promstack.components.remote_write import CA_DIR, POD_NAME_ENV, remote_write
 from promstack.components.remote_write import SECRETS_DIR as REMOTE_WRITE_DIR
 from promstack.components.remote_write import external_labels as rendered_external_labels
@@ -88,7 +89,7 @@ _SERVICE_LABELS = [
 ]
 
 
-def service_job(job_name: str, service: k8s.KubeService, port_name: str, *, honor_labels: bool = False,
+def service_job(job_name: str, service: KubeObject, port_name: str, *, honor_labels: bool = False,
                 https: bool = False, target_labels: bool = True) -> dict[str, Any]:
     """A job scraping the endpoints of ``service`` on its port ``port_name``, discovered in the
     Service's namespace. ``https`` scrapes with the service-account token (no CA pinned);
@@ -96,7 +97,7 @@ def service_job(job_name: str, service: k8s.KubeService, port_name: str, *, hono
     job: dict[str, Any] = {"job_name": job_name}
     if honor_labels:
         job["honor_labels"] = True
-    job["kubernetes_sd_configs"] = [{"role": "endpointslice", "namespaces": {"names": [service.metadata.namespace]}}]
+    job["kubernetes_sd_configs"] = [{"role": "endpointslice", "namespaces": {"names": [service.namespace]}}]
     if https:
         job.update(_token_auth(verify_with_cluster_ca=False))
     job["relabel_configs"] = [
@@ -268,7 +269,7 @@ def alerting(alertmanager: Alertmanager, *, drop_label: str | None = None) -> di
     return {**relabel, "alertmanagers": [{
         "api_version": "v2",
         **({"basic_auth": auth.client_basic_auth(ALERTMANAGER_AUTH_DIR)} if auth else {}),
-        "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [service.metadata.namespace]}}],
+        "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [service.namespace]}}],
         "relabel_configs": [_keep(["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
                                   f"{service.name};{alertmanager.web_port_name}")],
     }]}
@@ -398,13 +399,12 @@ class Prometheus(Component):
 
         self.service_account(automount=True)
         self._rbac()
-        self.config_map = k8s.KubeConfigMap(
-            self, "config", metadata=self.meta(self.name("config")),
+        self.config_map = KubeObject.of(self, "config", k8s.KubeConfigMapProps(metadata=self.meta(self.name("config")),
             data={"prometheus.yml": self.config_text},
-        )
+        ))
         agent = settings.mode == "agent"
-        self.rules_config_map = None if agent else k8s.KubeConfigMap(
-            self, "rules", metadata=self.meta(self.name("rules")), data=rules_data)
+        self.rules_config_map = None if agent else KubeObject.of(
+            self, "rules", k8s.KubeConfigMapProps(metadata=self.meta(self.name("rules")), data=rules_data))
         volumes = [config_map_volume("config", self.name("config"))]
         mounts = [mount("config", CONFIG_DIR)]
         if not agent:
@@ -433,7 +433,8 @@ class Prometheus(Component):
         if remote_write_cas:
             cas = dict(sorted(remote_write_cas.items()))
             check_config_map_size(f"Prometheus {self.app_name!r}", self.name("remote-write-ca"), cas)
-            k8s.KubeConfigMap(self, "remote-write-ca", metadata=self.meta(self.name("remote-write-ca")), data=cas)
+            KubeObject.of(self, "remote-write-ca",
+                          k8s.KubeConfigMapProps(metadata=self.meta(self.name("remote-write-ca")), data=cas))
             volumes.append(config_map_volume("remote-write-ca", self.name("remote-write-ca")))
             mounts.append(mount("remote-write-ca", CA_DIR))
         replicas = settings.replicas
@@ -469,8 +470,7 @@ class Prometheus(Component):
                       else http_probe("/-/healthy", "web", initial_delay=60, failures=6)),
         )
         storage = config.storage
-        self.stateful_set = k8s.KubeStatefulSet(
-            self, "stateful-set",
+        self.stateful_set = KubeObject.of(self, "stateful-set", k8s.KubeStatefulSetProps(
             metadata=self.meta(),
             spec=k8s.StatefulSetSpec(
                 service_name=self.name("headless"),
@@ -495,7 +495,7 @@ class Prometheus(Component):
                             access_modes=["ReadWriteOnce"],
                             storage_class_name=storage.storage_class,
                             resources=k8s.ResourceRequirements(
-                                requests={"storage": k8s.Quantity.from_string(storage.size)}
+                                requests={"storage": quantity(storage.size)}
                             ),
                         ),
                     )
@@ -504,11 +504,10 @@ class Prometheus(Component):
                 persistent_volume_claim_retention_policy=None if agent else
                 k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(when_deleted="Retain", when_scaled="Retain"),
             ),
-        )
+        ))
         if replicas > 1:
-            k8s.KubePodDisruptionBudget(
-                self, "pod-disruption-budget", metadata=self.meta(),
-                spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector()))
+            KubeObject.of(self, "pod-disruption-budget", k8s.KubePodDisruptionBudgetProps(metadata=self.meta(),
+                spec=k8s.PodDisruptionBudgetSpec(max_unavailable=port(1), selector=self.label_selector())))
         self.headless_service = self.add_service({"web": PORT}, id_="headless-service", name=self.name("headless"),
                                                  headless=True)
         self.service = self.add_service({"web": PORT}, node_ports=node_ports(config.exposure, "prometheus", "web"))
@@ -517,7 +516,7 @@ class Prometheus(Component):
         if replicas > 1:
             # The replicas scrape alike but not at the same instants: a client (Grafana, the adapter)
             # stays on one replica, so a dashboard or an HPA never flips between their answers.
-            self.service.add_json_patch(JsonPatch.add("/spec/sessionAffinity", "ClientIP"))
+            self.service.body["spec"]["sessionAffinity"] = "ClientIP"
 
     web_port_name = "web"
 
@@ -540,8 +539,7 @@ class Prometheus(Component):
 
     def _rbac(self) -> None:
         read = ["get", "list", "watch"]
-        k8s.KubeClusterRole(
-            self, "cluster-role",
+        KubeObject.of(self, "cluster-role", k8s.KubeClusterRoleProps(
             metadata=self.meta(cluster_scoped=True),
             rules=[
                 k8s.PolicyRule(api_groups=[""], resources=["nodes", "nodes/metrics", "services", "endpoints", "pods"],
@@ -552,7 +550,7 @@ class Prometheus(Component):
                   if any(job.role == "ingress" for job in self._settings.extra_scrape_configs) else []),
                 k8s.PolicyRule(non_resource_ur_ls=["/metrics"], verbs=["get"]),
             ],
-        )
+        ))
         cluster_role_binding(self, "cluster-role-binding", meta=self.meta(cluster_scoped=True),
                              role=self.cluster_scoped_name(), subjects=[(self.stack_namespace, self.app_name)])
 
@@ -577,9 +575,9 @@ class Prometheus(Component):
         if job["job_name"] in self.scrape_jobs:
             raise ValueError(f"Prometheus {self.app_name!r}: a scrape job named {job['job_name']!r} exists already")
         self._component_jobs.append(job)
-        self.config_map.add_json_patch(JsonPatch.replace("/data/prometheus.yml", self.config_text))
+        self.config_map.body["data"]["prometheus.yml"] = self.config_text
 
-    def scrape(self, job_name: str, component: Component, service: k8s.KubeService, port_name: str,
+    def scrape(self, job_name: str, component: Component, service: KubeObject, port_name: str,
                **options: bool) -> None:
         """Scrape ``component`` through its ``service`` on the port ``port_name`` (``service_job``
         ``options``: https, honor_labels, target_labels) and record the connection."""

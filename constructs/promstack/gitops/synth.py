@@ -13,6 +13,7 @@ from typing import Any
 import cdk8s
 
 from promstack.components import example_app
+from promstack.components.objects import ObjectChart
 from promstack.config import hardening
 from promstack.config.cluster import ClusterConfig, load_cluster
 from promstack.config.fleet import FLEET_FILE, FleetConfig, load_fleet
@@ -41,15 +42,15 @@ def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def render(charts: Iterable[cdk8s.Chart], folder: Path, *, ordered: bool) -> list[Rendered]:
-    """Each chart as the file cdk8s would write for it, ``<folder>/<chart id>.yaml``: one call into
-    the jsii runtime per chart, the ordering annotations added here (far fewer round trips than
-    annotating every object through the runtime)."""
-    files = []
-    for chart in charts:
-        objects: list[dict[str, Any]] = chart.to_json()
-        files.append((folder / f"{chart.node.id}.yaml", [_ordered(o) for o in objects] if ordered else objects))
-    return files
+def render(charts: Iterable[ObjectChart], folder: Path) -> list[Rendered]:
+    """Each chart of a stack as the file cdk8s would write for it, ``<folder>/<chart id>.yaml``,
+    with the ordering annotations: no call into the jsii runtime (promstack.components.objects)."""
+    return [(folder / f"{chart.chart_id}.yaml", [_ordered(o) for o in chart.objects()]) for chart in charts]
+
+
+def render_app(app: cdk8s.App, folder: Path) -> list[Rendered]:
+    """Each chart of ``app`` (the bootstrap's cdk8s ApiObjects) as cdk8s writes it: a jsii call per chart."""
+    return [(folder / f"{chart.node.id}.yaml", chart.to_json()) for chart in app.charts]
 
 
 def write(files: Iterable[Rendered]) -> None:
@@ -80,7 +81,7 @@ def check_autoscaling(cluster: ClusterConfig, stack: MonitoringStack,
     the stack renders exists and no workload has two autoscalers (ConfigError if not).
     ``objects`` are the stack's rendered objects when the caller has them already."""
     if objects is None:
-        objects = [obj for chart in stack.charts for obj in chart.to_json()]
+        objects = [obj for chart in stack.charts for obj in chart.objects()]
     workloads = [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "ReplicaSet"}]
     namespaces = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
     problems = check_hpas(
@@ -149,8 +150,8 @@ def build_cluster(cluster: ClusterConfig, outdir: Path,
     hub = fleet.hub if fleet else None  # the fleet's store, if any: Grafana's fleet datasource, agent mode
     stack = MonitoringStack(app, cluster=cluster, inputs=load_inputs(cluster, hub), apiservice_scope=apiservice_app,
                             registry_mirror=fleet.registry_mirror if fleet else None, hub=hub)
-    files = [*render(app.charts, folder, ordered=True),
-             *render(apiservice_app.charts, folder / APISERVICE_DIR, ordered=True)]
+    files = [*render([c for c in stack.charts if c not in stack.apiservice_charts], folder),
+             *render(stack.apiservice_charts, folder / APISERVICE_DIR)]
     check_autoscaling(cluster, stack, [obj for _, objects in files for obj in objects])
     return files, stack
 
@@ -163,11 +164,11 @@ def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path,
     if fleet.argocd.enabled:
         app = cdk8s.App()
         build_argocd(app, fleet, cluster_names)
-        files += render(app.charts, outdir / "bootstrap" / "argocd", ordered=False)
+        files += render_app(app, outdir / "bootstrap" / "argocd")
     if fleet.flux.enabled:
         app = cdk8s.App()
         build_flux(app, fleet, cluster_names, without_apiservice)
-        files += render(app.charts, outdir / "bootstrap" / "flux", ordered=False)
+        files += render_app(app, outdir / "bootstrap" / "flux")
     return files
 
 

@@ -21,6 +21,7 @@ from promstack.components.base import (
     port,
 )
 from promstack.components.hub import FleetHub
+from promstack.components.objects import KubeObject
 from promstack.components.prometheus import Prometheus
 from promstack.components.prometheus_adapter.rules import AdapterRule
 from promstack.components.prometheus_adapter.tls import AdapterTls, SelfSignedTls, ServingTls
@@ -77,8 +78,8 @@ class PrometheusAdapter(Component):
         self.service_account(automount=True)
         self._rbac()
         config_map_name = self.name("config")
-        self.config_map = k8s.KubeConfigMap(self, "config", metadata=self.meta(config_map_name),
-                          data={"config.yaml": self.config_text})
+        self.config_map = KubeObject.of(self, "config", k8s.KubeConfigMapProps(metadata=self.meta(config_map_name),
+                          data={"config.yaml": self.config_text}))
 
         container = hardened_container(
             name="prometheus-adapter",
@@ -101,8 +102,7 @@ class PrometheusAdapter(Component):
             readiness=http_probe("/readyz", self.serving_port_name, scheme="HTTPS", initial_delay=10),
             liveness=http_probe("/livez", self.serving_port_name, scheme="HTTPS", initial_delay=30),
         )
-        self.deployment = k8s.KubeDeployment(
-            self, "deployment",
+        self.deployment = KubeObject.of(self, "deployment", k8s.KubeDeploymentProps(
             metadata=self.meta(),
             spec=k8s.DeploymentSpec(
                 replicas=config.replicas,
@@ -127,13 +127,12 @@ class PrometheusAdapter(Component):
                     node_selector={"kubernetes.io/os": "linux"},
                 ),
             ),
-        )
+        ))
         if config.replicas > 1:
-            k8s.KubePodDisruptionBudget(
-                self, "pod-disruption-budget",
+            KubeObject.of(self, "pod-disruption-budget", k8s.KubePodDisruptionBudgetProps(
                 metadata=self.meta(),
                 spec=k8s.PodDisruptionBudgetSpec(min_available=port(1), selector=self.label_selector()),
-            )
+            ))
         self.service = self.add_service({self.serving_port_name: 443})
         prometheus.scrape(JOBS["adapter"], self, self.service, self.serving_port_name, https=True)
         self.connect(prometheus, prometheus.web_port_name)
@@ -150,30 +149,27 @@ class PrometheusAdapter(Component):
         cluster_role_binding(self, "auth-delegator", meta=self.meta(self.cluster_scoped_name(":system:auth-delegator"),
                                                                      cluster_scoped=True),
                              role="system:auth-delegator", subjects=sa)
-        k8s.KubeRoleBinding(
-            self, "auth-reader",
+        KubeObject.of(self, "auth-reader", k8s.KubeRoleBindingProps(
             metadata=self.meta(self.cluster_scoped_name("-auth-reader"), namespace="kube-system"),
             role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
                                  name="extension-apiserver-authentication-reader"),
             subjects=[k8s.Subject(kind="ServiceAccount", name=self.app_name, namespace=self.stack_namespace)],
-        )
+        ))
         # What the adapter maps series onto.
-        k8s.KubeClusterRole(
-            self, "resource-reader",
+        KubeObject.of(self, "resource-reader", k8s.KubeClusterRoleProps(
             metadata=self.meta(self.cluster_scoped_name("-resource-reader"), cluster_scoped=True),
             rules=[k8s.PolicyRule(api_groups=[""], resources=["namespaces", "nodes", "pods", "services"], verbs=read)],
-        )
+        ))
         cluster_role_binding(self, "resource-reader-binding",
                              meta=self.meta(self.cluster_scoped_name("-resource-reader"), cluster_scoped=True),
                              role=self.cluster_scoped_name("-resource-reader"), subjects=sa)
         # The HPA controller reads custom metrics; metric names are open-ended, hence resources "*".
         wildcard = hardening.exception_annotations({"rbacWildcard": WILDCARD_REASON})
-        k8s.KubeClusterRole(
-            self, "custom-metrics-reader",
+        KubeObject.of(self, "custom-metrics-reader", k8s.KubeClusterRoleProps(
             metadata=self.meta(self.cluster_scoped_name("-custom-metrics-reader"), cluster_scoped=True,
                                annotations=wildcard),
             rules=[k8s.PolicyRule(api_groups=[GROUP], resources=["*"], verbs=read)],
-        )
+        ))
         cluster_role_binding(self, "hpa-custom-metrics",
                              meta=self.meta(self.cluster_scoped_name("-hpa-custom-metrics"), cluster_scoped=True,
                                             annotations=wildcard),
@@ -185,12 +181,11 @@ class AdapterApiServices(Component):
     ``objects`` are the L1 APIServices."""
 
     def __init__(self, scope: Construct, id_: str, *, context: StackContext, tls: ServingTls,
-                 service: k8s.KubeService, image: Image) -> None:
+                 service: KubeObject, image: Image) -> None:
         super().__init__(scope, id_, context=context, component="metrics-adapter", image=image)
         ca_bundle = base64.b64encode(tls.ca_bundle_pem).decode() if tls.ca_bundle_pem else None
         self.objects = [
-            k8s.KubeApiService(
-                self, f"api-service-{version}",
+            KubeObject.of(self, f"api-service-{version}", k8s.KubeApiServiceProps(
                 metadata=self.meta(f"{version}.{GROUP}", cluster_scoped=True,
                                    annotations=tls.apiservice_annotations or None),
                 spec=k8s.ApiServiceSpec(
@@ -202,6 +197,6 @@ class AdapterApiServices(Component):
                     group_priority_minimum=100,
                     version_priority=priority,
                 ),
-            )
+            ))
             for version, priority in API_VERSIONS
         ]

@@ -15,6 +15,7 @@ from cdk8s_plus_27 import k8s
 
 from promstack.certs.pki import serving_dns_names
 from promstack.components.base import Component, add_sealed_secret, checksum, empty_dir, mount
+from promstack.components.objects import KubeObject
 from promstack.config import names
 from promstack.config.inputs import SealedServingCert
 
@@ -94,13 +95,11 @@ class CertManagerTls:
 
         namespace, name = adapter.stack_namespace, adapter.app_name
         issuer = adapter.name("selfsigned")
-        issuers.Issuer(
-            adapter, "issuer",
+        KubeObject.of(adapter, "issuer", issuers.IssuerProps(
             metadata=ApiObjectMetadata(name=issuer, namespace=namespace, labels=adapter.labels),
             spec=issuers.IssuerSpec(self_signed=issuers.IssuerSpecSelfSigned()),
-        )
-        certificates.Certificate(
-            adapter, "certificate",
+        ))
+        KubeObject.of(adapter, "certificate", certificates.CertificateProps(
             metadata=ApiObjectMetadata(name=name, namespace=namespace, labels=adapter.labels),
             spec=certificates.CertificateSpec(
                 secret_name=names.ADAPTER_SERVING_SECRET,
@@ -115,7 +114,7 @@ class CertManagerTls:
                     algorithm=certificates.CertificateSpecPrivateKeyAlgorithm.ECDSA, size=256,
                     rotation_policy=certificates.CertificateSpecPrivateKeyRotationPolicy.ALWAYS),
             ),
-        )
+        ))
         volumes, mounts, args = _secret_files(names.ADAPTER_SERVING_SECRET, "tls.crt", "tls.key")
         return ServingTls(volumes=volumes, mounts=mounts, args=args,
                           apiservice_annotations={"cert-manager.io/inject-ca-from": f"{namespace}/{name}"})
