@@ -23,6 +23,8 @@ from promstack.content.dashboards import (
     iter_queries,
     iter_variable_queries,
 )
+from promstack.content.dashboards._common import to_json_text
+from promstack.content.dashboards.fleet import with_cluster_variable
 from promstack.content.rules import JOBS
 
 #: uid -> template variables it must offer. A uid is a dashboard's permanent address: never change one.
@@ -239,3 +241,13 @@ def test_adapter_query_latency_groups_by_labels_the_adapter_exports() -> None:
               if any(ADAPTER_QUERY_HISTOGRAM in t.get("expr", "") for t in panel.get("targets", []))]
     legends = {t["legendFormat"] for panel in panels for t in panel["targets"]}
     assert legends == {"{{path}}"}
+
+
+@pytest.mark.parametrize("cluster", ["prod-eu-1", 'quote"and\\backslash', "ünïcode", "@@"])
+def test_dashboards_rendered_once_per_fleet_name_each_cluster_as_a_fresh_rendering_would(cluster: str) -> None:
+    expected = {f"{uid}.json": to_json_text(with_cluster_variable(model, "cluster", current=cluster))
+                for uid, model in sorted(dashboard_models().items())}
+    assert dashboards(cluster_label="cluster", cluster=cluster) == expected
+    assert dashboards(cluster_label="cluster") == {
+        f"{uid}.json": to_json_text(with_cluster_variable(model, "cluster"))
+        for uid, model in sorted(dashboard_models().items())}

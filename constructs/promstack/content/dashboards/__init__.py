@@ -10,6 +10,7 @@ deterministic JSON (sorted keys, two-space indent). :func:`iter_queries` and
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -56,14 +57,31 @@ def dashboard_models() -> dict[str, dict[str, Any]]:
     return copy.deepcopy(_models())
 
 
+#: Stands for the cluster name in dashboards rendered once per fleet (``_texts``): it cannot occur
+#: in a dashboard otherwise, and the JSON layout does not depend on the string it stands for.
+_CURRENT_CLUSTER = "@@promstack-current-cluster@@"
+
+
+@cache
+def _texts(cluster_label: str | None, current: str | None) -> dict[str, str]:
+    models = _models()
+    if cluster_label:
+        models = {uid: with_cluster_variable(model, cluster_label, current=current) for uid, model in models.items()}
+    return {f"{uid}.json": to_json_text(model) for uid, model in sorted(models.items())}
+
+
 def dashboards(*, cluster_label: str | None = None, cluster: str | None = None) -> dict[str, str]:
     """``{"<uid>.json": json_text}`` for every dashboard, sorted by file name. With a
     ``cluster_label`` (a fleet with a hub) each gets a ``cluster`` variable over that label, default
-    All or ``cluster``, and every query is limited to it (see ``fleet.with_cluster_variable``)."""
-    models = _models()
-    if cluster_label:
-        models = {uid: with_cluster_variable(model, cluster_label, current=cluster) for uid, model in models.items()}
-    return {f"{uid}.json": to_json_text(model) for uid, model in sorted(models.items())}
+    All or ``cluster``, and every query is limited to it (see ``fleet.with_cluster_variable``).
+
+    Rendered once per process and label, with the cluster's name filled in per cluster: rendering
+    them took 40 ms, as long as the rest of a cluster's objects."""
+    if not (cluster_label and cluster):
+        return dict(_texts(cluster_label, None))
+    name = json.dumps(cluster, ensure_ascii=False)[1:-1]
+    texts = _texts(cluster_label, _CURRENT_CLUSTER)
+    return {file: text.replace(_CURRENT_CLUSTER, name) for file, text in texts.items()}
 
 
 @dataclass(frozen=True)
