@@ -98,11 +98,10 @@ def _collection(obj: dict[Any, Any] | list[Any], indent: str) -> str:
     inner = indent + _INDENT
     lines = []
     for key, value in pairs:
-        text = _key(key, inner)
-        if (type(value) is dict or type(value) is list) and value:
-            lines.append(f"{text}:\n{inner}{_collection(value, inner)}")
-        else:
-            lines.append(f"{text}: {_value(value, inner)}")
+        text = _value(value, inner)
+        # a non-empty collection starts on the next line; an empty one, {} or [], stays on this one
+        separator = f"\n{inner}" if type(value) in (dict, list) and text not in ("{}", "[]") else " "
+        lines.append(f"{_key(key, inner)}:{separator}{text}")
     return f"\n{indent}".join(lines)
 
 
@@ -132,8 +131,9 @@ def _value(value: Any, indent: str) -> str:
         return "null"
     if kind is int and abs(value) <= _MAX_SAFE_INT:
         return str(value)
-    if kind is float and value.is_integer() and abs(value) <= _MAX_SAFE_INT and math.copysign(1.0, value) > 0:
-        return str(int(value))  # a JavaScript number: 1.0 is 1 (-0.0 would be -0)
+    negative_zero = value == 0 and math.copysign(1.0, value) < 0  # JavaScript writes -0
+    if kind is float and value.is_integer() and abs(value) <= _MAX_SAFE_INT and not negative_zero:
+        return str(int(value))  # a JavaScript number: 1.0 is 1
     raise Unproven(f"value {value!r}")
 
 
