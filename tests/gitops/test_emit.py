@@ -1,6 +1,6 @@
 """The pure-Python emitter writes exactly what cdk8s.Yaml.stringify (called through jsii here)
-writes, for every shipped file and a fixed corpus of tricky values, and it refuses (Unproven)
-precisely where the corpus says it must."""
+writes, for every shipped file and a fixed corpus of tricky values, and it refuses (Unproven, so
+write() falls back to cdk8s) precisely where the corpus says it must."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import yaml
 
 from conftest import DIST
 from promstack.gitops.emit import Unproven, stringify
+from promstack.gitops.synth import write
 
 DIST_FILES = sorted(DIST.rglob("*.yaml"))
 
@@ -143,3 +144,13 @@ def test_collections_and_documents(docs: list[Any], exact: bool) -> None:
         with pytest.raises(Unproven):
             stringify(docs)
 
+
+def test_write_falls_back_to_cdk8s_for_an_unproven_file(tmp_path: Path) -> None:
+    objects: list[dict[str, Any]] = [
+        {"kind": "ConfigMap", "data": {"greeting": "gr\xfc\xdf dich\n", "0": "zero", "ratio": 0.5}},
+        {"kind": "Other"},
+    ]
+    with pytest.raises(Unproven):
+        stringify(objects)
+    write([(tmp_path / "x" / "file.yaml", objects)])
+    assert (tmp_path / "x" / "file.yaml").read_text(encoding="utf-8") == cdk8s.Yaml.stringify(*objects)
