@@ -16,6 +16,7 @@ cdk8s instead (``synth.write``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -43,7 +44,8 @@ _DOC_MARKER = re.compile(r"^(?:%|---|\.\.\.)", re.M)
 #: The ``test`` of every default non-str tag of the yaml package's YAML 1.1 schema (null, bool,
 #: int in base 2/8/10/16, float, sexagesimal int and float, timestamp): a plain string matching
 #: one would read back as something else, so it is quoted. The merge key ``<<`` is Unproven.
-_NOT_STR = [re.compile(p) for p in (
+#: One alternation, so each string costs one match.
+_NOT_STR = re.compile("|".join(f"(?:{p})" for p in (
     r"(?:~|[Nn]ull|NULL)?",
     r"(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)",
     r"(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)",
@@ -58,14 +60,17 @@ _NOT_STR = [re.compile(p) for p in (
     r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*",
     r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\.[0-9]+)?)"
     r"(?:[ \t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?",
-)]
+)))
 
 #: JavaScript objects list integer-like keys (array indices) first, in numeric order, whatever
 #: the insertion order: such keys are Unproven rather than reordered here.
 _INDEX_KEY = re.compile(r"0|[1-9][0-9]*")
-_NEWLINES = re.compile(r"\n+")
-#: blockString's blockEndNewlines: each run of newlines in the trailing whitespace not at its end.
-_BLOCK_END_NEWLINES = re.compile(r"(?<!\n)\n+(?!\n|\Z)")
+#: The last line break of each run: the yaml package's replace(/\n+/g, `$&...`) appends to every run
+#: of line breaks; replacing this one with a literal is the same and stays in C (a \g<0> template
+#: costs a Python call per match).
+_RUN_END = re.compile(r"\n(?!\n)")
+#: blockString's blockEndNewlines, the same way: each run in the trailing whitespace but a final one.
+_BLOCK_END_NEWLINES = re.compile(r"\n(?!\n|\Z)")
 _MAX_SAFE_INT = 2**53 - 1
 _INDENT = "  "
 
@@ -73,6 +78,12 @@ _INDENT = "  "
 def stringify(objects: Sequence[Any]) -> str:
     """What ``cdk8s.Yaml.stringify(*objects)`` returns, or Unproven."""
     return "---\n".join(_document(obj) for obj in objects)
+
+
+def cache_clear() -> None:
+    """Forget the cached text of keys and strings (bench/emit.py's cold figures)."""
+    _key.cache_clear()
+    _string.cache_clear()
 
 
 def _document(obj: Any) -> str:
@@ -105,9 +116,10 @@ def _collection(obj: dict[Any, Any] | list[Any], indent: str) -> str:
     return f"\n{indent}".join(lines)
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(key: Any, indent: str) -> str:
     """A map key, as an implicit (single-line) key; one longer than 1024 characters becomes an
-    explicit ``? key`` in the yaml package and is Unproven here."""
+    explicit ``? key`` in the yaml package and is Unproven here. Cached, as _string is."""
     if type(key) is not str or key in ("<<", "__proto__") or _INDEX_KEY.fullmatch(key):
         raise Unproven(f"key {key!r}")
     text = _string(key, indent, implicit_key=True)
@@ -137,9 +149,11 @@ def _value(value: Any, indent: str) -> str:
     raise Unproven(f"value {value!r}")
 
 
+@functools.lru_cache(maxsize=8192)
 def _string(value: str, indent: str, *, implicit_key: bool) -> str:
     """stringifyString's plain path (the default string type) with the ``str`` tag's check that a
-    plain scalar would read back as a string."""
+    plain scalar would read back as a string. Cached: a cluster's files repeat the same few hundred
+    keys and values thousands of times, and a fleet's clusters share most of them (dashboards)."""
     if not _SAFE.fullmatch(value) or not indent:
         raise Unproven(f"string {value!r}")
     multiline = "\n" in value
@@ -151,7 +165,7 @@ def _string(value: str, indent: str, *, implicit_key: bool) -> str:
         return _block(value, indent)
     if implicit_key and indent == _INDENT and _DOC_MARKER.match(value):
         return _quoted(value, indent, implicit_key)
-    if any(test.fullmatch(value) for test in _NOT_STR):
+    if _NOT_STR.fullmatch(value):
         return _quoted(value, indent, implicit_key)
     return value
 
@@ -168,7 +182,7 @@ def _single_quoted(value: str, indent: str, implicit_key: bool) -> str:
     be, so those (and keys with line breaks) are double-quoted."""
     if (implicit_key and "\n" in value) or re.search(r"[ \t]\n|\n[ \t]", value):
         return _double_quoted(value, indent, implicit_key)
-    escaped = _NEWLINES.sub(lambda m: f"{m.group()}\n{indent}", value.replace("'", "''"))
+    escaped = _RUN_END.sub(f"\n\n{indent}", value.replace("'", "''"))
     return f"'{escaped}'"
 
 
@@ -223,7 +237,7 @@ def _block(value: str, indent: str) -> str:
     value = body
     if end.endswith("\n"):
         end = end[:-1]
-    end = _BLOCK_END_NEWLINES.sub(lambda m: m.group() + indent, end)
+    end = _BLOCK_END_NEWLINES.sub(f"\n{indent}", end)
     leading_space = False
     last_newline = -1
     for i, ch in enumerate(value):
@@ -235,7 +249,7 @@ def _block(value: str, indent: str) -> str:
             break
     start = value[:last_newline + 1]
     value = value[len(start):]
-    start = _NEWLINES.sub(lambda m: m.group() + indent, start)
+    start = _RUN_END.sub(f"\n{indent}", start)
     header = ("2" if leading_space else "") + chomp  # the indent is never the root's here
-    value = _NEWLINES.sub(lambda m: m.group() + indent, value)
+    value = _RUN_END.sub(f"\n{indent}", value)
     return f"|{header}\n{indent}{start}{value}{end}"
