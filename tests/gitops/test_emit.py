@@ -54,8 +54,16 @@ OTHER_VALUES: list[tuple[Any, bool]] = [
     ((1, 2), False), ({1, 2}, False), (b"x", False),
 ]
 
+def deep(levels: int) -> dict[str, Any]:
+    """A map nested ``levels`` deep."""
+    doc: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels):
+        doc = {"a": doc}
+    return doc
+
+
 #: Collections and documents: (documents, written exactly?)
-DOCUMENTS: list[tuple[list[Any], bool]] = [
+DOCUMENTS: list[Any] = [
     ([], True),
     ([{}], True),
     ([[]], True),
@@ -67,6 +75,7 @@ DOCUMENTS: list[tuple[list[Any], bool]] = [
     ([{"a": [{"b": 1, "c": [1, 2]}, {"d": {"e": []}}, {"f": [{"g": "h\ni\n"}]}]}], True),
     ([{"a": [[1, [2, [3, "x\ny"]]], [], [{}]]}], True),
     ([[{"a": [{"b": {"c": [{"d": "e"}]}}]}, [[[]]]]], True),
+    pytest.param([deep(100), [[[[[[[[[[["x\ny"]]]]]]]]]]]], True, id="100 levels"),
     ([{"a": 1}, {"kind": "X", "metadata": {"name": "n", "labels": {"a": "b"}}}], True),
     (["x"], False),  # a top-level scalar takes another path in the yaml package
     ([None], False),  # jsii passes it as undefined: a lone newline
@@ -77,6 +86,7 @@ DOCUMENTS: list[tuple[list[Any], bool]] = [
     ([{True: "a"}], False),
     ([{"a": {1.5: "b"}}], False),
     ([{"b": 1, "2": 3}], False),
+    pytest.param([deep(5000)], False, id="5000 levels"),  # beyond Python's recursion limit
 ]
 
 

@@ -76,8 +76,12 @@ _INDENT = "  "
 
 
 def stringify(objects: Sequence[Any]) -> str:
-    """What ``cdk8s.Yaml.stringify(*objects)`` returns, or Unproven."""
-    return "---\n".join(_document(obj) for obj in objects)
+    """What ``cdk8s.Yaml.stringify(*objects)`` returns, or Unproven (also for nesting deeper than
+    Python's recursion limit allows)."""
+    try:
+        return "---\n".join(_document(obj) for obj in objects)
+    except RecursionError:
+        raise Unproven("nesting too deep") from None
 
 
 def cache_clear() -> None:
@@ -143,9 +147,10 @@ def _value(value: Any, indent: str) -> str:
         return "null"
     if kind is int and abs(value) <= _MAX_SAFE_INT:
         return str(value)
-    negative_zero = value == 0 and math.copysign(1.0, value) < 0  # JavaScript writes -0
-    if kind is float and value.is_integer() and abs(value) <= _MAX_SAFE_INT and not negative_zero:
-        return str(int(value))  # a JavaScript number: 1.0 is 1
+    if kind is float and value.is_integer() and abs(value) <= _MAX_SAFE_INT:
+        negative_zero = not value and math.copysign(1.0, value) < 0
+        if not negative_zero:  # JavaScript writes -0.0 as -0
+            return str(int(value))  # and 1.0 as 1
     raise Unproven(f"value {value!r}")
 
 
