@@ -12,8 +12,9 @@ fresh process with PYTHONOPTIMIZE=1 as `make synth` does), R times each:
 It prints min and median of each, the peak RSS of each command's whole process tree (Python,
 workers and their jsii Node runtimes, sampled every 0.1 s), how many folders the incremental run
 rewrote, the objects rendered, and per object: the full synth's wall time against the floor of
-merely serialising the same objects to YAML with the project's dumper (promstack.config.yamlio.dump)
-and with cdk8s' Yaml.stringify (which synth uses, through the jsii runtime). --profile adds where
+merely serialising the same objects to YAML with the project's dumper (promstack.config.yamlio.dump),
+with cdk8s' Yaml.stringify (through the jsii runtime) and with promstack.gitops.emit (its bytes in
+pure Python, which synth writes with, cdk8s' for a file it is not proven on). --profile adds where
 one in-process, single-job synth of up to 20 clusters spends its time. Prints figures only.
 """
 
@@ -111,9 +112,11 @@ def load_objects(dist: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
     return [(f, [d for d in yaml.load_all(f.read_text(), Loader=loader) if d]) for f in sorted(dist.rglob("*.yaml"))]
 
 
-def floor_per_object(files: list[tuple[Path, list[dict[str, Any]]]]) -> tuple[float, float, int]:
-    """(yamlio.dump ms, cdk8s Yaml.stringify ms) per object over ``files``, and the objects timed."""
+def floor_per_object(files: list[tuple[Path, list[dict[str, Any]]]]) -> tuple[float, float, float, int]:
+    """(yamlio.dump ms, cdk8s Yaml.stringify ms, emit.stringify ms) per object over ``files``, and
+    the objects timed."""
     from promstack.config.yamlio import dump
+    from promstack.gitops.emit import stringify
 
     objects = sum(len(objs) for _, objs in files)
     start = time.perf_counter()
@@ -127,7 +130,11 @@ def floor_per_object(files: list[tuple[Path, list[dict[str, Any]]]]) -> tuple[fl
     for _, objs in files:
         cdk8s.Yaml.stringify(*objs)
     theirs = time.perf_counter() - start
-    return ours / objects * 1000, theirs / objects * 1000, objects
+    start = time.perf_counter()
+    for _, objs in files:
+        stringify(objs)
+    emitted = time.perf_counter() - start
+    return ours / objects * 1000, theirs / objects * 1000, emitted / objects * 1000, objects
 
 
 def profile(clusters_dir: Path, out: Path) -> None:
@@ -159,8 +166,9 @@ def profile(clusters_dir: Path, out: Path) -> None:
         - cumulative(lambda f, n: f.endswith("gitops/synth.py") and n == "_ordered"),
         "ordering annotations": cumulative(lambda f, n: f.endswith("gitops/synth.py") and n == "_ordered"),
         "HPA check": cumulative(lambda f, n: f.endswith("gitops/synth.py") and n == "check_autoscaling"),
-        "YAML text (cdk8s Yaml.stringify, jsii/Node)": cumulative(lambda f, n: f.endswith("cdk8s/__init__.py")
-                                                                   and n == "stringify"),
+        "YAML text (promstack emit)": cumulative(lambda f, n: f.endswith("gitops/emit.py") and n == "stringify"),
+        "YAML text (cdk8s Yaml.stringify fallback)": cumulative(lambda f, n: f.endswith("cdk8s/__init__.py")
+                                                                 and n == "stringify"),
         "file writes": cumulative(lambda f, n: f.endswith("pathlib.py") and n == "write_text"),
     }
     print(f"\nprofile: in-process synth of {len(list(clusters_dir.glob('cluster-*')))} clusters, 1 job, "
@@ -219,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         sample = [(f, objs) for f, objs in files
                   if f.parts[len(dist.parts)] == "clusters"
                   and int(f.parts[len(dist.parts) + 1].split("-")[1]) < FLOOR_CLUSTERS]
-        ours, theirs, timed_objects = floor_per_object(sample)
+        ours, theirs, emitted, timed_objects = floor_per_object(sample)
         size = sum(f.stat().st_size for f, _ in files)
 
         print(f"N = {args.n}: {args.n} clusters, {len(files)} files, {objects} objects, {size / 1e6:.1f} MB of YAML; "
@@ -232,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{'' if promtool else '   (promtool/amtool not on PATH: skipped)'}")
         best = min(full)
         print(f"per object: full synth {best / objects * 1000:.3f} ms (min run); serialisation floor "
-              f"{ours:.3f} ms (yamlio.dump), {theirs:.3f} ms (cdk8s Yaml.stringify), over {timed_objects} objects; "
+              f"{ours:.3f} ms (yamlio.dump), {theirs:.3f} ms (cdk8s Yaml.stringify), {emitted:.3f} ms (emit), "
+              f"over {timed_objects} objects; "
               f"synth = {best / objects * 1000 / ours:.0f}x the floor")
         if args.profile:
             small = project / "profile" / "clusters"

@@ -22,6 +22,7 @@ from promstack.config.model import ConfigError, show_path
 from promstack.content import catalog
 from promstack.content.autoscaling_check import scaling_problems
 from promstack.content.hpa_check import check_hpas, check_pod_metrics, check_scaled_objects
+from promstack.gitops import emit
 from promstack.gitops.delivery import APISERVICE_DIR, build_argocd, build_flux, ordering_annotations
 from promstack.gitops.incremental import find_clusters, print_warnings, without_adapter
 from promstack.stack import MonitoringStack, adapter_rules
@@ -54,10 +55,16 @@ def render_app(app: cdk8s.App, folder: Path) -> list[Rendered]:
 
 
 def write(files: Iterable[Rendered]) -> None:
-    """Write rendered files with cdk8s' own YAML writer, so the text is what `cdk8s synth` writes."""
+    """Write rendered files as `cdk8s synth` writes them: with the pure-Python emitter, which
+    gives cdk8s' bytes without a round trip into the jsii runtime per file, or with cdk8s' own
+    writer for a file holding a value the emitter is not proven on (emit.Unproven)."""
     for path, objects in files:
+        try:
+            text = emit.stringify(objects)
+        except emit.Unproven:
+            text = cdk8s.Yaml.stringify(*objects)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(cdk8s.Yaml.stringify(*objects), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
 
 
 def check_targets(cluster: ClusterConfig) -> None:
