@@ -1,8 +1,9 @@
 """What every component shares: explicit names, the standard labels, hardened pods.
 
-Objects are cdk8s L1 classes (``cdk8s_plus_27.k8s``): every field that reaches the cluster is
-written here on purpose, so none of cdk8s-plus' defaults (1000m/512Mi requests, imagePullPolicy
-Always, 2 replicas, cdk8s.io/metadata.addr selectors, generated binding names) can slip in.
+Objects are built from cdk8s' typed L1 structs (``cdk8s_plus_27.k8s``) and rendered by
+``promstack.components.objects``: every field that reaches the cluster is written here on purpose,
+so none of cdk8s-plus' defaults (1000m/512Mi requests, imagePullPolicy Always, 2 replicas,
+cdk8s.io/metadata.addr selectors, generated binding names) can slip in.
 """
 
 from __future__ import annotations
