@@ -43,15 +43,12 @@ def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def render(charts: Iterable[ObjectChart], folder: Path) -> list[Rendered]:
-    """Each chart of a stack as the file cdk8s would write for it, ``<folder>/<chart id>.yaml``,
-    with the ordering annotations: no call into the jsii runtime (promstack.components.objects)."""
-    return [(folder / f"{chart.chart_id}.yaml", [_ordered(o) for o in chart.objects()]) for chart in charts]
-
-
-def render_app(app: cdk8s.App, folder: Path) -> list[Rendered]:
-    """Each chart of ``app`` (the bootstrap's cdk8s ApiObjects) as cdk8s writes it: a jsii call per chart."""
-    return [(folder / f"{chart.node.id}.yaml", chart.to_json()) for chart in app.charts]
+def render(charts: Iterable[ObjectChart], folder: Path, *, ordered: bool = True) -> list[Rendered]:
+    """Each chart as the file cdk8s would write for it, ``<folder>/<chart id>.yaml``, with the
+    ordering annotations when ``ordered`` (a stack's, not the bootstrap's): no call into the jsii
+    runtime (promstack.components.objects)."""
+    return [(folder / f"{chart.chart_id}.yaml", [_ordered(o) for o in chart.objects()] if ordered else chart.objects())
+            for chart in charts]
 
 
 def write(files: Iterable[Rendered]) -> None:
@@ -169,13 +166,11 @@ def build_bootstrap(fleet: FleetConfig, cluster_names: list[str], outdir: Path,
     render no apiservice/ folder (KEDA clusters)."""
     files = []
     if fleet.argocd.enabled:
-        app = cdk8s.App()
-        build_argocd(app, fleet, cluster_names)
-        files += render_app(app, outdir / "bootstrap" / "argocd")
+        files += render([build_argocd(cdk8s.App(), fleet, cluster_names)], outdir / "bootstrap" / "argocd",
+                        ordered=False)
     if fleet.flux.enabled:
-        app = cdk8s.App()
-        build_flux(app, fleet, cluster_names, without_apiservice)
-        files += render_app(app, outdir / "bootstrap" / "flux")
+        files += render([build_flux(cdk8s.App(), fleet, cluster_names, without_apiservice)],
+                        outdir / "bootstrap" / "flux", ordered=False)
     return files
 
 
