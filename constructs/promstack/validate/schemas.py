@@ -248,6 +248,17 @@ _VALID_MAX = 500_000
 _DEFINITIONS: dict[int, tuple[Any, _MinorSchemas, str]] = {}
 
 
+#: The digest of each value of the object being validated whose canonical JSON was computed, by id
+#: (holding the value keeps the id its own): every minor's validation of one object shares them.
+_DIGESTS: contextvars.ContextVar[dict[int, tuple[Any, bytes]] | None] = contextvars.ContextVar("_DIGESTS", default=None)
+#: (id of a resolver, a $ref) -> (that resolver, kept so the id stays its own; what it resolves to).
+#: A resolver and its registry are immutable and the schemas use no $dynamicRef, so a lookup's
+#: result depends on nothing else; the resolved schema's own resolver is then reused too, so the
+#: $refs below it hit as well. Emptied when full.
+_LOOKUPS: dict[tuple[int, str], tuple[Any, Any]] = {}
+_LOOKUPS_MAX = 100_000
+
+
 def _identity(schema: Any) -> str | int:
     known = _DEFINITIONS.get(id(schema))
     if known is not None and known[0] is schema:
@@ -266,6 +277,18 @@ def _plain_json(obj: Any) -> bool:
         return False
 
 
+def _digest_of(instance: Any) -> bytes:
+    """Digest of ``instance``'s canonical JSON, computed once per value of the object being validated."""
+    digests = _DIGESTS.get()
+    known = digests.get(id(instance)) if digests is not None else None
+    if known is not None and known[0] is instance:
+        return known[1]
+    digest = hashlib.blake2b(_canonical(instance).encode(), digest_size=16).digest()
+    if digests is not None:
+        digests[id(instance)] = (instance, digest)
+    return digest
+
+
 def _remembered_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Iterable[Any]:
     """``$ref`` as jsonschema checks it, skipping a value this schema already found valid. The
     result depends only on the resolved schema, the value and the format checker (the schemas use
@@ -274,14 +297,21 @@ def _remembered_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Ite
     if not _PLAIN_JSON.get():
         yield from _REF(validator, ref, instance, schema)
         return
-    try:
-        resolved = validator._resolver.lookup(ref)
-    except Unresolvable:
-        yield from _REF(validator, ref, instance, schema)  # raises as jsonschema does
-        return
+    resolver = validator._resolver
+    looked_up = _LOOKUPS.get((id(resolver), ref))
+    if looked_up is not None and looked_up[0] is resolver:
+        resolved = looked_up[1]
+    else:
+        try:
+            resolved = resolver.lookup(ref)
+        except Unresolvable:
+            yield from _REF(validator, ref, instance, schema)  # raises as jsonschema does
+            return
+        if len(_LOOKUPS) >= _LOOKUPS_MAX:
+            _LOOKUPS.clear()
+        _LOOKUPS[(id(resolver), ref)] = (resolver, resolved)
     identity = _identity(resolved.contents)
-    key = (id(validator.format_checker), identity,
-           hashlib.blake2b(_canonical(instance).encode(), digest_size=16).digest())
+    key = (id(validator.format_checker), identity, _digest_of(instance))
     known = _VALID.get(key)
     if known is not None and (isinstance(identity, str) or known is resolved.contents):
         return
@@ -298,11 +328,17 @@ _REF = Draft202012Validator.VALIDATORS["$ref"]
 _Validator: Any = jsonschema.validators.extend(Draft202012Validator, {"$ref": _remembered_ref})
 
 
-def _errors(validator: Draft202012Validator, obj: Any) -> list[tuple[tuple[PathPart, ...], str]]:
-    token = _PLAIN_JSON.set(_plain_json(obj))
+def _errors(
+    validator: Draft202012Validator, obj: Any, plain: bool | None = None
+) -> list[tuple[tuple[PathPart, ...], str]]:
+    """Path and message of every error of ``obj``; ``plain``: ``_plain_json(obj)`` when already known."""
+    token = _PLAIN_JSON.set(_plain_json(obj) if plain is None else plain)
+    outer = _DIGESTS.get()
+    digests = _DIGESTS.set({} if outer is None else outer)  # the caller's, when it validates this object again
     try:
         return [found for err in validator.iter_errors(obj) for found in _describe(err)]
     finally:
+        _DIGESTS.reset(digests)
         _PLAIN_JSON.reset(token)
 
 
@@ -444,16 +480,22 @@ def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> l
     by_error: dict[tuple[tuple[PathPart, ...], str], set[str]] = defaultdict(set)
     results: dict[str, list[tuple[tuple[PathPart, ...], str]]] = {}
     unserved: list[str] = []
-    for version in versions:
-        compiled = cat.core_validator(version, doc.api_version, doc.kind)
-        if compiled is None:
-            unserved.append(version)
-            continue
-        fp, validator = compiled
-        if fp not in results:
-            results[fp] = _errors(validator, doc.obj)
-        for error in results[fp]:
-            by_error[error].add(version)
+    plain: bool | None = None
+    digests = _DIGESTS.set({})  # shared by the minors' validations of this object
+    try:
+        for version in versions:
+            compiled = cat.core_validator(version, doc.api_version, doc.kind)
+            if compiled is None:
+                unserved.append(version)
+                continue
+            fp, validator = compiled
+            if fp not in results:
+                plain = _plain_json(doc.obj) if plain is None else plain
+                results[fp] = _errors(validator, doc.obj, plain)
+            for error in results[fp]:
+                by_error[error].add(version)
+    finally:
+        _DIGESTS.reset(digests)
     if len(unserved) == len(versions):
         return [
             doc.finding(
