@@ -137,7 +137,7 @@ def test_batched_promtool_runs_report_each_clusters_own_mistakes(
     dist = promtool_fleet(tmp_path)
     monkeypatch.setattr(gate, "PARALLEL_FROM", 1000)  # one process: one batch holds every cluster
     batched = validate_paths([dist])
-    monkeypatch.setattr(gate, "PROMTOOL_BATCH_UNITS", 1)
+    monkeypatch.setattr(gate, "SHARE_UNITS", 1)
     monkeypatch.setattr(module, "BATCH", 1)
     alone = validate_paths([dist])
     assert batched == alone
@@ -184,3 +184,20 @@ def test_sections_need_a_verdict_per_file() -> None:
     assert _sections(f"Checking {a}\n\n" + bad, [a, b]) is None  # neither passed nor failed
     assert _sections("panic: oops\n" + ok + bad, [a, b]) is None
     assert _sections(ok, [a, b]) is None
+
+
+@pytest.mark.parametrize("parallel_from", [1, 1000])
+def test_a_fleet_leaves_no_file_system_replica_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    """The replicas promtool checks are removed by the gate's parent process, after the workers."""
+    import tempfile
+
+    from promstack.validate import gate
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(gate, "PARALLEL_FROM", parallel_from)
+    assert validate_paths([promtool_fleet(tmp_path)])
+    assert list(scratch.iterdir()) == []

@@ -103,35 +103,37 @@ def _unit_findings(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collectio
     return findings
 
 
-#: Units whose ``promtool check config`` runs are gathered into one promtool run (per worker).
-PROMTOOL_BATCH_UNITS = 32
+#: Most units in one share of the work (their ``promtool check config`` runs go to one promtool run).
+SHARE_UNITS = 32
+#: Shares per worker at least, so that the workers finish close together: the clusters of a fleet
+#: differ in size (clusters copied alternately from two examples, every other unit, is a fleet too).
+SHARES_PER_JOB = 4
 
 
-def _check_share(share: tuple[int, int]) -> list[_Checked]:
-    """Read and check every ``jobs``-th unit starting at ``index`` (in a forked worker, or in-process).
+def _shares(units: int, jobs: int) -> list[range]:
+    """Consecutive runs of unit indexes, handed out to the workers as they become free."""
+    size = max(1, min(SHARE_UNITS, -(-units // (jobs * SHARES_PER_JOB))))
+    return [range(start, min(start + size, units)) for start in range(0, units, size)]
+
+
+def _check_share(share: range) -> tuple[list[_Checked], list[str]]:
+    """Read and check the units of ``share`` (in a forked worker, or in-process); also the
+    temporary folders left for the caller to remove (``promtool.remove``).
 
     Each unit is read just before it is checked and dropped after, so a worker holds one unit's
     objects at a time. After the first error no more units are checked, but they are still read:
     a file that cannot be read is reported before a check that failed, as when every file was
-    read first. The ``promtool check config`` runs of up to ``PROMTOOL_BATCH_UNITS`` units wait
-    and run together (promtool starts once for many files; each finding still names its file).
+    read first. The share's ``promtool check config`` runs wait and run together (promtool
+    starts once for many files; each finding still names its file).
     """
     assert _WORK is not None
     planned, chosen, allowed_kinds, binary, flows = _WORK
-    index, jobs = share
     out: list[_Checked] = []
     waiting: list[tuple[_Checked, promtool.PendingConfig]] = []
     failed = False
-
-    def run_waiting() -> None:
-        if binary is not None and waiting:
-            found = promtool.run_configs(binary, [job for _, job in waiting])
-            for (checked, _), more in zip(waiting, found, strict=True):
-                checked.findings += more
-        waiting.clear()
-
+    handed_over = False
     try:
-        for n, i in enumerate(range(index, len(planned), jobs)):
+        for i in share:
             plan = planned[i]
             unit = Unit(plan.name, [file for _, file in plan.files])
             load_error = None
@@ -150,8 +152,7 @@ def _check_share(share: tuple[int, int]) -> list[_Checked]:
             try:
                 found = _check_unit(unit, chosen, allowed_kinds, binary, pending)
             except Exception as exc:  # raised by the parent, once it knows no file before it failed to read
-                for job in pending:
-                    job.tmp.cleanup()
+                promtool.remove([job.tmp for job in pending])
                 out.append(_Checked(i, check_error=exc))
                 failed = True
                 continue
@@ -159,14 +160,15 @@ def _check_share(share: tuple[int, int]) -> list[_Checked]:
             checked = _Checked(i, len(unit.objects), found, lines)
             out.append(checked)
             waiting += [(checked, job) for job in pending]
-            if (n + 1) % PROMTOOL_BATCH_UNITS == 0:
-                run_waiting()
-        if not failed:
-            run_waiting()
+        if binary is not None and waiting and not failed:
+            results = promtool.run_configs(binary, [job for _, job in waiting])
+            for (checked, _), more in zip(waiting, results, strict=True):
+                checked.findings += more
+        handed_over = True
+        return out, [job.tmp for _, job in waiting]
     finally:
-        for _, job in waiting:
-            job.tmp.cleanup()
-    return out
+        if not handed_over:
+            promtool.remove([job.tmp for _, job in waiting])
 
 
 def run(
@@ -194,16 +196,23 @@ def run(
         for _, file in sorted(f for plan in planned for f in plan.files):
             load_file(Path(file))  # a file listed before the problem that cannot be read comes first
         raise listing_error
-    # For a fleet, one forked process per core reads and checks an interleaved share of the units.
+    # For a fleet, one forked process per core reads and checks shares of the units, one after another.
     global _WORK  # inherited by the forked workers: only the file lists, and never pickled
     jobs = min(os.cpu_count() or 1, len(planned)) if len(planned) >= PARALLEL_FROM else 1
     _WORK = (planned, chosen, allowed_kinds, binary, flows)
+    shares: list[list[_Checked]] = []
     try:
         if jobs > 1:
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                shares = pool.map(_check_share, [(i, jobs) for i in range(jobs)])
+                # The folders of one share are removed here while the workers check the next ones.
+                for part, folders in pool.imap_unordered(_check_share, _shares(len(planned), jobs)):
+                    shares.append(part)
+                    promtool.remove(folders)
         else:
-            shares = [_check_share((0, 1))]
+            for share in _shares(len(planned), 1):
+                part, folders = _check_share(share)
+                shares.append(part)
+                promtool.remove(folders)
     finally:
         _WORK = None
     checked = sorted((c for part in shares for c in part), key=lambda c: c.index)
