@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from promstack.validate import Finding, InputError, loader, validate_paths
 from promstack.validate.cli import main
@@ -431,3 +432,29 @@ def test_a_fleet_read_in_workers_gives_what_one_process_gives(
     assert results[0] == results[1]
     assert results[0].objects == 11 and len(results[0].units) == 9
     assert any(f.file.endswith("extra.yaml") for f in results[0].findings)
+
+
+@pytest.mark.parametrize("text", [
+    "a: &x s\nb: *x\nc: !!str 12\nd: !!str\ne: 'q'\nf: \"d\"\ng: |\n  t\n",
+    "- &a x\n- *a\n- !!str y\n- 1\n- null\n- 0x1f\n- .inf\n- yes\n- ''\n",
+    "base: &b {a: 1, b: x}\nm:\n  <<: *b\n  c: [1, [y, [3]]]\n",
+    "&k a: 1\nb: *k\n",
+])
+def test_string_scalars_read_as_pyyaml_reads_them(text: str) -> None:
+    """Strings are taken from their nodes directly (the reader's fast path): the same values as PyYAML's."""
+    from promstack.validate import yamlsafe
+
+    [parsed] = yamlsafe.load_documents(text)
+    assert parsed.data == yaml.safe_load(text) and parsed.issues == ()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: !!str [x]\n", "expected a scalar node, but found sequence"),
+    ("a: !!seq x\n", "expected a sequence node, but found scalar"),
+    ("a: !!map x\n", "expected a mapping node, but found scalar"),
+])
+def test_tags_on_the_wrong_node_are_still_refused(text: str, message: str) -> None:
+    from promstack.validate import yamlsafe
+
+    with pytest.raises(yaml.YAMLError, match=message):
+        yamlsafe.load_documents(text)
