@@ -103,3 +103,35 @@ def test_one_objects_values_are_digested_once_across_minors(fresh_memory: None) 
     [found] = schemas.check_schemas([bad], versions)
     assert (found.file, found.path) == ("b.yaml", "spec.template.spec.containers[0].imagePullPolicy")
     assert schemas.check_schemas([bad], versions) == [found]
+
+
+@pytest.mark.parametrize("name", SCHEMA_FIXTURES)
+def test_skipping_leaves_a_value_passes_changes_no_finding(
+    name: str, fresh_memory: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leaf schema (type, enum, format) that a value passes is not descended into: the findings
+    are those of a run that descends into every one."""
+    fast = findings(FIX / name)
+    monkeypatch.setattr(schemas, "_VALID", {})
+    monkeypatch.setattr(schemas, "_passes", lambda validator, schema, instance: False)
+    assert findings(FIX / name) == fast
+
+
+def test_a_leaf_a_value_fails_is_still_reported_in_every_form(fresh_memory: None) -> None:
+    """Wrong types and bad quantities, as a property, a map value and a list item (as before leaves were skipped)."""
+    from promstack.validate.loader import Document
+
+    obj = deployment("IfNotPresent")
+    obj["metadata"]["labels"] = {"a": 1}  # type: ignore[index]
+    container = obj["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
+    container["args"] = ["ok", 2]
+    container["resources"] = {"limits": {"cpu": "lots"}}
+    checked = schemas.check_schemas([Document("a.yaml", 0, obj)], schemas.supported_versions())
+    found = [(f.path, f.message) for f in checked]
+    assert found == [
+        ("metadata.labels.a", "expected string, got integer 1 (Kubernetes 1.27-1.37)"),
+        ("spec.template.spec.containers[0].args[1]", "expected string, got integer 2 (Kubernetes 1.27-1.37)"),
+        ("spec.template.spec.containers[0].resources.limits.cpu",
+         'invalid quantity "lots": write a number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...) or exponent '
+         "(e3) (Kubernetes 1.27-1.37)"),
+    ]

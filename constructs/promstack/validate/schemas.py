@@ -29,6 +29,7 @@ from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema._utils import find_additional_properties
 from jsonschema.exceptions import SchemaError, UnknownType
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
@@ -323,9 +324,93 @@ def _remembered_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Ite
     yield from errors
 
 
-_REF = Draft202012Validator.VALIDATORS["$ref"]
-#: Draft 2020-12 with ``_remembered_ref`` for ``$ref``; otherwise jsonschema's own checks.
-_Validator: Any = jsonschema.validators.extend(Draft202012Validator, {"$ref": _remembered_ref})
+#: The JSON types every validator knows (``is_type`` raises UnknownType for any other name).
+_KNOWN_TYPES = frozenset({"string", "integer", "number", "boolean", "null", "object", "array"})
+_PLAIN_KEYWORDS = frozenset({"type", "enum", "format"})
+_ABSENT = object()
+#: id(schema) -> (that schema, kept so the id stays its own; ``_plain`` of it).
+_PLAIN_SCHEMAS: dict[int, tuple[Any, tuple[Any, Any, Any] | None]] = {}
+
+
+def _plain(schema: Any) -> tuple[Any, Any, Any] | None:
+    """(types, enum, format) of a schema whose only checks are ``type`` (known types), ``enum`` and
+    ``format`` (a leaf such as ``{"type": ["string", "null"], "description": ...}``); None for any other."""
+    known = _PLAIN_SCHEMAS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    plain = None
+    if isinstance(schema, dict) and all(
+        isinstance(k, str) and (k in _PLAIN_KEYWORDS or (k not in _VALIDATORS and not k.startswith("$")))
+        for k in schema
+    ):
+        types = schema.get("type", _ABSENT)
+        names = types if isinstance(types, list) else [types]
+        if types is _ABSENT or all(isinstance(n, str) and n in _KNOWN_TYPES for n in names):
+            plain = (_ABSENT if types is _ABSENT else tuple(names), schema.get("enum", _ABSENT),
+                     schema.get("format", _ABSENT))
+    _PLAIN_SCHEMAS[id(schema)] = (schema, plain)
+    return plain
+
+
+def _passes(validator: Any, schema: Any, instance: Any) -> bool:
+    """True when ``schema`` is plain (see ``_plain``) and ``instance`` passes each of its checks as
+    jsonschema makes them, so descending into it would give no error; False says nothing."""
+    if schema is True:
+        return True
+    plain = _plain(schema)
+    if plain is None:
+        return False
+    types, enum, fmt = plain
+    if types is not _ABSENT and not any(validator.is_type(instance, t) for t in types):
+        return False
+    if enum is not _ABSENT and all(not jsonschema._utils.equal(each, instance) for each in enum):
+        return False
+    checker = validator.format_checker
+    return fmt is _ABSENT or checker is None or bool(checker.conforms(instance, fmt))
+
+
+def _properties(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterable[Any]:
+    """jsonschema's ``properties``, not descending into a plain schema that the value passes."""
+    if not validator.is_type(instance, "object"):
+        return
+    for prop, subschema in properties.items():
+        if prop in instance:
+            value = instance[prop]
+            if not _passes(validator, subschema, value):
+                yield from validator.descend(value, subschema, path=prop, schema_path=prop)
+
+
+def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Iterable[Any]:
+    """jsonschema's ``additionalProperties``, not descending into a plain schema that the value passes."""
+    if not (validator.is_type(instance, "object") and validator.is_type(additional, "object")
+            and _plain(additional) is not None):
+        yield from _ADDITIONAL_PROPERTIES(validator, additional, instance, schema)
+        return
+    for extra in set(find_additional_properties(instance, schema)):
+        if not _passes(validator, additional, instance[extra]):
+            yield from validator.descend(instance[extra], additional, path=extra)
+
+
+def _items(validator: Any, items: Any, instance: Any, schema: Any) -> Iterable[Any]:
+    """jsonschema's ``items``, not descending into a plain schema that the item passes."""
+    if not (validator.is_type(instance, "array") and isinstance(items, dict) and _plain(items) is not None):
+        yield from _ITEMS(validator, items, instance, schema)
+        return
+    for index in range(len(schema.get("prefixItems", [])), len(instance)):
+        if not _passes(validator, items, instance[index]):
+            yield from validator.descend(instance=instance[index], schema=items, path=index)
+
+
+_VALIDATORS = Draft202012Validator.VALIDATORS
+_REF = _VALIDATORS["$ref"]
+_ADDITIONAL_PROPERTIES = _VALIDATORS["additionalProperties"]
+_ITEMS = _VALIDATORS["items"]
+#: Draft 2020-12 with ``_remembered_ref`` for ``$ref``, and ``properties``, ``additionalProperties``
+#: and ``items`` that skip leaves a value passes; otherwise jsonschema's own checks.
+_Validator: Any = jsonschema.validators.extend(Draft202012Validator, {
+    "$ref": _remembered_ref, "properties": _properties, "additionalProperties": _additional_properties,
+    "items": _items,
+})
 
 
 def _errors(
