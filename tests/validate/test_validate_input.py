@@ -458,3 +458,24 @@ def test_tags_on_the_wrong_node_are_still_refused(text: str, message: str) -> No
 
     with pytest.raises(yaml.YAMLError, match=message):
         yamlsafe.load_documents(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a: " + "[" * 201 + "]" * 201 + "\n",  # no alias: the depth-only scan
+    "a: " + "[" * 201 + "]" * 201 + "\nb: &x 1\nc: *x\n",  # aliases: the full scan
+])
+def test_the_depth_bound_holds_with_and_without_aliases(text: str) -> None:
+    from promstack.validate import yamlsafe
+
+    with pytest.raises(yamlsafe.UnsafeYAML, match="nested deeper than 200 levels"):
+        yamlsafe.load_documents(text)
+
+
+def test_plain_scalars_resolve_the_same_each_time() -> None:
+    """Resolved tags are remembered per text: a text read again reads the same, in any position."""
+    from promstack.validate import yamlsafe
+
+    text = "a: 1\nb: '1'\nc: [1, yes, null, 1.5, 2020-01-01, x]\n1: yes\n"
+    first, again = yamlsafe.load_documents(text), yamlsafe.load_documents(text)
+    assert first == again
+    assert first[0].data == {"a": 1, "b": "1", "c": [1, True, None, 1.5, "2020-01-01", "x"], "1": True}

@@ -100,6 +100,12 @@ def scan(text: str) -> None:
             parent[2] += nodes
 
     parser = _FAST(text)
+    if "*" not in text:  # no alias without a '*': only the depth needs counting
+        try:
+            _scan_depth(parser)
+        finally:
+            parser.dispose()
+        return
     try:
         # The parser's own loop (yaml.parse is a generator around check_event and get_event):
         # events are compared by exact type, as the parser makes them.
@@ -149,6 +155,24 @@ def scan(text: str) -> None:
         parser.dispose()
 
 
+def _scan_depth(parser: Any) -> None:
+    """``scan`` of a stream without aliases: UnsafeYAML once a document nests deeper than MAX_DEPTH."""
+    depth = 0
+    get_event: Callable[[], Any] = parser.get_event
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    while (event := get_event()) is not None:
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            continue
+        if kind in starts:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _refuse(f"nested deeper than {MAX_DEPTH} levels, the most the gate reads: flatten it", event)
+        elif kind in ends:
+            depth -= 1
+
+
 def key_text(key: Any) -> str:
     """A non-string key as the API server's YAML-to-JSON conversion spells it."""
     if key is None:
@@ -165,6 +189,10 @@ def key_text(key: Any) -> str:
 
 
 _KIND_OF = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number"}
+#: Plain scalar text -> its resolved tag (see ``_Loader.resolve``), for texts of at most _RESOLVED_TEXT characters.
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_TEXT = 100
+_RESOLVED_MAX = 100_000
 
 
 class _Loader(_FAST):  # type: ignore[misc, valid-type]  # libyaml's loader or PyYAML's, picked at import
@@ -174,6 +202,20 @@ class _Loader(_FAST):  # type: ignore[misc, valid-type]  # libyaml's loader or P
         super().__init__(stream)
         self.key_issues: list[tuple[Node, str, str, bool]] = []
         self.explicit: dict[int, int] = {}  # id(mapping node) -> keys written in it, before merging
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        # A plain scalar's tag depends on its text only (the loader has no path resolvers): each
+        # distinct short text is matched against the implicit resolvers once per process.
+        if kind is ScalarNode and implicit[0] and len(value) <= _RESOLVED_TEXT:
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) >= _RESOLVED_MAX:
+                    _RESOLVED.clear()
+                _RESOLVED[value] = tag
+            return tag
+        resolved: str = super().resolve(kind, value, implicit)
+        return resolved
 
     def flatten_mapping(self, node: MappingNode) -> None:
         # A mapping may be flattened as another's merge source before it is constructed itself.
