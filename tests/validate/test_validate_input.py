@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from promstack.validate import Finding, InputError, loader, validate_paths
 from promstack.validate.cli import main
@@ -342,3 +343,139 @@ def test_fields_of_the_wrong_type_are_schema_findings_and_crash_no_check() -> No
         ("Role", "rules[0].verbs[0]"),
         ("SealedSecret", "spec.template.metadata.name"),
     }
+
+
+# -- a fleet: units are read in the workers that check them ---------------------------------------
+
+
+def fleet(root: Path, clusters: int = 9) -> Path:
+    """A dist/ of ``clusters`` cluster folders (enough for the gate to use every core)."""
+    for i in range(clusters):
+        write(root / "dist" / "clusters" / f"c{i}", "namespace.yaml", NAMESPACE.replace("demo", f"demo-{i}"))
+    return root / "dist"
+
+
+@pytest.mark.parametrize("parallel_from", [1, 1000])
+def test_in_a_fleet_the_first_unreadable_file_in_reading_order_is_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    """Whether the units are read in one process or in several, the error is the one the first
+    file that cannot be read gives, as when every file was read before any check ran."""
+    from promstack.validate import gate, policy
+
+    monkeypatch.setattr(gate, "PARALLEL_FROM", parallel_from)
+    dist = fleet(tmp_path)
+    write(dist / "clusters" / "c7", "bad.yaml", "a: [\n")
+    write(dist / "clusters" / "c3", "bad.yaml", "b: {\n")
+
+    def overflow(*_: object) -> list[Finding]:  # a check that fails comes after any file that cannot be read
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(policy, "check_policy", overflow)
+    error = input_error(capsys, str(dist))
+    assert error.startswith(f"{dist / 'clusters' / 'c3' / 'bad.yaml'}:2:1: invalid YAML"), error
+    with pytest.raises(InputError) as raised:
+        loader.load_units([dist])
+    assert str(raised.value) == error
+
+
+@pytest.mark.parametrize("parallel_from", [1, 1000])
+def test_in_a_fleet_a_file_before_a_missing_path_is_read_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    from promstack.validate import gate
+
+    monkeypatch.setattr(gate, "PARALLEL_FROM", parallel_from)
+    dist = fleet(tmp_path)
+    assert input_error(capsys, str(dist), str(tmp_path / "missing")) == (
+        f"{tmp_path / 'missing'}: no such file or folder: check the path"
+    )
+    write(dist / "clusters" / "c8", "bad.yaml", "a: [\n")
+    assert input_error(capsys, str(dist), str(tmp_path / "missing")).startswith(
+        f"{dist / 'clusters' / 'c8' / 'bad.yaml'}:2:1: invalid YAML"
+    )
+
+
+@pytest.mark.parametrize("parallel_from", [1, 1000])
+def test_in_a_fleet_the_first_unit_whose_check_fails_is_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    from promstack.validate import gate, policy
+
+    monkeypatch.setattr(gate, "PARALLEL_FROM", parallel_from)
+    dist = fleet(tmp_path)
+    real = policy.check_policy
+
+    def overflow(objects: list[loader.Document]) -> list[Finding]:
+        if any(doc.name in ("demo-4", "demo-6") for doc in objects):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(objects)
+
+    monkeypatch.setattr(policy, "check_policy", overflow)
+    assert input_error(capsys, str(dist)) == (
+        f"{dist / 'clusters' / 'c4' / 'namespace.yaml'} (document 1): nested too deeply to check: flatten it"
+    )
+
+
+def test_a_fleet_read_in_workers_gives_what_one_process_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Findings, object count, unit names and flow reports do not depend on how many processes read the units."""
+    from promstack.validate import gate
+
+    dist = fleet(tmp_path)
+    write(dist / "clusters" / "c5", "extra.yaml", NAMESPACE + "  labels: {a: 1}\n---\n" + NAMESPACE)
+    results = []
+    for parallel_from in (1, 1000):
+        monkeypatch.setattr(gate, "PARALLEL_FROM", parallel_from)
+        results.append(run_gate([dist], run_promtool=False, flows=True))
+    assert results[0] == results[1]
+    assert results[0].objects == 11 and len(results[0].units) == 9
+    assert any(f.file.endswith("extra.yaml") for f in results[0].findings)
+
+
+@pytest.mark.parametrize("text", [
+    "a: &x s\nb: *x\nc: !!str 12\nd: !!str\ne: 'q'\nf: \"d\"\ng: |\n  t\n",
+    "- &a x\n- *a\n- !!str y\n- 1\n- null\n- 0x1f\n- .inf\n- yes\n- ''\n",
+    "base: &b {a: 1, b: x}\nm:\n  <<: *b\n  c: [1, [y, [3]]]\n",
+    "&k a: 1\nb: *k\n",
+])
+def test_string_scalars_read_as_pyyaml_reads_them(text: str) -> None:
+    """Strings are taken from their nodes directly (the reader's fast path): the same values as PyYAML's."""
+    from promstack.validate import yamlsafe
+
+    [parsed] = yamlsafe.load_documents(text)
+    assert parsed.data == yaml.safe_load(text) and parsed.issues == ()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: !!str [x]\n", "expected a scalar node, but found sequence"),
+    ("a: !!seq x\n", "expected a sequence node, but found scalar"),
+    ("a: !!map x\n", "expected a mapping node, but found scalar"),
+])
+def test_tags_on_the_wrong_node_are_still_refused(text: str, message: str) -> None:
+    from promstack.validate import yamlsafe
+
+    with pytest.raises(yaml.YAMLError, match=message):
+        yamlsafe.load_documents(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a: " + "[" * 201 + "]" * 201 + "\n",  # no alias: the depth-only scan
+    "a: " + "[" * 201 + "]" * 201 + "\nb: &x 1\nc: *x\n",  # aliases: the full scan
+])
+def test_the_depth_bound_holds_with_and_without_aliases(text: str) -> None:
+    from promstack.validate import yamlsafe
+
+    with pytest.raises(yamlsafe.UnsafeYAML, match="nested deeper than 200 levels"):
+        yamlsafe.load_documents(text)
+
+
+def test_plain_scalars_resolve_the_same_each_time() -> None:
+    """Resolved tags are remembered per text: a text read again reads the same, in any position."""
+    from promstack.validate import yamlsafe
+
+    text = "a: 1\nb: '1'\nc: [1, yes, null, 1.5, 2020-01-01, x]\n1: yes\n"
+    first, again = yamlsafe.load_documents(text), yamlsafe.load_documents(text)
+    assert first == again
+    assert first[0].data == {"a": 1, "b": "1", "c": [1, True, None, 1.5, "2020-01-01", "x"], "1": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,96 @@ def test_rewrite_moves_paths_and_keeps_line_numbers() -> None:
     assert out.text.count("\n") == text.count("\n")
     assert '"/ROOT/var/token"' in out.text and '"/ROOT/etc/sd/*.json"' in out.text and "relative.json" in out.text
     assert "rule_files" not in out.text and "kubernetes_sd_configs" not in out.text
+
+
+# -- a fleet: promtool check config runs over many clusters' files at once --------------------------
+
+FLEET_MIX = ["promtool-good", "promtool-bad-config", "promtool-good", "promtool-no-token", "promtool-good",
+             "promtool-kubernetes-sd", "promtool-good", "promtool-bad-config", "promtool-unmounted-rules",
+             "promtool-good"]
+
+
+def promtool_fleet(root: Path) -> Path:
+    """A dist/ whose clusters alternate good configurations with different mistakes."""
+    for i, name in enumerate(FLEET_MIX):
+        folder = root / "dist" / "clusters" / f"c{i}"
+        folder.mkdir(parents=True)
+        (folder / "manifests.yaml").write_text((FIX / name / "manifests.yaml").read_text())
+    return root / "dist"
+
+
+def test_batched_promtool_runs_report_each_clusters_own_mistakes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked together (one promtool run for the fleet) or one cluster at a time, every cluster
+    gets the findings of its own configuration, under its own file, and no other's."""
+    from promstack.validate import gate
+    from promstack.validate import promtool as module
+
+    dist = promtool_fleet(tmp_path)
+    monkeypatch.setattr(gate, "PARALLEL_FROM", 1000)  # one process: one batch holds every cluster
+    batched = validate_paths([dist])
+    monkeypatch.setattr(gate, "SHARE_UNITS", 1)
+    monkeypatch.setattr(module, "BATCH", 1)
+    alone = validate_paths([dist])
+    assert batched == alone
+    for i, name in enumerate(FLEET_MIX):
+        file = str(dist / "clusters" / f"c{i}" / "manifests.yaml")
+        mine = [f.message for f in batched if f.file == file]
+        assert mine == [f.message for f in run(name)], name
+
+
+def test_output_promtool_cannot_split_per_file_falls_back_to_one_run_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from promstack.validate import gate
+
+    monkeypatch.setattr(gate, "PARALLEL_FROM", 1000)  # in this process, where the calls are counted
+    dist = promtool_fleet(tmp_path)
+    expected = validate_paths([dist])
+    calls: list[int] = []
+    real_run = subprocess.run
+
+    def garbled(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        done: subprocess.CompletedProcess[str] = real_run(command, **kwargs)
+        if command[1:3] == ["check", "config"] and kwargs.get("stderr") is subprocess.STDOUT:
+            calls.append(len(command))
+            done.stdout = done.stdout.replace("Checking ", "Checking: ")  # no longer one section per file
+        return done
+
+    monkeypatch.setattr(subprocess, "run", garbled)
+    assert validate_paths([dist]) == expected
+    assert calls, "a batched run was tried"
+
+
+def test_sections_need_a_verdict_per_file() -> None:
+    from promstack.validate.promtool import _sections
+
+    a, b = Path("/t/a.yml"), Path("/t/b.yml")
+    ok = f"Checking {a}\n SUCCESS: {a} is valid prometheus config file syntax\n\n"
+    bad = f"Checking {b}\n  FAILED: parsing YAML file {b}: boom\n\n"
+    assert _sections(ok + bad, [a, b]) == [None, bad]
+    assert _sections(bad.replace(str(b), str(a)) + ok.replace(str(a), str(b)), [a, b]) == [
+        bad.replace(str(b), str(a)), None]
+    assert _sections(f"Checking {a}\n\n" + bad, [a, b]) is None  # neither passed nor failed
+    assert _sections("panic: oops\n" + ok + bad, [a, b]) is None
+    assert _sections(ok, [a, b]) is None
+
+
+@pytest.mark.parametrize("parallel_from", [1, 1000])
+def test_a_fleet_leaves_no_file_system_replica_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    """The replicas promtool checks are removed by the gate's parent process, after the workers."""
+    import tempfile
+
+    from promstack.validate import gate
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(gate, "PARALLEL_FROM", parallel_from)
+    assert validate_paths([promtool_fleet(tmp_path)])
+    assert list(scratch.iterdir()) == []

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from promstack.validate import reachability, schemas
+from promstack.validate import schemas
 from promstack.validate.findings import clip, printable
 from promstack.validate.gate import UsageError, run
 from promstack.validate.loader import InputError
@@ -98,6 +98,7 @@ def run_validate(args: argparse.Namespace) -> int:
             run_promtool=not args.skip_promtool,
             promtool_binary=args.promtool,
             allowed_kinds=set(args.allowed_kinds),
+            flows=getattr(args, "flows", False),
         )
         if args.base is not None:
             paths = args.paths or [DEFAULT_PATH]
@@ -119,11 +120,10 @@ def run_validate(args: argparse.Namespace) -> int:
     if getattr(args, "flows", False):
         # Beside JSON on stdout the list goes to stderr, so stdout stays one JSON document.
         stream = sys.stderr if args.format == "json" else sys.stdout
-        for unit in result.units:
-            for line in reachability.flow_report(unit.objects):
-                print(printable(f"{unit.name}: {line}"), file=stream)
+        for line in result.flows:
+            print(printable(line), file=stream)
     sys.stdout.write(out)
-    objects = sum(len(u.objects) for u in result.units)
+    objects = result.objects
     print(
         f"promstack validate: {len(result.findings)} finding(s) in {objects} object(s), {len(result.units)} unit(s), "
         f"Kubernetes {schemas.version_ranges(result.versions)}",

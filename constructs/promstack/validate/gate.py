@@ -10,7 +10,7 @@ from pathlib import Path
 
 from promstack.validate import amtool, policy, promtool, reachability, schemas, wiring
 from promstack.validate.findings import Finding
-from promstack.validate.loader import InputError, Unit, load_units
+from promstack.validate.loader import InputError, PlannedUnit, Unit, load_file, plan_units
 from promstack.validate.report import ordered
 
 
@@ -20,11 +20,18 @@ class UsageError(Exception):
 
 @dataclass
 class Result:
-    """Findings plus what was looked at, for the summary line."""
+    """Findings plus what was looked at, for the summary line.
+
+    ``units``: the name of each unit checked; ``objects``: how many objects they hold;
+    ``flows``: with ``run(flows=True)``, each unit's ``reachability.flow_report`` lines, as
+    ``<unit>: <line>``.
+    """
 
     findings: list[Finding]
-    units: list[Unit] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
     versions: tuple[str, ...] = ()
+    objects: int = 0
+    flows: list[str] = field(default_factory=list)
 
 
 def resolve_versions(versions: Iterable[str] | None) -> tuple[str, ...]:
@@ -39,9 +46,22 @@ def resolve_versions(versions: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(v for v in supported if v in chosen)
 
 
-#: From this many units (clusters) on, the per-unit checks use every core.
+#: From this many units (clusters) on, the units are read and checked on every core.
 PARALLEL_FROM = 8
-_UNITS: tuple[Sequence[Unit], tuple[str, ...], Collection[str], str | None] | None = None
+_WORK: tuple[Sequence[PlannedUnit], tuple[str, ...], Collection[str], str | None, bool] | None = None
+
+
+@dataclass
+class _Checked:
+    """What reading and checking one unit gave (sent back from a worker): findings, or the error
+    that stops the run. ``load_error`` carries the reading position of the file that failed."""
+
+    index: int
+    objects: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    flows: list[str] = field(default_factory=list)
+    load_error: tuple[int, InputError] | None = None
+    check_error: Exception | None = None
 
 
 def _depth(value: object) -> int:
@@ -56,10 +76,12 @@ def _depth(value: object) -> int:
 
 
 def _check_unit(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collection[str],
-                binary: str | None) -> list[Finding]:
-    """Every check of one unit; InputError, never a partial result, when one runs out of stack."""
+                binary: str | None, pending: list[promtool.PendingConfig] | None = None) -> list[Finding]:
+    """Every check of one unit; InputError, never a partial result, when one runs out of stack.
+
+    With ``pending``, its ``promtool check config`` runs are left there for ``promtool.run_configs``."""
     try:
-        return _unit_findings(unit, chosen, allowed_kinds, binary)
+        return _unit_findings(unit, chosen, allowed_kinds, binary, pending)
     except RecursionError:
         deepest = max(unit.documents, key=lambda d: _depth(d.obj), default=None)
         where = f"{deepest.file} ({deepest.location})" if deepest else unit.name
@@ -67,7 +89,7 @@ def _check_unit(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collection[s
 
 
 def _unit_findings(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collection[str],
-                   binary: str | None) -> list[Finding]:
+                   binary: str | None, pending: list[promtool.PendingConfig] | None = None) -> list[Finding]:
     """Every check of one unit; promtool only when ``binary`` is given."""
     custom = schemas.unit_crds(unit.documents)
     findings = schemas.check_schemas(unit.documents, chosen, allowed_kinds=allowed_kinds, custom_kinds=custom)
@@ -75,18 +97,78 @@ def _unit_findings(unit: Unit, chosen: tuple[str, ...], allowed_kinds: Collectio
     findings += policy.check_policy(unit.objects)
     findings += reachability.check_reachability(unit.objects)
     if binary is not None:
-        findings += promtool.check_prometheus(unit.objects, binary)
+        findings += promtool.check_prometheus(unit.objects, binary, pending)
         findings += amtool.check_alertmanager(unit.objects, amtool.find_amtool())
     findings += policy.scan_private_keys((f, Path(f)) for f in unit.files)
     return findings
 
 
-def _check_share(share: tuple[int, int]) -> list[Finding]:
-    """Every ``jobs``-th unit starting at ``index`` (in a forked worker, or in-process)."""
-    assert _UNITS is not None
-    units, chosen, allowed_kinds, binary = _UNITS
-    index, jobs = share
-    return [f for unit in units[index::jobs] for f in _check_unit(unit, chosen, allowed_kinds, binary)]
+#: Most units in one share of the work (their ``promtool check config`` runs go to one promtool run).
+SHARE_UNITS = 32
+#: Shares per worker at least, so that the workers finish close together: the clusters of a fleet
+#: differ in size (clusters copied alternately from two examples, every other unit, is a fleet too).
+SHARES_PER_JOB = 4
+
+
+def _shares(units: int, jobs: int) -> list[range]:
+    """Consecutive runs of unit indexes, handed out to the workers as they become free."""
+    size = max(1, min(SHARE_UNITS, -(-units // (jobs * SHARES_PER_JOB))))
+    return [range(start, min(start + size, units)) for start in range(0, units, size)]
+
+
+def _check_share(share: range) -> tuple[list[_Checked], list[str]]:
+    """Read and check the units of ``share`` (in a forked worker, or in-process); also the
+    temporary folders left for the caller to remove (``promtool.remove``).
+
+    Each unit is read just before it is checked and dropped after, so a worker holds one unit's
+    objects at a time. After the first error no more units are checked, but they are still read:
+    a file that cannot be read is reported before a check that failed, as when every file was
+    read first. The share's ``promtool check config`` runs wait and run together (promtool
+    starts once for many files; each finding still names its file).
+    """
+    assert _WORK is not None
+    planned, chosen, allowed_kinds, binary, flows = _WORK
+    out: list[_Checked] = []
+    waiting: list[tuple[_Checked, promtool.PendingConfig]] = []
+    failed = False
+    handed_over = False
+    try:
+        for i in share:
+            plan = planned[i]
+            unit = Unit(plan.name, [file for _, file in plan.files])
+            load_error = None
+            for position, file in plan.files:
+                try:
+                    unit.documents.extend(load_file(Path(file)))
+                except InputError as exc:
+                    load_error = (position, exc)
+                    break
+            if load_error is not None:
+                out.append(_Checked(i, load_error=load_error))
+                failed = True
+            if failed:
+                continue
+            pending: list[promtool.PendingConfig] = []
+            try:
+                found = _check_unit(unit, chosen, allowed_kinds, binary, pending)
+            except Exception as exc:  # raised by the parent, once it knows no file before it failed to read
+                promtool.remove([job.tmp for job in pending])
+                out.append(_Checked(i, check_error=exc))
+                failed = True
+                continue
+            lines = [f"{unit.name}: {line}" for line in reachability.flow_report(unit.objects)] if flows else []
+            checked = _Checked(i, len(unit.objects), found, lines)
+            out.append(checked)
+            waiting += [(checked, job) for job in pending]
+        if binary is not None and waiting and not failed:
+            results = promtool.run_configs(binary, [job for _, job in waiting])
+            for (checked, _), more in zip(waiting, results, strict=True):
+                checked.findings += more
+        handed_over = True
+        return out, [job.tmp for _, job in waiting]
+    finally:
+        if not handed_over:
+            promtool.remove([job.tmp for _, job in waiting])
 
 
 def run(
@@ -97,8 +179,10 @@ def run(
     run_promtool: bool = True,
     promtool_binary: str | None = None,
     allowed_kinds: Collection[str] = (),
+    flows: bool = False,
 ) -> Result:
-    """Validate ``paths``; see ``validate_paths``. Also returns the units and versions used."""
+    """Validate ``paths``; see ``validate_paths``. Also returns the units and versions used, and
+    with ``flows`` every unit's flow report."""
     chosen = resolve_versions(versions)
     binary = None
     if run_promtool:
@@ -107,32 +191,47 @@ def run(
             amtool.find_amtool()
         except (promtool.PromtoolMissing, amtool.AmtoolMissing) as exc:
             raise UsageError(str(exc)) from exc
-    units = load_units(paths)
-    findings: list[Finding] = []
-    scanned: set[Path] = set()
-    # For a fleet, one forked process per core checks an interleaved share of the units.
-    global _UNITS  # inherited by the forked workers: units are never pickled
-    jobs = min(os.cpu_count() or 1, len(units)) if len(units) >= PARALLEL_FROM else 1
-    _UNITS = (units, chosen, allowed_kinds, binary)
+    planned, listing_error = plan_units(paths)
+    if listing_error is not None:
+        for _, file in sorted(f for plan in planned for f in plan.files):
+            load_file(Path(file))  # a file listed before the problem that cannot be read comes first
+        raise listing_error
+    # For a fleet, one forked process per core reads and checks shares of the units, one after another.
+    global _WORK  # inherited by the forked workers: only the file lists, and never pickled
+    jobs = min(os.cpu_count() or 1, len(planned)) if len(planned) >= PARALLEL_FROM else 1
+    _WORK = (planned, chosen, allowed_kinds, binary, flows)
+    shares: list[list[_Checked]] = []
     try:
         if jobs > 1:
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                shares = pool.map(_check_share, [(i, jobs) for i in range(jobs)])
+                # The folders of one share are removed here while the workers check the next ones.
+                for part, folders in pool.imap_unordered(_check_share, _shares(len(planned), jobs)):
+                    shares.append(part)
+                    promtool.remove(folders)
         else:
-            shares = [_check_share((0, 1))]
+            for share in _shares(len(planned), 1):
+                part, folders = _check_share(share)
+                shares.append(part)
+                promtool.remove(folders)
     finally:
-        _UNITS = None
-    for part in shares:
-        findings += part
-    for unit in units:
-        scanned.update(Path(f).resolve() for f in unit.files)
+        _WORK = None
+    checked = sorted((c for part in shares for c in part), key=lambda c: c.index)
+    load_errors = [c.load_error for c in checked if c.load_error is not None]
+    if load_errors:
+        raise min(load_errors, key=lambda e: e[0])[1]
+    for c in checked:
+        if c.check_error is not None:
+            raise c.check_error
+    findings: list[Finding] = [f for c in checked for f in c.findings]
+    scanned = {Path(file).resolve() for plan in planned for _, file in plan.files}
     if tracked_repo is not None:
         try:
             tracked = policy.tracked_files(Path(tracked_repo))
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         findings += policy.scan_private_keys((s, p) for s, p in tracked if p.resolve() not in scanned)
-    return Result(ordered(findings), units, chosen)
+    return Result(ordered(findings), [plan.name for plan in planned], chosen,
+                  sum(c.objects for c in checked), [line for c in checked for line in c.flows])
 
 
 def validate_paths(

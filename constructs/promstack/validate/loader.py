@@ -359,35 +359,75 @@ def load_file(path: Path, display: str | None = None) -> list[Document]:
     return documents
 
 
+@dataclass(frozen=True)
+class PlannedUnit:
+    """A unit's name and files before they are read: ``files`` holds (position in reading order, file)."""
+
+    name: str
+    files: tuple[tuple[int, str], ...]
+
+    def load(self) -> Unit:
+        """The unit with every document of its files (InputError for the first file that cannot be read)."""
+        unit = Unit(self.name, [file for _, file in self.files])
+        for _, file in self.files:
+            unit.documents.extend(load_file(Path(file)))
+        return unit
+
+
+def plan_units(paths: Iterable[str | Path]) -> tuple[list[PlannedUnit], InputError | None]:
+    """The units ``load_units`` reads, files listed but not read, in the same order.
+
+    A path that does not exist, cannot be listed or holds no manifest stops the listing: the
+    error is returned with the units of the files listed before it, which ``load_units`` reads
+    before it raises it (so the first problem in reading order is the one reported).
+    """
+    units: dict[str, list[tuple[int, str]]] = {}
+    seen: set[str] = set()
+    position = 0
+    try:
+        for raw in paths:
+            arg = Path(raw)
+            try:
+                is_dir = stat.S_ISDIR(os.stat(arg).st_mode)
+            except FileNotFoundError:
+                raise InputError(f"{_show(arg)}: no such file or folder: check the path") from None
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _loop_error(arg) from None
+                raise InputError(f"{_show(arg)}: cannot read ({_reason(exc)}): check that it is readable") from None
+            files = manifest_files(arg) if is_dir else [arg]
+            if is_dir and not files:
+                raise InputError(f"{_show(arg)}: no manifest (*.yaml, *.yml, *.json) in this folder")
+            for file in files:
+                resolved = os.path.realpath(file)
+                if resolved in seen:
+                    continue
+                seen.add(resolved)
+                cluster = _cluster_dir(arg, file)
+                key = str(cluster) if cluster else (str(arg) if is_dir else LOOSE_FILES_UNIT)
+                units.setdefault(key, []).append((position, str(file)))
+                position += 1
+    except InputError as exc:
+        error: InputError | None = exc
+    else:
+        error = None
+    return [PlannedUnit(k, tuple(units[k])) for k in sorted(units)], error
+
+
 def load_units(paths: Iterable[str | Path]) -> list[Unit]:
     """Load every manifest below ``paths`` (files or folders) grouped into units, in a stable order.
 
     Raises InputError for a path that does not exist, a folder with no manifest, or input that
-    cannot be read (see the module docstring).
+    cannot be read (see the module docstring): the first such problem in reading order.
     """
-    units: dict[str, Unit] = {}
-    seen: set[str] = set()
-    for raw in paths:
-        arg = Path(raw)
-        try:
-            is_dir = stat.S_ISDIR(os.stat(arg).st_mode)
-        except FileNotFoundError:
-            raise InputError(f"{_show(arg)}: no such file or folder: check the path") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise _loop_error(arg) from None
-            raise InputError(f"{_show(arg)}: cannot read ({_reason(exc)}): check that it is readable") from None
-        files = manifest_files(arg) if is_dir else [arg]
-        if is_dir and not files:
-            raise InputError(f"{_show(arg)}: no manifest (*.yaml, *.yml, *.json) in this folder")
-        for file in files:
-            resolved = os.path.realpath(file)
-            if resolved in seen:
-                continue
-            seen.add(resolved)
-            cluster = _cluster_dir(arg, file)
-            key = str(cluster) if cluster else (str(arg) if is_dir else LOOSE_FILES_UNIT)
-            unit = units.setdefault(key, Unit(key))
-            unit.files.append(str(file))
-            unit.documents.extend(load_file(file))
-    return [units[k] for k in sorted(units)]
+    planned, error = plan_units(paths)
+    units = {plan.name: Unit(plan.name, [file for _, file in plan.files]) for plan in planned}
+    documents: dict[int, list[Document]] = {}
+    for position, file in sorted(f for plan in planned for f in plan.files):
+        documents[position] = load_file(Path(file))
+    if error is not None:
+        raise error
+    for plan in planned:
+        for position, _ in plan.files:
+            units[plan.name].documents.extend(documents[position])
+    return [units[plan.name] for plan in planned]

@@ -29,6 +29,7 @@ from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema._utils import find_additional_properties
 from jsonschema.exceptions import SchemaError, UnknownType
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
@@ -248,6 +249,17 @@ _VALID_MAX = 500_000
 _DEFINITIONS: dict[int, tuple[Any, _MinorSchemas, str]] = {}
 
 
+#: The digest of each value of the object being validated whose canonical JSON was computed, by id
+#: (holding the value keeps the id its own): every minor's validation of one object shares them.
+_DIGESTS: contextvars.ContextVar[dict[int, tuple[Any, bytes]] | None] = contextvars.ContextVar("_DIGESTS", default=None)
+#: (id of a resolver, a $ref) -> (that resolver, kept so the id stays its own; what it resolves to).
+#: A resolver and its registry are immutable and the schemas use no $dynamicRef, so a lookup's
+#: result depends on nothing else; the resolved schema's own resolver is then reused too, so the
+#: $refs below it hit as well. Emptied when full.
+_LOOKUPS: dict[tuple[int, str], tuple[Any, Any]] = {}
+_LOOKUPS_MAX = 100_000
+
+
 def _identity(schema: Any) -> str | int:
     known = _DEFINITIONS.get(id(schema))
     if known is not None and known[0] is schema:
@@ -266,6 +278,18 @@ def _plain_json(obj: Any) -> bool:
         return False
 
 
+def _digest_of(instance: Any) -> bytes:
+    """Digest of ``instance``'s canonical JSON, computed once per value of the object being validated."""
+    digests = _DIGESTS.get()
+    known = digests.get(id(instance)) if digests is not None else None
+    if known is not None and known[0] is instance:
+        return known[1]
+    digest = hashlib.blake2b(_canonical(instance).encode(), digest_size=16).digest()
+    if digests is not None:
+        digests[id(instance)] = (instance, digest)
+    return digest
+
+
 def _remembered_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Iterable[Any]:
     """``$ref`` as jsonschema checks it, skipping a value this schema already found valid. The
     result depends only on the resolved schema, the value and the format checker (the schemas use
@@ -274,14 +298,21 @@ def _remembered_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Ite
     if not _PLAIN_JSON.get():
         yield from _REF(validator, ref, instance, schema)
         return
-    try:
-        resolved = validator._resolver.lookup(ref)
-    except Unresolvable:
-        yield from _REF(validator, ref, instance, schema)  # raises as jsonschema does
-        return
+    resolver = validator._resolver
+    looked_up = _LOOKUPS.get((id(resolver), ref))
+    if looked_up is not None and looked_up[0] is resolver:
+        resolved = looked_up[1]
+    else:
+        try:
+            resolved = resolver.lookup(ref)
+        except Unresolvable:
+            yield from _REF(validator, ref, instance, schema)  # raises as jsonschema does
+            return
+        if len(_LOOKUPS) >= _LOOKUPS_MAX:
+            _LOOKUPS.clear()
+        _LOOKUPS[(id(resolver), ref)] = (resolver, resolved)
     identity = _identity(resolved.contents)
-    key = (id(validator.format_checker), identity,
-           hashlib.blake2b(_canonical(instance).encode(), digest_size=16).digest())
+    key = (id(validator.format_checker), identity, _digest_of(instance))
     known = _VALID.get(key)
     if known is not None and (isinstance(identity, str) or known is resolved.contents):
         return
@@ -293,16 +324,106 @@ def _remembered_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Ite
     yield from errors
 
 
-_REF = Draft202012Validator.VALIDATORS["$ref"]
-#: Draft 2020-12 with ``_remembered_ref`` for ``$ref``; otherwise jsonschema's own checks.
-_Validator: Any = jsonschema.validators.extend(Draft202012Validator, {"$ref": _remembered_ref})
+#: The JSON types every validator knows (``is_type`` raises UnknownType for any other name).
+_KNOWN_TYPES = frozenset({"string", "integer", "number", "boolean", "null", "object", "array"})
+_PLAIN_KEYWORDS = frozenset({"type", "enum", "format"})
+_ABSENT = object()
+#: id(schema) -> (that schema, kept so the id stays its own; ``_plain`` of it).
+_PLAIN_SCHEMAS: dict[int, tuple[Any, tuple[Any, Any, Any] | None]] = {}
 
 
-def _errors(validator: Draft202012Validator, obj: Any) -> list[tuple[tuple[PathPart, ...], str]]:
-    token = _PLAIN_JSON.set(_plain_json(obj))
+def _plain(schema: Any) -> tuple[Any, Any, Any] | None:
+    """(types, enum, format) of a schema whose only checks are ``type`` (known types), ``enum`` and
+    ``format`` (a leaf such as ``{"type": ["string", "null"], "description": ...}``); None for any other."""
+    known = _PLAIN_SCHEMAS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    plain = None
+    if isinstance(schema, dict) and all(
+        isinstance(k, str) and (k in _PLAIN_KEYWORDS or (k not in _VALIDATORS and not k.startswith("$")))
+        for k in schema
+    ):
+        types = schema.get("type", _ABSENT)
+        names = types if isinstance(types, list) else [types]
+        if types is _ABSENT or all(isinstance(n, str) and n in _KNOWN_TYPES for n in names):
+            plain = (_ABSENT if types is _ABSENT else tuple(names), schema.get("enum", _ABSENT),
+                     schema.get("format", _ABSENT))
+    _PLAIN_SCHEMAS[id(schema)] = (schema, plain)
+    return plain
+
+
+def _passes(validator: Any, schema: Any, instance: Any) -> bool:
+    """True when ``schema`` is plain (see ``_plain``) and ``instance`` passes each of its checks as
+    jsonschema makes them, so descending into it would give no error; False says nothing."""
+    if schema is True:
+        return True
+    plain = _plain(schema)
+    if plain is None:
+        return False
+    types, enum, fmt = plain
+    if types is not _ABSENT and not any(validator.is_type(instance, t) for t in types):
+        return False
+    if enum is not _ABSENT and all(not jsonschema._utils.equal(each, instance) for each in enum):
+        return False
+    checker = validator.format_checker
+    return fmt is _ABSENT or checker is None or bool(checker.conforms(instance, fmt))
+
+
+def _properties(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterable[Any]:
+    """jsonschema's ``properties``, not descending into a plain schema that the value passes."""
+    if not validator.is_type(instance, "object"):
+        return
+    for prop, subschema in properties.items():
+        if prop in instance:
+            value = instance[prop]
+            if not _passes(validator, subschema, value):
+                yield from validator.descend(value, subschema, path=prop, schema_path=prop)
+
+
+def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Iterable[Any]:
+    """jsonschema's ``additionalProperties``, not descending into a plain schema that the value passes."""
+    if not (validator.is_type(instance, "object") and validator.is_type(additional, "object")
+            and _plain(additional) is not None):
+        yield from _ADDITIONAL_PROPERTIES(validator, additional, instance, schema)
+        return
+    for extra in set(find_additional_properties(instance, schema)):
+        if not _passes(validator, additional, instance[extra]):
+            yield from validator.descend(instance[extra], additional, path=extra)
+
+
+def _items(validator: Any, items: Any, instance: Any, schema: Any) -> Iterable[Any]:
+    """jsonschema's ``items``, not descending into a plain schema that the item passes."""
+    if not (validator.is_type(instance, "array") and isinstance(items, dict) and _plain(items) is not None):
+        yield from _ITEMS(validator, items, instance, schema)
+        return
+    for index in range(len(schema.get("prefixItems", [])), len(instance)):
+        if not _passes(validator, items, instance[index]):
+            yield from validator.descend(instance=instance[index], schema=items, path=index)
+
+
+_VALIDATORS = Draft202012Validator.VALIDATORS
+_REF = _VALIDATORS["$ref"]
+_ADDITIONAL_PROPERTIES = _VALIDATORS["additionalProperties"]
+_ITEMS = _VALIDATORS["items"]
+#: Draft 2020-12 with ``_remembered_ref`` for ``$ref``, and ``properties``, ``additionalProperties``
+#: and ``items`` that skip leaves a value passes; otherwise jsonschema's own checks.
+_Validator: Any = jsonschema.validators.extend(Draft202012Validator, {
+    "$ref": _remembered_ref, "properties": _properties, "additionalProperties": _additional_properties,
+    "items": _items,
+})
+
+
+def _errors(
+    validator: Draft202012Validator, obj: Any, plain: bool | None = None
+) -> list[tuple[tuple[PathPart, ...], str]]:
+    """Path and message of every error of ``obj``; ``plain``: ``_plain_json(obj)`` when already known."""
+    token = _PLAIN_JSON.set(_plain_json(obj) if plain is None else plain)
+    outer = _DIGESTS.get()
+    digests = _DIGESTS.set({} if outer is None else outer)  # the caller's, when it validates this object again
     try:
         return [found for err in validator.iter_errors(obj) for found in _describe(err)]
     finally:
+        _DIGESTS.reset(digests)
         _PLAIN_JSON.reset(token)
 
 
@@ -444,16 +565,22 @@ def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> l
     by_error: dict[tuple[tuple[PathPart, ...], str], set[str]] = defaultdict(set)
     results: dict[str, list[tuple[tuple[PathPart, ...], str]]] = {}
     unserved: list[str] = []
-    for version in versions:
-        compiled = cat.core_validator(version, doc.api_version, doc.kind)
-        if compiled is None:
-            unserved.append(version)
-            continue
-        fp, validator = compiled
-        if fp not in results:
-            results[fp] = _errors(validator, doc.obj)
-        for error in results[fp]:
-            by_error[error].add(version)
+    plain: bool | None = None
+    digests = _DIGESTS.set({})  # shared by the minors' validations of this object
+    try:
+        for version in versions:
+            compiled = cat.core_validator(version, doc.api_version, doc.kind)
+            if compiled is None:
+                unserved.append(version)
+                continue
+            fp, validator = compiled
+            if fp not in results:
+                plain = _plain_json(doc.obj) if plain is None else plain
+                results[fp] = _errors(validator, doc.obj, plain)
+            for error in results[fp]:
+                by_error[error].add(version)
+    finally:
+        _DIGESTS.reset(digests)
     if len(unserved) == len(versions):
         return [
             doc.finding(

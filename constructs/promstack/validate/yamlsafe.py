@@ -21,6 +21,7 @@ Construction differs from ``yaml.safe_load`` where a manifest's meaning would ot
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ MAX_DEPTH = 200
 MAX_ALIAS_EXPANSION = 100_000
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 _NO_JSON_FORM = ("binary", "set", "omap", "pairs")
 
@@ -97,45 +99,78 @@ def scan(text: str) -> None:
             parent[1] = max(parent[1], height)
             parent[2] += nodes
 
-    for event in yaml.parse(text, Loader=_FAST):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+    parser = _FAST(text)
+    if "*" not in text:  # no alias without a '*': only the depth needs counting
+        try:
+            _scan_depth(parser)
+        finally:
+            parser.dispose()
+        return
+    try:
+        # The parser's own loop (yaml.parse is a generator around check_event and get_event):
+        # events are compared by exact type, as the parser makes them.
+        get_event: Callable[[], Any] = parser.get_event
+        while (event := get_event()) is not None:
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                written += 1
+                close(0, 1, event.anchor)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                depth += 1
+                written += 1
+                if depth > MAX_DEPTH:
+                    raise _refuse(f"nested deeper than {MAX_DEPTH} levels, the most the gate reads: flatten it", event)
+                if event.anchor is not None:
+                    open_anchors.add(event.anchor)
+                frames.append([event.anchor, 0, 0])
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                depth -= 1
+                anchor, height, nodes = frames.pop()
+                if anchor is not None:
+                    open_anchors.discard(anchor)
+                close(height + 1, nodes + 1, anchor)
+            elif kind is yaml.AliasEvent:
+                alias = event.anchor
+                assert alias is not None  # an alias always names its anchor; the stubs share NodeEvent's Optional
+                if alias in open_anchors:
+                    raise _refuse(f"alias *{clip(alias, 40)} refers to a node that contains it: remove the alias",
+                                  event)
+                height, nodes = anchors.get(alias, (0, 1))
+                if depth + height > MAX_DEPTH:
+                    raise _refuse(
+                        f"alias *{clip(alias, 40)} nests it deeper than {MAX_DEPTH} levels, the most the gate reads: "
+                        "flatten it", event
+                    )
+                expanded += nodes
+                if expanded > max(MAX_ALIAS_EXPANSION, written):
+                    raise _refuse(
+                        f"aliases expand it by more than {max(MAX_ALIAS_EXPANSION, written)} nodes: "
+                        "write it out without aliases",
+                        event,
+                    )
+                close(height, nodes, None)
+            elif kind is yaml.DocumentEndEvent:
+                anchors.clear()
+    finally:
+        parser.dispose()
+
+
+def _scan_depth(parser: Any) -> None:
+    """``scan`` of a stream without aliases: UnsafeYAML once a document nests deeper than MAX_DEPTH."""
+    depth = 0
+    get_event: Callable[[], Any] = parser.get_event
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    while (event := get_event()) is not None:
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            continue
+        if kind in starts:
             depth += 1
-            written += 1
             if depth > MAX_DEPTH:
                 raise _refuse(f"nested deeper than {MAX_DEPTH} levels, the most the gate reads: flatten it", event)
-            if event.anchor is not None:
-                open_anchors.add(event.anchor)
-            frames.append([event.anchor, 0, 0])
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        elif kind in ends:
             depth -= 1
-            anchor, height, nodes = frames.pop()
-            if anchor is not None:
-                open_anchors.discard(anchor)
-            close(height + 1, nodes + 1, anchor)
-        elif isinstance(event, yaml.ScalarEvent):
-            written += 1
-            close(0, 1, event.anchor)
-        elif isinstance(event, yaml.AliasEvent):
-            alias = event.anchor
-            assert alias is not None  # an alias always names its anchor; the stubs share NodeEvent's Optional
-            if alias in open_anchors:
-                raise _refuse(f"alias *{clip(alias, 40)} refers to a node that contains it: remove the alias", event)
-            height, nodes = anchors.get(alias, (0, 1))
-            if depth + height > MAX_DEPTH:
-                raise _refuse(
-                    f"alias *{clip(alias, 40)} nests it deeper than {MAX_DEPTH} levels, the most the gate reads: "
-                    "flatten it", event
-                )
-            expanded += nodes
-            if expanded > max(MAX_ALIAS_EXPANSION, written):
-                raise _refuse(
-                    f"aliases expand it by more than {max(MAX_ALIAS_EXPANSION, written)} nodes: "
-                    "write it out without aliases",
-                    event,
-                )
-            close(height, nodes, None)
-        elif isinstance(event, yaml.DocumentEndEvent):
-            anchors.clear()
 
 
 def key_text(key: Any) -> str:
@@ -154,6 +189,10 @@ def key_text(key: Any) -> str:
 
 
 _KIND_OF = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number"}
+#: Plain scalar text -> its resolved tag (see ``_Loader.resolve``), for texts of at most _RESOLVED_TEXT characters.
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_TEXT = 100
+_RESOLVED_MAX = 100_000
 
 
 class _Loader(_FAST):  # type: ignore[misc, valid-type]  # libyaml's loader or PyYAML's, picked at import
@@ -163,6 +202,20 @@ class _Loader(_FAST):  # type: ignore[misc, valid-type]  # libyaml's loader or P
         super().__init__(stream)
         self.key_issues: list[tuple[Node, str, str, bool]] = []
         self.explicit: dict[int, int] = {}  # id(mapping node) -> keys written in it, before merging
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        # A plain scalar's tag depends on its text only (the loader has no path resolvers): each
+        # distinct short text is matched against the implicit resolvers once per process.
+        if kind is ScalarNode and implicit[0] and len(value) <= _RESOLVED_TEXT:
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) >= _RESOLVED_MAX:
+                    _RESOLVED.clear()
+                _RESOLVED[value] = tag
+            return tag
+        resolved: str = super().resolve(kind, value, implicit)
+        return resolved
 
     def flatten_mapping(self, node: MappingNode) -> None:
         # A mapping may be flattened as another's merge source before it is constructed itself.
@@ -178,7 +231,10 @@ class _Loader(_FAST):  # type: ignore[misc, valid-type]  # libyaml's loader or P
         mapping: dict[str, Any] = {}
         seen: set[str] = set()
         for i, (key_node, value_node) in enumerate(node.value):
-            key = self.construct_object(key_node, deep=deep)
+            # A string scalar is its value (what SafeConstructor's str constructor returns); other nodes
+            # go through construct_object.
+            key = key_node.value if key_node.tag == _STR and type(key_node) is ScalarNode else \
+                self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
                 if not isinstance(key, (type(None), bool, int, float)):
                     raise ConstructorError(
@@ -199,8 +255,15 @@ class _Loader(_FAST):  # type: ignore[misc, valid-type]  # libyaml's loader or P
                                     "value wins; keep one", True)
                     )
                 seen.add(key)
-            mapping[key] = self.construct_object(value_node, deep=deep)
+            mapping[key] = value_node.value if value_node.tag == _STR and type(value_node) is ScalarNode else \
+                self.construct_object(value_node, deep=deep)
         return mapping
+
+    def construct_sequence(self, node: Node, deep: bool = False) -> list[Any]:
+        if not isinstance(node, SequenceNode):
+            return list(super().construct_sequence(node, deep=deep))  # raises as PyYAML does
+        return [child.value if child.tag == _STR and type(child) is ScalarNode
+                else self.construct_object(child, deep=deep) for child in node.value]
 
     def construct_string_timestamp(self, node: Node) -> str:
         return str(self.construct_scalar(node))
