@@ -76,17 +76,24 @@ MAX_YAML_BYTES = 4 * 1024 * 1024
 
 
 _FAST_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
-#: Nesting the fast parser's result may have; deeper documents are parsed again by PyYAML.
-_FAST_DEPTH = 32
+#: Nesting and size the fast parser's result may have; deeper or larger documents (aliases can
+#: make a small text a huge tree) are parsed again by PyYAML. Sealed files have about 50 nodes.
+_FAST_DEPTH, _FAST_NODES = 32, 10_000
 
 
-def _shallow(value: Any, depth: int) -> bool:
-    if depth < 0:
-        return False
-    if isinstance(value, dict):
-        return all(_shallow(v, depth - 1) for v in value.values())
-    if isinstance(value, list):
-        return all(_shallow(v, depth - 1) for v in value)
+def _small(value: Any) -> bool:
+    """Whether ``value`` nests at most ``_FAST_DEPTH`` deep and has at most ``_FAST_NODES`` nodes."""
+    budget = _FAST_NODES
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        budget -= 1
+        if budget < 0 or depth > _FAST_DEPTH:
+            return False
+        if isinstance(item, dict):
+            stack += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
     return True
 
 
@@ -104,9 +111,9 @@ def load_yaml(content: str | bytes, source: str, fix: str) -> Any:
     try:
         try:
             # libyaml's parser is ten times faster (every synth reads each cluster's sealed files);
-            # on bad or deeply nested input PyYAML's own parser runs, so the outcome is always its.
+            # on bad, deeply nested or huge input PyYAML's own parser runs, so the outcome is always its.
             fast = yaml.load(text, Loader=_FAST_LOADER)
-            if _shallow(fast, _FAST_DEPTH):
+            if _small(fast):
                 return fast
         except yaml.YAMLError:
             pass
