@@ -35,6 +35,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -117,6 +118,9 @@ class Cluster:
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     policies: list[Document] = field(default_factory=list)
     docs: list[Document] = field(default_factory=list)
+    #: id(pod) -> (the pod, kept so the id stays its own; its discovery labels, ``_pod_meta``):
+    #: every scrape job's service discovery meets every pod.
+    pod_meta: dict[int, tuple[Pod, dict[str, str]]] = field(default_factory=dict)
 
     def labels_of_namespace(self, name: str) -> dict[str, str]:
         """A namespace's labels: the unit's Namespace object's, else only the name label the API
@@ -212,6 +216,7 @@ def _load(text: str) -> dict[str, Any]:
 _DIGITS = re.compile(r"[0-9]{1,5}")
 
 
+@lru_cache(maxsize=8192)
 def _sanitize(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", name)
 
@@ -224,7 +229,15 @@ def _meta(prefix: str, values: Mapping[str, Any]) -> dict[str, str]:
     return labels
 
 
-def _pod_meta(pod: Pod) -> dict[str, str]:
+def _pod_meta(cluster: Cluster, pod: Pod) -> dict[str, str]:
+    """The labels Kubernetes SD gives ``pod`` (a copy), computed once per pod of the unit."""
+    known = cluster.pod_meta.get(id(pod))
+    if known is None or known[0] is not pod:
+        known = cluster.pod_meta[id(pod)] = (pod, _fresh_pod_meta(pod))
+    return dict(known[1])
+
+
+def _fresh_pod_meta(pod: Pod) -> dict[str, str]:
     return {"__meta_kubernetes_namespace": pod.namespace, "__meta_kubernetes_pod_name": pod.doc.name,
             "__meta_kubernetes_pod_phase": "Running", "__meta_kubernetes_pod_ready": "true",
             **_meta("pod_label", pod.labels), **_meta("pod_annotation", pod.template.annotations)}
@@ -252,7 +265,7 @@ def _sd_targets(cluster: Cluster, sd: dict[str, Any], own_namespace: str) -> Ite
             for port in as_list(service.spec.get("ports")):
                 port = as_dict(port)
                 for pod, number, protocol in _service_port_targets(cluster, service, port):
-                    yield pod, {**_pod_meta(pod), **service_meta,
+                    yield pod, {**_pod_meta(cluster, pod), **service_meta,
                                 f"__meta_kubernetes_{kind}_port_name": as_str(port.get("name")),
                                 f"__meta_kubernetes_{kind}_port": str(number),
                                 f"__meta_kubernetes_{kind}_port_protocol": protocol,
@@ -262,7 +275,7 @@ def _sd_targets(cluster: Cluster, sd: dict[str, Any], own_namespace: str) -> Ite
             if not wanted(pod.namespace) or pod.host_network:
                 continue
             for port in pod.ports or (None,):
-                labels = _pod_meta(pod)
+                labels = _pod_meta(cluster, pod)
                 if port is None:
                     labels["__address__"] = POD_ADDRESS
                 else:
