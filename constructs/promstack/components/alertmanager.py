@@ -145,7 +145,7 @@ class Alertmanager(Component):
     secrets (a SealedSecret manifest named ``alertmanager-receivers``), mounted read-only at
     /etc/alertmanager/secrets; it must hold every key the receivers name.
     A ``config-reloader`` sidecar reloads it when the configuration or the receiver secrets change,
-    so routing changes never restart a pod. ``stateful_set`` and ``config_map`` are the L1 objects.
+    so routing changes never restart a pod. ``stateful_set`` and ``config_map`` are the objects (KubeObject).
     """
 
     web_port_name = "web"

@@ -149,7 +149,7 @@ class Autoscaling(ObjectScope):
     ``rules`` are the adapter rules podMetrics resolve against (the adapter's own under the
     adapter; the same rules name the equivalent PromQL under KEDA). ``auth``: how KEDA
     authenticates to ``prometheus`` (default: not at all). ``targets``, ``hpas``,
-    ``scaled_objects`` and ``trigger_authentications`` are the inputs and the L1 objects.
+    ``scaled_objects`` and ``trigger_authentications`` are the inputs and the objects (KubeObject).
     """
 
     def __init__(self, scope: Construct, id_: str = NAME, *, settings: AutoscalingConfig = AutoscalingConfig(),

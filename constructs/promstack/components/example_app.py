@@ -36,7 +36,7 @@ class ExampleApp(Component):
     on the per-pod metric ``http_requests_per_second`` (served by ``RULE``): ``scaling_target`` is
     the autoscaling target the stack renders as an HPA or a KEDA ScaledObject (components.autoscaling).
     ``prometheus``, when given, records that it scrapes podinfo (for NetworkPolicies).
-    ``deployment`` is the L1 object."""
+    ``deployment`` is the object (KubeObject)."""
 
     def __init__(self, scope: Construct, id_: str = NAME, *, settings: ExampleAppConfig = ExampleAppConfig(),
                  context: StackContext = StackContext(), image: Image = versions.PODINFO,

@@ -147,7 +147,7 @@ class Grafana(Component):
     start, rather than start with admin/admin.
     ``extra_dashboards`` (file name ``<name>.json`` -> dashboard JSON, e.g. a team's own, which
     promstack reads from clusters/<name>/dashboards/) go into a ConfigMap of their own, provisioned
-    read-only into the folder ``team``. ``deployment`` and ``service`` are the L1 objects.
+    read-only into the folder ``team``. ``deployment`` and ``service`` are the objects (KubeObject).
     """
 
     def __init__(self, scope: Construct, id_: str = names.GRAFANA, *, prometheus: Prometheus,

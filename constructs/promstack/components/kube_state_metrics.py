@@ -69,7 +69,7 @@ class KubeStateMetrics(Component):
     list/watch on exactly those.
 
     ``service`` (headless, port ``metrics_port_name``) is what Prometheus discovers; probes are
-    /livez and /readyz. ``deployment`` and ``cluster_role`` are the L1 objects.
+    /livez and /readyz. ``deployment`` and ``cluster_role`` are the objects (KubeObject).
     """
 
     metrics_port_name = METRICS_PORT_NAME

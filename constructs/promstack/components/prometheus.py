@@ -318,7 +318,7 @@ class Prometheus(Component):
     /etc/prometheus/rules. ``extra_rule_files`` (file name ``<name>.rules.yaml`` -> text, e.g. a
     team's own, which promstack reads from clusters/<name>/rules/) go into the same ConfigMap beside
     them, where the ``rule_files`` glob loads them. ``config_map``, ``stateful_set`` and ``service``
-    are the L1 objects.
+    are the objects (KubeObject).
 
     A new prometheus.yml or rule file does not restart the pod: both ConfigMaps are mounted as
     whole directories (never subPath), so the kubelet swaps the files in place, and Prometheus'

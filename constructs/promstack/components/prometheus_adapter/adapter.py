@@ -57,7 +57,7 @@ class PrometheusAdapter(Component):
     ``settings.all_rules`` (upstream's defaults and the cluster's ``adapter.rules``) and
     ``extra_rules`` (from components that need a metric served), rendered into a ConfigMap whose
     checksum rolls the pods. ``tls`` is the serving-certificate mode (default: self-signed, which
-    the APIService cannot verify). ``deployment``, ``service`` and ``api_services`` are the L1 objects.
+    the APIService cannot verify). ``deployment``, ``service`` and ``api_services`` are the objects (KubeObject).
     """
 
     def __init__(self, scope: Construct, id_: str = names.PROMETHEUS_ADAPTER, *, prometheus: Prometheus,
