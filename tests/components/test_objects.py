@@ -28,7 +28,7 @@ from promstack.components.namespace import Namespace
 from promstack.components.objects import KubeObject, ObjectChart, RenderError, plain
 from promstack.config.cluster import load_cluster
 from promstack.config.fleet import load_fleet
-from promstack.gitops.synth import build_cluster
+from promstack.gitops.synth import build_cluster, render
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTERS = ("demo", "prod-example", "keda-example")
@@ -140,3 +140,14 @@ def test_a_cluster_synthesizes_with_a_handful_of_jsii_round_trips(tmp_path: Path
     assert objects_rendered > 50
     assert set(calls) <= {"CreateRequest"}, calls
     assert len(calls) <= 2 + len(stack.charts) + len(stack.components) + 6, calls
+
+
+def test_rendering_a_stack_leaves_its_objects_as_they_were(tmp_path: Path) -> None:
+    """synth adds ordering annotations to what it writes, not to the objects: a second rendering
+    of the same stack gives the same files."""
+    cluster, fleet = load_cluster(ROOT / "clusters" / "prod-example"), load_fleet(ROOT / "clusters")
+    files, stack = build_cluster(cluster, tmp_path, fleet)
+    before = [obj.to_json() for chart in stack.charts for obj in objects.walk(chart.object_items)]
+    assert all("argocd.argoproj.io/sync-wave" not in o["metadata"].get("annotations", {}) for o in before)
+    assert render([c for c in stack.charts if c not in stack.apiservice_charts], files[0][0].parent) == \
+        [f for f in files if f[0].parent == files[0][0].parent]

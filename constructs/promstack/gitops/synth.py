@@ -34,13 +34,14 @@ Rendered = tuple[Path, list[dict[str, Any]]]
 def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
     """``obj`` with its kind's sync wave and no-prune markers (delivery.ordering_annotations) and
     the checkov skips of its declared hardening exceptions (hardening.checkov_annotations), its
-    metadata keys sorted as cdk8s writes them."""
+    metadata keys sorted as cdk8s writes them. A new object: ``obj`` (a KubeObject's rendering,
+    which shares its metadata) is left as it is."""
     extra = {**ordering_annotations(str(obj.get("kind", ""))), **hardening.checkov_annotations(obj)}
-    if extra:
-        metadata = obj.setdefault("metadata", {})
-        metadata["annotations"] = dict(sorted({**metadata.get("annotations", {}), **extra}.items()))
-        obj["metadata"] = dict(sorted(metadata.items()))
-    return obj
+    if not extra:
+        return obj
+    metadata = {**obj.get("metadata", {})}
+    metadata["annotations"] = dict(sorted({**metadata.get("annotations", {}), **extra}.items()))
+    return {**obj, "metadata": dict(sorted(metadata.items()))}
 
 
 def render(charts: Iterable[ObjectChart], folder: Path, *, ordered: bool = True) -> list[Rendered]:
