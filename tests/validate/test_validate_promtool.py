@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -191,13 +192,44 @@ def test_a_fleet_leaves_no_file_system_replica_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int
 ) -> None:
     """The replicas promtool checks are removed by the gate's parent process, after the workers."""
-    import tempfile
-
     from promstack.validate import gate
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    made = tmp_path / "made.log"  # a file: forked workers make the replicas
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(suffix: str | None = None, prefix: str | None = None, dir: str | None = None) -> str:
+        folder = real_mkdtemp(suffix, prefix, str(scratch))
+        with made.open("a") as log:
+            log.write(folder + "\n")
+        return folder
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     monkeypatch.setattr(gate, "PARALLEL_FROM", parallel_from)
     assert validate_paths([promtool_fleet(tmp_path)])
+    assert made.exists(), "no replica was made: the test checks nothing"
     assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "room", "chosen"),
+    [({"TMPDIR": "/somewhere"}, 1, None), ({}, 1, "shm"), ({}, 10**15, None)],
+    ids=["TMPDIR set: the default", "shm with room", "shm too small: the default"],
+)
+def test_replicas_go_to_memory_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], room: int, chosen: str | None
+) -> None:
+    from promstack.validate import promtool
+
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(promtool, "SHM", str(tmp_path))
+    monkeypatch.setattr(promtool, "SHM_FREE_BYTES", room)
+    promtool.scratch_dir.cache_clear()
+    try:
+        assert promtool.scratch_dir() == (str(tmp_path) if chosen else None)
+    finally:
+        promtool.scratch_dir.cache_clear()

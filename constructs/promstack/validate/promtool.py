@@ -437,12 +437,37 @@ def _k8s_sd_problems(path: str, value: Any) -> Iterator[str]:
                 yield f"{where}.selectors[{j}]: needs a valid role and only label/field"
 
 
+#: A RAM-backed folder for the file-system replicas, used when it has this much room.
+SHM = "/dev/shm"
+SHM_FREE_BYTES = 256 * 1024 * 1024
+
+
+@cache
+def scratch_dir() -> str | None:
+    """Where the file-system replicas are made: the folder TMPDIR (or TEMP, TMP) names when set;
+    else /dev/shm when it is a writable folder with SHM_FREE_BYTES free; else the system default (None).
+
+    A replica is a dozen folders and files made and removed for every cluster checked. In memory
+    that costs microseconds; on a disk each one can wait about a millisecond (ext4 with ``discard``
+    here), a quarter of a 1,000-cluster gate. A replica takes well under 1 MiB.
+    """
+    if any(os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")):
+        return None
+    try:
+        room = os.statvfs(SHM)
+    except OSError:
+        return None
+    if os.path.isdir(SHM) and os.access(SHM, os.W_OK | os.X_OK) and room.f_bavail * room.f_frsize >= SHM_FREE_BYTES:
+        return SHM
+    return None
+
+
 def _check_config(
     cm: Document, key: str, objects: Sequence[Document], binary: str, pending: list[PendingConfig]
 ) -> tuple[list[Finding], list[tuple[Document, str]]]:
     """Findings found while preparing the check of one configuration, and the rule files it names;
     the promtool run itself is appended to ``pending`` (which then owns the temporary folder)."""
-    tmp = tempfile.mkdtemp()
+    tmp = tempfile.mkdtemp(prefix="promstack-promtool-", dir=scratch_dir())
     try:
         return _prepare_config(cm, key, objects, binary, tmp, pending)
     finally:
@@ -560,8 +585,8 @@ def remove(folders: Sequence[str]) -> None:
     """Remove the file-system replicas in ``folders`` (``PendingConfig.tmp``).
 
     Removing a folder can wait on the disk without using the CPU (~3 ms a folder on an ext4
-    mounted with ``discard``, a dozen folders per replica), so the gate leaves this to its parent
-    process, which has nothing else to do while the workers check.
+    mounted with ``discard``, a dozen folders per replica, when ``scratch_dir`` is on disk), so the
+    gate leaves this to its parent process, which has nothing else to do while the workers check.
     """
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
