@@ -8,6 +8,10 @@ a document nests deeper than ``MAX_DEPTH`` collections or its aliases would expa
 ``MAX_ALIAS_EXPANSION`` extra nodes ("billion laughs"); a recursive alias is refused too. Only
 then is the stream composed and constructed.
 
+Most streams (every one promstack writes) have no anchor, alias, tag or merge key: those are
+built in one pass over the parser's events instead, bounded by the same depth, with the same
+data and issues (``_one_pass``); any other stream takes the full way above.
+
 Construction differs from ``yaml.safe_load`` where a manifest's meaning would otherwise be lost:
 
 - a duplicate key in a mapping is recorded as an issue (the value read is the last one, as
@@ -189,6 +193,11 @@ def key_text(key: Any) -> str:
 
 
 _KIND_OF = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number"}
+DUPLICATE_KEY = "duplicate key: strict validation refuses it and readers differ on which value wins; keep one"
+
+
+def _not_a_string(text: str, key: Any) -> str:
+    return f"key {clip(text)!r} is {_KIND_OF[type(key)]} in YAML, not a string: quote it"
 #: Plain scalar text -> its resolved tag (see ``_Loader.resolve``), for texts of at most _RESOLVED_TEXT characters.
 _RESOLVED: dict[str, str] = {}
 _RESOLVED_TEXT = 100
@@ -243,17 +252,11 @@ class _Loader(_FAST):  # type: ignore[misc, valid-type]  # libyaml's loader or P
                     )
                 text = key_text(key)
                 if i >= first_explicit:
-                    self.key_issues.append(
-                        (node, text, f"key {clip(text)!r} is {_KIND_OF[type(key)]} in YAML, not a string: quote it",
-                         False)
-                    )
+                    self.key_issues.append((node, text, _not_a_string(text, key), False))
                 key = text
             if i >= first_explicit:
                 if key in seen:
-                    self.key_issues.append(
-                        (node, key, "duplicate key: strict validation refuses it and readers differ on which "
-                                    "value wins; keep one", True)
-                    )
+                    self.key_issues.append((node, key, DUPLICATE_KEY, True))
                 seen.add(key)
             mapping[key] = value_node.value if value_node.tag == _STR and type(value_node) is ScalarNode else \
                 self.construct_object(value_node, deep=deep)
@@ -318,8 +321,113 @@ def _construct(loader: _Loader, node: Node) -> ParsedDocument:
     return ParsedDocument(data, tuple(issues), node.start_mark.line + 1)
 
 
+_SCALAR_KEY_TYPES = (type(None), bool, int, float)
+_NO_KEY = object()
+
+
+def _one_pass(text: str) -> list[ParsedDocument] | None:
+    """``load_documents(text)`` built straight from the parser's events, in one pass; None when the
+    stream has anything this reader leaves to the full one: an anchor or alias, an explicit tag,
+    a merge key or other special key, a key that is a collection, nesting beyond MAX_DEPTH, or
+    anything the parser or a constructor refuses (the full reader then raises it).
+
+    The full reader parses every stream twice (``scan``, then libyaml's composer) and builds a
+    node tree before the data; generated manifests have none of the above, and this reader gives
+    the same data, issues (paths and order) and first lines for them at about half the cost.
+    """
+    loader = _Loader(text)
+    get_event: Callable[[], Any] = loader.get_event
+    resolve = loader.resolve
+    constructors = loader.yaml_constructors
+    docs: list[ParsedDocument] = []
+    start_kinds = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    try:
+        # One frame per open collection: [the dict or list, its path (keys as written), the key
+        # whose value comes next (a mapping; _NO_KEY while a key is awaited)].
+        frames: list[list[Any]] = []
+        issues: list[tuple[int, KeyIssue]] = []
+        root: Any = None
+        line = 0
+        while (event := get_event()) is not None:
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None or event.tag is not None:
+                    return None
+                value = event.value
+                if event.implicit[0]:
+                    tag = resolve(ScalarNode, value, event.implicit)
+                    if tag != _STR:
+                        construct = constructors.get(tag)
+                        if construct is None or tag == _MERGE:
+                            return None
+                        value = construct(loader, ScalarNode(tag, value, event.start_mark, event.end_mark,
+                                                             style=event.style))
+                if not frames:
+                    root, line = value, event.start_mark.line + 1
+                    continue
+                frame = frames[-1]
+                container = frame[0]
+                if type(container) is list:
+                    container.append(value)
+                elif frame[2] is _NO_KEY:  # a key
+                    text_key = value
+                    if not isinstance(value, str):
+                        if not isinstance(value, _SCALAR_KEY_TYPES):
+                            return None
+                        text_key = key_text(value)
+                        issues.append((len(frame[1]), KeyIssue((*frame[1], text_key),
+                                                               _not_a_string(text_key, value), False)))
+                    if text_key in container:
+                        issues.append((len(frame[1]), KeyIssue((*frame[1], text_key), DUPLICATE_KEY, True)))
+                    frame[2] = (text_key, event.value)
+                else:
+                    container[frame[2][0]] = value
+                    frame[2] = _NO_KEY
+            elif kind in start_kinds:
+                if event.anchor is not None or event.tag is not None or len(frames) >= MAX_DEPTH:
+                    return None
+                child: Any = {} if kind is yaml.MappingStartEvent else []
+                if not frames:
+                    root, line, path = child, event.start_mark.line + 1, ()
+                else:
+                    frame = frames[-1]
+                    container = frame[0]
+                    if type(container) is list:
+                        path = (*frame[1], len(container))
+                        container.append(child)
+                    elif frame[2] is _NO_KEY:  # a collection as a key
+                        return None
+                    else:
+                        path = (*frame[1], frame[2][1])
+                        container[frame[2][0]] = child
+                        frame[2] = _NO_KEY
+                frames.append([child, path, _NO_KEY])
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                frames.pop()
+            elif kind is yaml.DocumentEndEvent:
+                # The full reader fills nested collections level by level: its issues come in that order.
+                issues.sort(key=lambda issue: issue[0])
+                docs.append(ParsedDocument(root, tuple(issue for _, issue in issues), line))
+                issues, root = [], None
+            elif kind is yaml.AliasEvent:
+                return None
+    except Exception:  # whatever it is, the full reader meets it too and reports it
+        return None
+    finally:
+        loader.dispose()
+    return docs
+
+
 def load_documents(text: str) -> list[ParsedDocument]:
     """Every document of ``text``, scanned first (see ``scan``). Raises yaml.YAMLError."""
+    fast = _one_pass(text)
+    if fast is not None:
+        return fast
+    return _full_documents(text)
+
+
+def _full_documents(text: str) -> list[ParsedDocument]:
+    """``load_documents`` by scanning the stream (see ``scan``), then composing and constructing it."""
     scan(text)
     loader = _Loader(text)
     try:
