@@ -47,17 +47,21 @@ def deployment(image_pull_policy: object) -> dict[str, object]:
 
 
 def test_a_remembered_pass_does_not_hide_an_error_in_another_cluster(tmp_path: Path, fresh_memory: None) -> None:
-    """Cluster a's container was valid; cluster b's differs in one field and is still reported,
-    each time (errors are never remembered)."""
+    """Cluster a's container was valid (its Deployment was not: only then does jsonschema see it,
+    see fastschema); cluster b's differs in one field and is still reported, each time (errors are
+    never remembered)."""
     for cluster, policy in (("a", "IfNotPresent"), ("b", 5)):
         (tmp_path / cluster).mkdir()
-        (tmp_path / cluster / "app.yaml").write_text(yaml.safe_dump(deployment(policy)))
+        obj = deployment(policy)
+        if cluster == "a":
+            obj["metadata"] = {**obj["metadata"], "bogus": 1}  # type: ignore[dict-item]
+        (tmp_path / cluster / "app.yaml").write_text(yaml.safe_dump(obj))
     def schema_findings(path: Path) -> list[Finding]:
         found = findings(path)
         assert not isinstance(found, str), found
         return [f for f in found if f.check == "schema"]
 
-    assert schema_findings(tmp_path / "a") == []
+    assert [f.path for f in schema_findings(tmp_path / "a")] == ["metadata.bogus"]
     assert schemas._VALID, "the valid container was remembered"
     first = schema_findings(tmp_path / "b")
     assert [f.path for f in first] == ["spec.template.spec.containers[0].imagePullPolicy"]

@@ -10,9 +10,12 @@ Speed: a validator is compiled once per (schema content, kind) and kept for the 
 kind's schema plus every definition it reaches is fingerprinted with descriptions removed, so
 minors whose schema for a kind is identical share one validator and one validation of each
 object. kubernetes-validate's one-call API instead re-reads the 1.8 MB definitions file for
-every object and version. Within a process every ``$ref`` remembers the (schema, value) pairs it
-found valid (``_remembered_ref``): a fleet repeats the same containers, probes, ports and volumes
-in every cluster, and each is then checked once, not once per cluster.
+every object and version. Each core-kind schema is also compiled into plain Python checks
+(``fastschema``) that say whether an object is valid, about six times faster than jsonschema;
+only an object they do not pass is validated by jsonschema, whose errors are the findings. There,
+within a process, every ``$ref`` remembers the (schema, value) pairs it found valid
+(``_remembered_ref``): a fleet with the same mistake in every cluster repeats the same
+containers, probes, ports and volumes, and each is then checked once, not once per cluster.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from jsonschema.exceptions import SchemaError, UnknownType
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 
-from promstack.validate import crds, k8s
+from promstack.validate import crds, fastschema, k8s
 from promstack.validate.findings import SCHEMA, Finding, PathPart, clip, short
 from promstack.validate.k8s import as_list
 from promstack.validate.loader import Document
@@ -260,6 +263,14 @@ _LOOKUPS: dict[tuple[int, str], tuple[Any, Any]] = {}
 _LOOKUPS_MAX = 100_000
 
 
+def _definition_key(schema: Any) -> tuple[str, str] | None:
+    """A key equal for the minors' copies of a definition that validate the same; None for another schema."""
+    known = _DEFINITIONS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return ("definition", known[1].definition_fingerprint(known[2]))
+    return None
+
+
 def _identity(schema: Any) -> str | int:
     known = _DEFINITIONS.get(id(schema))
     if known is not None and known[0] is schema:
@@ -442,6 +453,8 @@ class SchemaCatalog:
         # (id of the CRD's raw schema, minor) -> (that schema, kept alive so the id stays its own; validator)
         self._crd_validators: dict[tuple[int, str], tuple[Any, Draft202012Validator]] = {}
         self._crd_problems: dict[int, tuple[Any, str | None]] = {}
+        self.checker = fastschema.Checker(FORMATS, _definition_key)
+        self._fast: dict[str, fastschema.Check | None] = {}
 
     def minor(self, version: str) -> _MinorSchemas:
         if version not in self._minors:
@@ -462,6 +475,17 @@ class SchemaCatalog:
             self._fingerprints[key] = fp
         fp = self._fingerprints[key]
         return None if fp is None else (fp, self._validators[fp])
+
+    def fast_check(self, fp: str) -> fastschema.Check | None:
+        """The compiled yes/no check of the core-kind schema ``fp`` (see ``fastschema``); None when
+        its schema uses a keyword the checks do not cover."""
+        if fp not in self._fast:
+            validator: Any = self._validators[fp]
+            try:
+                self._fast[fp] = self.checker.compile_schema(validator.schema, validator._resolver)
+            except fastschema.Unsupported:
+                self._fast[fp] = None
+        return self._fast[fp]
 
     def crd_problem(self, kind: crds.CrdKind) -> str | None:
         """Why the schema of a CRD found in a unit is invalid, or None (vendored ones are trusted)."""
@@ -567,6 +591,7 @@ def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> l
     unserved: list[str] = []
     plain: bool | None = None
     digests = _DIGESTS.set({})  # shared by the minors' validations of this object
+    cat.checker.begin()  # so are the compiled checks' verdicts on its values
     try:
         for version in versions:
             compiled = cat.core_validator(version, doc.api_version, doc.kind)
@@ -575,8 +600,12 @@ def _check_core(cat: SchemaCatalog, doc: Document, versions: Sequence[str]) -> l
                 continue
             fp, validator = compiled
             if fp not in results:
-                plain = _plain_json(doc.obj) if plain is None else plain
-                results[fp] = _errors(validator, doc.obj, plain)
+                fast = cat.fast_check(fp)
+                if fast is not None and fast(doc.obj):
+                    results[fp] = []  # valid: jsonschema would find nothing
+                else:
+                    plain = _plain_json(doc.obj) if plain is None else plain
+                    results[fp] = _errors(validator, doc.obj, plain)
             for error in results[fp]:
                 by_error[error].add(version)
     finally:
