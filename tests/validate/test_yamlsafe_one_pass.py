@@ -121,3 +121,30 @@ def test_key_issues_come_in_the_full_readers_order() -> None:
     assert [(i.path, i.duplicate) for i in parsed.issues] == [
         (("c",), True), (("a", "b"), True), (("a", "b", "x"), True)]
     assert yaml.safe_load(text) == parsed.data
+
+
+def _single(text: str) -> yamlsafe.ParsedDocument | type[Exception] | None:
+    try:
+        return yamlsafe.load_single(text)
+    except Exception as exc:  # compared, not handled
+        return type(exc)
+
+
+def _single_full(text: str) -> yamlsafe.ParsedDocument | type[Exception] | None:
+    """load_single as it was before the one-pass reader: scan, then libyaml's single node."""
+    try:
+        yamlsafe.scan(text)
+        loader = yamlsafe._Loader(text)
+        try:
+            node = loader.get_single_node()
+            return None if node is None else yamlsafe._construct(loader, node)
+        finally:
+            loader.dispose()
+    except Exception as exc:  # compared, not handled
+        return type(exc)
+
+
+@pytest.mark.parametrize("text", ["", "# c\n", "---\n", "a: 1\n", "a: 1\na: 2\n", "a: 1\n---\nb: 2\n",
+                                  "---\n---\n", "a: &x 1\nb: *x\n", "a: [\n"])
+def test_a_single_document_reads_as_before(text: str) -> None:
+    assert _single(text) == _single_full(text)

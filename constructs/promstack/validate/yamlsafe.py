@@ -442,6 +442,9 @@ def _full_documents(text: str) -> list[ParsedDocument]:
 def load_single(text: str) -> ParsedDocument | None:
     """The one document of ``text`` (None when empty), scanned first. Raises yaml.YAMLError,
     also when ``text`` holds more than one document."""
+    fast = _one_pass(text)
+    if fast is not None and len(fast) <= 1:
+        return fast[0] if fast else None
     scan(text)
     loader = _Loader(text)
     try:
