@@ -198,6 +198,8 @@ DUPLICATE_KEY = "duplicate key: strict validation refuses it and readers differ 
 
 def _not_a_string(text: str, key: Any) -> str:
     return f"key {clip(text)!r} is {_KIND_OF[type(key)]} in YAML, not a string: quote it"
+
+
 #: Plain scalar text -> its resolved tag (see ``_Loader.resolve``), for texts of at most _RESOLVED_TEXT characters.
 _RESOLVED: dict[str, str] = {}
 _RESOLVED_TEXT = 100
@@ -419,7 +421,8 @@ def _one_pass(text: str) -> list[ParsedDocument] | None:
 
 
 def load_documents(text: str) -> list[ParsedDocument]:
-    """Every document of ``text``, scanned first (see ``scan``). Raises yaml.YAMLError."""
+    """Every document of ``text``, bounded as ``scan`` bounds it (in one pass when ``_one_pass``
+    can read it). Raises yaml.YAMLError."""
     fast = _one_pass(text)
     if fast is not None:
         return fast
@@ -440,8 +443,8 @@ def _full_documents(text: str) -> list[ParsedDocument]:
 
 
 def load_single(text: str) -> ParsedDocument | None:
-    """The one document of ``text`` (None when empty), scanned first. Raises yaml.YAMLError,
-    also when ``text`` holds more than one document."""
+    """The one document of ``text`` (None when empty), bounded as in ``load_documents``. Raises
+    yaml.YAMLError, also when ``text`` holds more than one document."""
     fast = _one_pass(text)
     if fast is not None and len(fast) <= 1:
         return fast[0] if fast else None
